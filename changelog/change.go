@@ -1,0 +1,83 @@
+package changelog
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Op is what a change did to its row.
+type Op int
+
+const (
+	OpInsert Op = 1
+	OpUpdate Op = 2
+	OpDelete Op = 3
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpInsert:
+		return "insert"
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("op(%d)", int(o))
+}
+
+// Change is every write to one row within a range of versions, coalesced.
+type Change struct {
+	Version int64     // the last version coalesced into this change
+	Table   string    // table name
+	Op      Op        // insert, update or delete
+	Key     []any     // key values in key order
+	Columns []string  // insert: every writable column; update: the changed ones; delete: none
+	Values  []any     // values of Columns, as the row holds them now
+	At      time.Time // write time of the last write, millisecond precision
+}
+
+// Batch is the coalesced local changes in the versions (Since, Through].
+type Batch struct {
+	Since, Through int64
+	Changes        []Change
+}
+
+// SiteID names a node: 16 random bytes made at install.
+type SiteID [16]byte
+
+func (s SiteID) String() string { return fmt.Sprintf("%x", s[:]) }
+
+// julianToTime converts a Julian day number, as julianday('now') writes it,
+// to a time with millisecond precision.
+func julianToTime(jd float64) time.Time {
+	ms := math.Round((jd - 2440587.5) * 86400000)
+	return time.UnixMilli(int64(ms)).UTC()
+}
+
+// keyString encodes key values into a map key that distinguishes storage
+// classes and keeps every byte.
+func keyString(vals []any) string {
+	var b []byte
+	for _, v := range vals {
+		switch v := v.(type) {
+		case nil:
+			b = append(b, 'n')
+		case int64:
+			b = binary.BigEndian.AppendUint64(append(b, 'i'), uint64(v))
+		case float64:
+			b = binary.BigEndian.AppendUint64(append(b, 'f'), math.Float64bits(v))
+		case string:
+			b = binary.AppendUvarint(append(b, 't'), uint64(len(v)))
+			b = append(b, v...)
+		case []byte:
+			b = binary.AppendUvarint(append(b, 'b'), uint64(len(v)))
+			b = append(b, v...)
+		default:
+			panic(fmt.Sprintf("changelog: unexpected key value type %T", v))
+		}
+	}
+	return string(b)
+}

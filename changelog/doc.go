@@ -1,0 +1,42 @@
+// Package changelog owns _sync_changelog and the contract the replicator
+// builds on: read the changes after a version, coalesced per row, as typed Go
+// values that keep their storage class; the node's last version; and echo
+// suppression.
+//
+// # What a trigger logs
+//
+// Triggers (package triggers) log the key of a written row, not its values:
+// table id, op, the changed column's id for an update, the write time and the
+// key in k0..k3. The values are read from the table when a range is read. This
+// was measured (benchmarks/README.md): a key-only log row keeps capture near
+// plain SQLite, where copying the row into the log costs about twice as much,
+// and it makes coalescing free of charge, since the row's last values are
+// simply its current values.
+//
+// # Coalescing
+//
+// Read returns one Change per written row in the range: inserts followed by
+// updates stay an insert, updates merge their column sets, anything followed
+// by a delete is a delete, a delete followed by an insert is an insert. An
+// insert or update whose row no longer exists when the range is read becomes
+// a delete: the later delete is the row's state. Changes are ordered by the
+// first write of their row in the range, so parents inserted before children
+// stay before them.
+//
+// # Values
+//
+// A value is one of nil (NULL), int64 (INTEGER), float64 (REAL), string
+// (TEXT, any bytes, NUL included) or []byte (BLOB, never nil, possibly empty).
+// Values are selected as +"column" so that the driver sees no declared type
+// and never converts a DATETIME or BOOLEAN column's value into something else.
+//
+// # Echo suppression
+//
+// ApplyRemote runs a callback in one transaction and records the versions the
+// triggers logged meanwhile in _sync_applied, with the origin site. Read skips
+// those versions, so replayed changes, and whatever the app's own triggers
+// derived from them, are never shipped as local changes. The triggers need
+// no guard: a guard would be compiled into every app statement.
+//
+// changelog imports schema; it must not import triggers, replicator or codec.
+package changelog

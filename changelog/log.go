@@ -1,0 +1,168 @@
+package changelog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deltasync/deltasync/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// ErrNotInstalled is returned for a database that deltasync was never
+// installed on (or was uninstalled from).
+var ErrNotInstalled = errors.New("deltasync is not installed in this database (run `deltasync init` first)")
+
+// Log reads and writes one node's changelog. It caches the tracked tables'
+// schema and reloads it when the database's schema_version moves.
+type Log struct {
+	db            *sqlx.DB
+	schemaVersion int64
+	tables        map[int64]*table
+}
+
+// table is a tracked table as the reader needs it.
+type table struct {
+	schema.Table
+	id       int64
+	writable []schema.Column
+	colIndex map[int64]int // column id -> index in writable
+	valueSQL string        // selects key and writable columns of the rows logged in a version range
+}
+
+// New returns a Log on db. It does no I/O.
+func New(db *sqlx.DB) *Log {
+	return &Log{db: db}
+}
+
+// Installed reports whether deltasync's tables exist in the database.
+func Installed(ctx context.Context, q sqlx.QueryerContext) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n,
+		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '_sync_changelog'`)
+	return n > 0, err
+}
+
+// SiteID returns the node's site id.
+func (l *Log) SiteID(ctx context.Context) (SiteID, error) {
+	var id SiteID
+	var b []byte
+	err := l.db.GetContext(ctx, &b, `SELECT value FROM _sync_state WHERE key = 'site_id'`)
+	if err != nil {
+		return id, l.explain(ctx, fmt.Errorf("read site id: %w", err))
+	}
+	if len(b) != len(id) {
+		return id, fmt.Errorf("site id is %d bytes, want %d", len(b), len(id))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// LastVersion returns the newest version in the changelog, 0 if it is empty.
+func (l *Log) LastVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := l.db.GetContext(ctx, &v, `SELECT coalesce(max(version), 0) FROM _sync_changelog`)
+	if err != nil {
+		return 0, l.explain(ctx, fmt.Errorf("read last version: %w", err))
+	}
+	return v, nil
+}
+
+// Tables returns the names of the tracked tables that exist, in name order.
+func (l *Log) Tables(ctx context.Context) ([]string, error) {
+	var names []string
+	err := l.db.SelectContext(ctx, &names, `SELECT t.name FROM _sync_tables t
+		WHERE EXISTS (SELECT 1 FROM sqlite_schema s WHERE s.type = 'table' AND s.name = t.name)
+		ORDER BY t.name`)
+	if err != nil {
+		return nil, l.explain(ctx, fmt.Errorf("read tracked tables: %w", err))
+	}
+	return names, nil
+}
+
+// Pending counts local changes not yet pushed to every peer: the changelog
+// rows after the lowest pushed cursor that replay did not write.
+func (l *Log) Pending(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.db.GetContext(ctx, &n, `SELECT count(*) FROM _sync_changelog c
+		WHERE c.version > (SELECT coalesce(min(pushed), 0) FROM _sync_peers)
+		AND NOT EXISTS (SELECT 1 FROM _sync_applied a WHERE c.version BETWEEN a.first AND a.last)`)
+	if err != nil {
+		return 0, l.explain(ctx, fmt.Errorf("count pending changes: %w", err))
+	}
+	return n, nil
+}
+
+// explain turns the error of a query on a database without deltasync into ErrNotInstalled.
+func (l *Log) explain(ctx context.Context, err error) error {
+	if ok, ierr := Installed(ctx, l.db); ierr == nil && !ok {
+		return ErrNotInstalled
+	}
+	return err
+}
+
+// loadTables reads the registry and the live schema of the tracked tables,
+// unless the schema has not changed since the last load.
+func (l *Log) loadTables(ctx context.Context, q sqlx.QueryerContext) error {
+	var sv int64
+	if err := sqlx.GetContext(ctx, q, &sv, `PRAGMA schema_version`); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if l.tables != nil && sv == l.schemaVersion {
+		return nil
+	}
+	live, err := schema.Read(ctx, q, schema.Filter{})
+	if err != nil {
+		return err
+	}
+	var regs []struct {
+		Tbl  int64          `db:"tbl"`
+		Name string         `db:"name"`
+		Col  sql.NullInt64  `db:"col"`
+		Cn   sql.NullString `db:"cn"`
+	}
+	err = sqlx.SelectContext(ctx, q, &regs, `SELECT t.id AS tbl, t.name, c.id AS col, c.name AS cn
+		FROM _sync_tables t LEFT JOIN _sync_columns c ON c.tbl = t.id ORDER BY t.id`)
+	if err != nil {
+		return l.explain(ctx, fmt.Errorf("read tracked tables: %w", err))
+	}
+	tables := map[int64]*table{}
+	for _, r := range regs {
+		t, ok := tables[r.Tbl]
+		if !ok {
+			st, found := live.Table(r.Name)
+			if !found {
+				continue // dropped since init; its log rows are skipped
+			}
+			t = newTable(r.Tbl, st)
+			tables[r.Tbl] = t
+		}
+		if r.Col.Valid {
+			for i, c := range t.writable {
+				if c.Name == r.Cn.String {
+					t.colIndex[r.Col.Int64] = i
+				}
+			}
+		}
+	}
+	l.tables, l.schemaVersion = tables, sv
+	return nil
+}
+
+func newTable(id int64, st schema.Table) *table {
+	t := &table{Table: st, id: id, writable: st.Writable(), colIndex: map[int64]int{}}
+	var sel, keys, logKeys []string
+	for i, k := range st.Key {
+		sel = append(sel, "+"+schema.Ident(k))
+		keys = append(keys, schema.Ident(k))
+		logKeys = append(logKeys, fmt.Sprintf("k%d", i))
+	}
+	for _, c := range t.writable {
+		sel = append(sel, "+"+schema.Ident(c.Name))
+	}
+	t.valueSQL = fmt.Sprintf(`SELECT %s FROM %s WHERE (%s) IN (SELECT %s FROM _sync_changelog WHERE tbl = ? AND version > ? AND version <= ?)`,
+		strings.Join(sel, ", "), schema.Ident(st.Name), strings.Join(keys, ", "), strings.Join(logKeys, ", "))
+	return t
+}

@@ -1,0 +1,263 @@
+package changelog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// pending is one row's writes in the range being read, as they coalesce.
+type pending struct {
+	tbl         *table
+	key         []any
+	op          Op
+	first, last int64
+	at          float64
+	cols        []int64 // column ids an update changed, without duplicates
+	names       []string
+	values      []any
+}
+
+// rng is a range of versions (lo, hi].
+type rng struct{ lo, hi int64 }
+
+// Read returns the local changes after version since, coalesced per row,
+// reading at most limit changelog rows (limit <= 0: no limit). The whole read
+// is one snapshot of the database. Batch.Through is the version to pass as
+// since next time; it can be past the last change when replayed versions
+// follow it.
+func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) {
+	conn, err := l.db.Connx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// A deferred transaction: a snapshot for reading that never takes the write lock.
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return nil, fmt.Errorf("begin read: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`) //nolint:errcheck // read-only
+	if err := l.loadTables(ctx, conn); err != nil {
+		return nil, err
+	}
+	gaps, through, err := localRanges(ctx, conn, since)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]*pending{}
+	var order []*pending
+	for _, g := range gaps {
+		n, last, err := l.scan(ctx, conn, g, limit, byKey, &order)
+		if err != nil {
+			return nil, err
+		}
+		if limit > 0 {
+			if limit -= n; limit <= 0 {
+				through = last
+				break
+			}
+		}
+	}
+	b := &Batch{Since: since, Through: through}
+	if err := l.fill(ctx, conn, since, through, order); err != nil {
+		return nil, err
+	}
+	b.Changes = changes(order)
+	return b, nil
+}
+
+// localRanges returns the version ranges after since that local writes
+// logged, that is, the gaps between the ranges ApplyRemote recorded, and the
+// newest version.
+func localRanges(ctx context.Context, conn *sqlx.Conn, since int64) ([]rng, int64, error) {
+	var through int64
+	if err := conn.GetContext(ctx, &through, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+		return nil, 0, fmt.Errorf("read last version: %w", err)
+	}
+	rows, err := conn.QueryContext(ctx,
+		`SELECT first, last FROM _sync_applied WHERE last > ? ORDER BY first`, since)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read applied ranges: %w", err)
+	}
+	defer rows.Close()
+	var gaps []rng
+	lo := since
+	for rows.Next() {
+		var first, last int64
+		if err := rows.Scan(&first, &last); err != nil {
+			return nil, 0, err
+		}
+		if first-1 > lo {
+			gaps = append(gaps, rng{lo, first - 1})
+		}
+		lo = max(lo, last)
+	}
+	if through > lo {
+		gaps = append(gaps, rng{lo, through})
+	}
+	return gaps, through, rows.Err()
+}
+
+// scan reads the changelog rows in g (at most limit, if limit > 0) and
+// coalesces them into byKey. It returns how many rows it read and the last version.
+func (l *Log) scan(ctx context.Context, conn *sqlx.Conn, g rng, limit int, byKey map[string]*pending, order *[]*pending) (int, int64, error) {
+	q := `SELECT version, tbl, op, col, at, k0, k1, k2, k3 FROM _sync_changelog
+		WHERE version > ? AND version <= ? ORDER BY version`
+	args := []any{g.lo, g.hi}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read changelog: %w", err)
+	}
+	defer rows.Close()
+	var (
+		n                int
+		version, tbl, op int64
+		col              sql.NullInt64
+		at               float64
+		k                [4]any
+	)
+	for rows.Next() {
+		if err := rows.Scan(&version, &tbl, &op, &col, &at, &k[0], &k[1], &k[2], &k[3]); err != nil {
+			return 0, 0, fmt.Errorf("read changelog: %w", err)
+		}
+		n++
+		t := l.tables[tbl]
+		if t == nil {
+			continue // the table was dropped or is no longer tracked
+		}
+		key := k[:len(t.Key)]
+		ks := keyString([]any{tbl}) + keyString(key)
+		p := byKey[ks]
+		if p == nil {
+			p = &pending{tbl: t, key: append([]any(nil), key...), first: version}
+			byKey[ks] = p
+			*order = append(*order, p)
+		}
+		p.add(Op(op), col, version, at)
+	}
+	return n, version, rows.Err()
+}
+
+// add coalesces one more write into p.
+func (p *pending) add(op Op, col sql.NullInt64, version int64, at float64) {
+	p.last, p.at = version, at
+	switch {
+	case p.op == 0:
+		p.op = op
+	case op == OpDelete:
+		p.op, p.cols = OpDelete, nil
+	case op == OpInsert || p.op == OpDelete:
+		p.op, p.cols = OpInsert, nil
+	}
+	if p.op == OpUpdate && col.Valid && !containsID(p.cols, col.Int64) {
+		p.cols = append(p.cols, col.Int64)
+	}
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// fill reads the current values of the rows that were inserted or updated,
+// one query per table, and turns those that no longer exist into deletes.
+func (l *Log) fill(ctx context.Context, conn *sqlx.Conn, since, through int64, order []*pending) error {
+	need := map[*table]map[string]*pending{}
+	for _, p := range order {
+		if p.op == OpDelete {
+			continue
+		}
+		m := need[p.tbl]
+		if m == nil {
+			m = map[string]*pending{}
+			need[p.tbl] = m
+		}
+		m[keyString(p.key)] = p
+	}
+	for t, m := range need {
+		if err := fillTable(ctx, conn, t, since, through, m); err != nil {
+			return err
+		}
+		for _, p := range m {
+			p.op = OpDelete // not found: deleted after the range
+		}
+	}
+	return nil
+}
+
+func fillTable(ctx context.Context, conn *sqlx.Conn, t *table, since, through int64, m map[string]*pending) error {
+	rows, err := conn.QueryContext(ctx, t.valueSQL, t.id, since, through)
+	if err != nil {
+		return fmt.Errorf("read rows of %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	nk := len(t.Key)
+	for rows.Next() {
+		vals := make([]any, nk+len(t.writable))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("read rows of %s: %w", t.Name, err)
+		}
+		ks := keyString(vals[:nk])
+		p := m[ks]
+		if p == nil {
+			continue
+		}
+		delete(m, ks)
+		p.setValues(vals[nk:])
+	}
+	return rows.Err()
+}
+
+// setValues keeps, from the row's writable values, those the change carries:
+// all of them for an insert, the changed columns for an update.
+func (p *pending) setValues(row []any) {
+	w := p.tbl.writable
+	if p.op == OpInsert {
+		p.names = make([]string, len(w))
+		for i, c := range w {
+			p.names[i] = c.Name
+		}
+		p.values = row
+		return
+	}
+	for _, id := range p.cols {
+		i, ok := p.tbl.colIndex[id]
+		if !ok {
+			continue // a column dropped since it was written
+		}
+		p.names = append(p.names, w[i].Name)
+		p.values = append(p.values, row[i])
+	}
+}
+
+// changes turns the coalesced rows into Changes. order is already sorted by
+// each row's first write in the range: scan appends rows as it first meets them.
+func changes(order []*pending) []Change {
+	out := make([]Change, len(order))
+	for i, p := range order {
+		out[i] = Change{
+			Version: p.last,
+			Table:   p.tbl.Name,
+			Op:      p.op,
+			Key:     p.key,
+			Columns: p.names,
+			Values:  p.values,
+			At:      julianToTime(p.at),
+		}
+	}
+	return out
+}

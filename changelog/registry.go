@@ -1,0 +1,51 @@
+package changelog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/deltasync/deltasync/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// Registration is a tracked table's id and its columns' ids, as triggers
+// write them into the changelog.
+type Registration struct {
+	TableID   int64
+	ColumnIDs map[string]int64 // writable columns by name
+}
+
+// Register gives t a table id and each of its writable columns a column id,
+// keeping the ids it already has. It runs inside the caller's transaction.
+func Register(ctx context.Context, tx *sqlx.Tx, t schema.Table) (Registration, error) {
+	reg := Registration{ColumnIDs: map[string]int64{}}
+	_, err := tx.ExecContext(ctx, `INSERT INTO _sync_tables (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, t.Name)
+	if err != nil {
+		return reg, fmt.Errorf("register table %s: %w", schema.Ident(t.Name), err)
+	}
+	if err := tx.GetContext(ctx, &reg.TableID, `SELECT id FROM _sync_tables WHERE name = ?`, t.Name); err != nil {
+		return reg, fmt.Errorf("register table %s: %w", schema.Ident(t.Name), err)
+	}
+	for _, c := range t.Writable() {
+		_, err := tx.ExecContext(ctx, `INSERT INTO _sync_columns (tbl, id, name)
+			SELECT ?1, coalesce(max(id), 0) + 1, ?2 FROM _sync_columns WHERE tbl = ?1
+			ON CONFLICT (tbl, name) DO NOTHING`, reg.TableID, c.Name)
+		if err != nil {
+			return reg, fmt.Errorf("register column %s.%s: %w", schema.Ident(t.Name), schema.Ident(c.Name), err)
+		}
+	}
+	rows, err := tx.QueryxContext(ctx, `SELECT id, name FROM _sync_columns WHERE tbl = ?`, reg.TableID)
+	if err != nil {
+		return reg, fmt.Errorf("read column ids of %s: %w", schema.Ident(t.Name), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return reg, err
+		}
+		reg.ColumnIDs[name] = id
+	}
+	return reg, rows.Err()
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/internal/sqlitefile"
+)
+
+// StatusCommand prints the node's state.
+type StatusCommand struct{ m *Main }
+
+type status struct {
+	SiteID         string   `json:"site_id"`
+	TrackedTables  []string `json:"tracked_tables"`
+	PendingChanges int64    `json:"pending_changes"`
+	LastVersion    int64    `json:"last_version"`
+}
+
+func (c *StatusCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args, 1, "the database path")
+	if err != nil {
+		return err
+	}
+	db, err := sqlitefile.Open(ctx, pos[0], sqlitefile.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := readStatus(ctx, changelog.New(db))
+	if err != nil {
+		return sqlitefile.Explain(pos[0], err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	w := c.m.Stdout
+	fmt.Fprintf(w, "site id:         %s\n", st.SiteID)
+	fmt.Fprintf(w, "tracked tables:  %d (%s)\n", len(st.TrackedTables), strings.Join(st.TrackedTables, ", "))
+	fmt.Fprintf(w, "pending changes: %d\n", st.PendingChanges)
+	fmt.Fprintf(w, "last version:    %d\n", st.LastVersion)
+	return nil
+}
+
+func readStatus(ctx context.Context, l *changelog.Log) (*status, error) {
+	site, err := l.SiteID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &status{SiteID: site.String()}
+	if st.TrackedTables, err = l.Tables(ctx); err != nil {
+		return nil, err
+	}
+	if st.PendingChanges, err = l.Pending(ctx); err != nil {
+		return nil, err
+	}
+	if st.LastVersion, err = l.LastVersion(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
+}

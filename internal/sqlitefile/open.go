@@ -1,0 +1,120 @@
+package sqlitefile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+)
+
+// DefaultBusyTimeout is how long a statement waits for another connection's
+// lock before it fails with a "database is locked" error.
+const DefaultBusyTimeout = 5 * time.Second
+
+// header is the first 16 bytes of every SQLite database file.
+var header = []byte("SQLite format 3\x00")
+
+// Options tune Open.
+type Options struct {
+	BusyTimeout time.Duration // 0 means DefaultBusyTimeout
+	ReadOnly    bool          // open for reading only; the file may then be read-only
+}
+
+// Open checks that path is an existing, writable SQLite database and opens it.
+func Open(ctx context.Context, path string, opt Options) (*sqlx.DB, error) {
+	if err := check(path, opt.ReadOnly); err != nil {
+		return nil, err
+	}
+	db, err := sqlx.Open("sqlite3", DSN(path, opt))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, Explain(path, err)
+	}
+	return db, nil
+}
+
+// DSN returns the go-sqlite3 data source name Open uses for path.
+func DSN(path string, opt Options) string {
+	timeout := opt.BusyTimeout
+	if timeout <= 0 {
+		timeout = DefaultBusyTimeout
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	mode := "rw"
+	if opt.ReadOnly {
+		mode = "ro"
+	}
+	q := url.Values{}
+	q.Set("mode", mode)
+	q.Set("_busy_timeout", fmt.Sprint(timeout.Milliseconds()))
+	q.Set("_txlock", "immediate")
+	return "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
+}
+
+// check refuses, before SQLite sees the file, what SQLite would either
+// create silently (a missing file) or report vaguely.
+func check(path string, readOnly bool) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s does not exist: give the path of the app's SQLite database", path)
+	case err != nil:
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory: give the path of the app's SQLite database", path)
+	case !readOnly && fi.Mode().Perm()&0o222 == 0:
+		// Checked by hand because root may write any file: the mode is the
+		// owner's statement that the file must not change.
+		return fmt.Errorf("%s is read-only (mode %v): make it writable (chmod u+w) and run again", path, fi.Mode().Perm())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer f.Close()
+	got := make([]byte, len(header))
+	n, err := io.ReadFull(f, got)
+	if n == 0 && (err == io.EOF) {
+		return nil // an empty file is an empty SQLite database
+	}
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(got, header) {
+		return fmt.Errorf("%s is not a SQLite database (its header is not %q)", path, header[:15])
+	}
+	return nil
+}
+
+// Explain rewrites SQLite's errors about the file itself into what happened
+// and what to do; other errors are returned as they are.
+func Explain(path string, err error) error {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code {
+	case sqlite3.ErrBusy, sqlite3.ErrLocked:
+		return fmt.Errorf("%s is locked by another connection that is writing: wait for it to finish, or raise --busy-timeout: %w", path, err)
+	case sqlite3.ErrReadonly:
+		return fmt.Errorf("%s cannot be written (read-only file, directory or mount): make it writable and run again: %w", path, err)
+	case sqlite3.ErrNotADB:
+		return fmt.Errorf("%s is not a SQLite database: %w", path, err)
+	case sqlite3.ErrCorrupt:
+		return fmt.Errorf("%s is corrupt: %w", path, err)
+	case sqlite3.ErrCantOpen:
+		return fmt.Errorf("cannot open %s: %w", path, err)
+	}
+	return err
+}

@@ -1,0 +1,110 @@
+package triggers
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/schema"
+)
+
+// Trigger is one generated trigger.
+type Trigger struct {
+	Name string
+	SQL  string // the CREATE TRIGGER statement, without a trailing semicolon
+}
+
+const (
+	opInsert = int(changelog.OpInsert)
+	opUpdate = int(changelog.OpUpdate)
+	opDelete = int(changelog.OpDelete)
+)
+
+// namePrefix starts the name of every trigger of the table with this id.
+func namePrefix(tableID int64) string {
+	return fmt.Sprintf("%s%d_", schema.InternalPrefix, tableID)
+}
+
+// Generate returns the triggers that capture writes to t. It is a pure
+// function of its arguments.
+func Generate(t schema.Table, reg changelog.Registration) []Trigger {
+	p := namePrefix(reg.TableID)
+	out := []Trigger{
+		{p + "ins", rowTrigger(p+"ins", "INSERT", t, reg.TableID, opInsert, "NEW")},
+		{p + "del", rowTrigger(p+"del", "DELETE", t, reg.TableID, opDelete, "OLD")},
+	}
+	if t.KeyKind != schema.KeyRowid {
+		out = append(out, Trigger{p + "key", keyTrigger(p+"key", t, reg.TableID)})
+	}
+	for _, c := range t.Writable() {
+		if t.IsKey(c.Name) {
+			continue
+		}
+		name := fmt.Sprintf("%supd_%d", p, reg.ColumnIDs[c.Name])
+		out = append(out, Trigger{name, columnTrigger(name, t, c, reg)})
+	}
+	return out
+}
+
+func rowTrigger(name, event string, t schema.Table, tableID int64, op int, row string) string {
+	return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s BEGIN\n  %s;\nEND",
+		schema.Ident(name), event, schema.Ident(t.Name), logRow(t, tableID, op, "", row))
+}
+
+// keyTrigger logs a change of the primary key as a delete and an insert.
+func keyTrigger(name string, t schema.Table, tableID int64) string {
+	cols := make([]string, len(t.Key))
+	changed := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		cols[i] = schema.Ident(k)
+		changed[i] = changedExpr(t, columnByName(t, k))
+	}
+	return fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE OF %s ON %s WHEN %s BEGIN\n  %s;\n  %s;\nEND",
+		schema.Ident(name), strings.Join(cols, ", "), schema.Ident(t.Name), strings.Join(changed, " OR "),
+		logRow(t, tableID, opDelete, "", "OLD"), logRow(t, tableID, opInsert, "", "NEW"))
+}
+
+func columnTrigger(name string, t schema.Table, c schema.Column, reg changelog.Registration) string {
+	col := fmt.Sprint(reg.ColumnIDs[c.Name])
+	return fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE OF %s ON %s WHEN %s BEGIN\n  %s;\nEND",
+		schema.Ident(name), schema.Ident(c.Name), schema.Ident(t.Name), changedExpr(t, c),
+		logRow(t, reg.TableID, opUpdate, col, "NEW"))
+}
+
+// logRow is the INSERT into the changelog for one row, keyed by row's key
+// (row is NEW or OLD).
+func logRow(t schema.Table, tableID int64, op int, col, row string) string {
+	names := []string{"tbl", "op"}
+	vals := []string{fmt.Sprint(tableID), fmt.Sprint(op)}
+	if col != "" {
+		names, vals = append(names, "col"), append(vals, col)
+	}
+	for i, k := range t.Key {
+		names = append(names, fmt.Sprintf("k%d", i))
+		vals = append(vals, row+"."+schema.Ident(k))
+	}
+	return fmt.Sprintf("INSERT INTO _sync_changelog (%s) VALUES (%s)",
+		strings.Join(names, ", "), strings.Join(vals, ", "))
+}
+
+// changedExpr is true when an update gave column c a different value. IS NOT
+// treats NULLs as values; COLLATE BINARY keeps a case change in a NOCASE
+// column a change. Where the affinity lets the storage class change while
+// the value compares equal (1 and 1.0 in an untyped column), typeof decides.
+func changedExpr(t schema.Table, c schema.Column) string {
+	col := schema.Ident(c.Name)
+	expr := fmt.Sprintf("OLD.%s IS NOT NEW.%s COLLATE BINARY", col, col)
+	if c.Affinity() == schema.AffinityBlob {
+		expr += fmt.Sprintf(" OR typeof(OLD.%s) <> typeof(NEW.%s)", col, col)
+	}
+	return expr
+}
+
+func columnByName(t schema.Table, name string) schema.Column {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return schema.Column{Name: name}
+}

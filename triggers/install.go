@@ -1,0 +1,221 @@
+package triggers
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/migrations"
+	"github.com/deltasync/deltasync/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// TableResult is what Install did for one tracked table.
+type TableResult struct {
+	schema.Table
+	Created, Dropped int // triggers created and dropped; both 0 when nothing changed
+}
+
+// Report is what Install found and did.
+type Report struct {
+	Tracked []TableResult
+	Skipped []schema.Skipped
+}
+
+// Install installs change capture on the tables f selects: it creates
+// deltasync's internal tables if needed, then, in one transaction, registers
+// each table and brings its triggers to what Generate returns, dropping the
+// triggers of tables no longer selected. Running it again with the same
+// schema and filter changes nothing. f is stored, so that StoredFilter can
+// give it back to a later run.
+func Install(ctx context.Context, db *sqlx.DB, f schema.Filter) (*Report, error) {
+	// Read first: a bad filter must fail before anything is written.
+	if _, err := schema.Read(ctx, db, f); err != nil {
+		return nil, err
+	}
+	if err := migrations.Up(ctx, db.DB); err != nil {
+		return nil, err
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin install: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	// Read again inside the transaction: the schema cannot change under us now.
+	s, err := schema.Read(ctx, tx, f)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Skipped: s.Skipped}
+	existing, err := installedTriggers(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for _, t := range s.Tables {
+		res, err := installTable(ctx, tx, t, existing, keep)
+		if err != nil {
+			return nil, err
+		}
+		rep.Tracked = append(rep.Tracked, res)
+	}
+	for name := range existing {
+		if !keep[name] {
+			if err := dropTrigger(ctx, tx, name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := storeFilter(ctx, tx, f); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit install: %w", err)
+	}
+	return rep, nil
+}
+
+func installTable(ctx context.Context, tx *sqlx.Tx, t schema.Table, existing map[string]string, keep map[string]bool) (TableResult, error) {
+	res := TableResult{Table: t}
+	reg, err := changelog.Register(ctx, tx, t)
+	if err != nil {
+		return res, err
+	}
+	want := Generate(t, reg)
+	prefix := namePrefix(reg.TableID)
+	wanted := map[string]bool{}
+	for _, tr := range want {
+		wanted[tr.Name] = true
+	}
+	// Drop this table's triggers that are gone or differ, before creating.
+	for name, text := range existing {
+		if !strings.HasPrefix(name, prefix) || (wanted[name] && sqlOf(want, name) == text) {
+			continue
+		}
+		if err := dropTrigger(ctx, tx, name); err != nil {
+			return res, err
+		}
+		delete(existing, name)
+		res.Dropped++
+	}
+	for _, tr := range want {
+		keep[tr.Name] = true
+		if _, ok := existing[tr.Name]; ok {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, tr.SQL); err != nil {
+			return res, fmt.Errorf("create trigger %s on %s: %w", tr.Name, schema.Ident(t.Name), err)
+		}
+		res.Created++
+	}
+	return res, nil
+}
+
+func sqlOf(ts []Trigger, name string) string {
+	for _, t := range ts {
+		if t.Name == name {
+			return t.SQL
+		}
+	}
+	return ""
+}
+
+// installedTriggers returns deltasync's triggers in the database by name.
+func installedTriggers(ctx context.Context, q sqlx.QueryerContext) (map[string]string, error) {
+	rows, err := q.QueryxContext(ctx, `SELECT name, sql FROM sqlite_schema
+		WHERE type = 'trigger' AND name GLOB ?`, schema.InternalPrefix+"[0-9]*_*")
+	if err != nil {
+		return nil, fmt.Errorf("read installed triggers: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, text string
+		if err := rows.Scan(&name, &text); err != nil {
+			return nil, err
+		}
+		out[name] = text
+	}
+	return out, rows.Err()
+}
+
+func dropTrigger(ctx context.Context, tx *sqlx.Tx, name string) error {
+	if _, err := tx.ExecContext(ctx, `DROP TRIGGER IF EXISTS `+schema.Ident(name)); err != nil {
+		return fmt.Errorf("drop trigger %s: %w", name, err)
+	}
+	return nil
+}
+
+// Uninstall removes every trigger and table deltasync added, in one
+// transaction. App tables, their data and the app's own triggers are not
+// touched. Uninstalling a database without deltasync does nothing.
+func Uninstall(ctx context.Context, db *sqlx.DB) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin uninstall: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	existing, err := installedTriggers(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for name := range existing {
+		if err := dropTrigger(ctx, tx, name); err != nil {
+			return err
+		}
+	}
+	for _, t := range migrations.Tables {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema.Ident(t)); err != nil {
+			return fmt.Errorf("drop %s: %w", t, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit uninstall: %w", err)
+	}
+	return nil
+}
+
+// storeFilter keeps f in _sync_state, writing only what differs.
+func storeFilter(ctx context.Context, tx *sqlx.Tx, f schema.Filter) error {
+	for key, names := range map[string][]string{"only": f.Only, "exclude": f.Exclude} {
+		b, err := json.Marshal(names)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO _sync_state (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value`,
+			key, string(b))
+		if err != nil {
+			return fmt.Errorf("store table selection: %w", err)
+		}
+	}
+	return nil
+}
+
+// StoredFilter returns the filter the last Install stored, or an empty
+// filter (every table) if deltasync is not installed.
+func StoredFilter(ctx context.Context, db sqlx.QueryerContext) (schema.Filter, error) {
+	var f schema.Filter
+	ok, err := changelog.Installed(ctx, db)
+	if err != nil || !ok {
+		return f, err
+	}
+	for key, dst := range map[string]*[]string{"only": &f.Only, "exclude": &f.Exclude} {
+		var s string
+		err := sqlx.GetContext(ctx, db, &s, `SELECT value FROM _sync_state WHERE key = ?`, key)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return f, fmt.Errorf("read table selection: %w", err)
+		}
+		if err := json.Unmarshal([]byte(s), dst); err != nil {
+			return f, fmt.Errorf("read table selection: %w", err)
+		}
+	}
+	return f, nil
+}
