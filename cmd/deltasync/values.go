@@ -9,7 +9,7 @@ import (
 )
 
 // literal prints a value exactly, in SQL literal syntax where SQL has one:
-// NULL, 42, 0.30000000000000004, -0.0, Inf, 'it”s', x'00ff'. TEXT that SQL
+// NULL, 42, 0.30000000000000004, -0.0, Inf, 'text' (quotes doubled), x'00ff'. TEXT that SQL
 // cannot write as a plain literal (NUL, control bytes, invalid UTF-8) is
 // printed as CAST(x'..' AS TEXT), which keeps every byte.
 func literal(v any) string {
