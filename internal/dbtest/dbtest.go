@@ -111,7 +111,7 @@ func SchemaRows(tb testing.TB, db *sqlx.DB) []string {
 	tb.Helper()
 	var rows []string
 	err := db.Select(&rows, `SELECT type || '|' || name || '|' || tbl_name || '|' || rootpage || '|' || coalesce(sql, '')
-		FROM sqlite_schema WHERE name NOT GLOB '_sync_*' ORDER BY type, name`)
+		FROM sqlite_schema WHERE name NOT GLOB '_sync_*' AND tbl_name NOT GLOB '_sync_*' ORDER BY type, name`)
 	if err != nil {
 		tb.Fatal(err)
 	}
