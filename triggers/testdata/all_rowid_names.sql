@@ -1,0 +1,1 @@
+-- skipped t: no primary key, and columns named rowid, oid and _rowid_ hide the rowid
