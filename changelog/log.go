@@ -13,7 +13,7 @@ import (
 
 // ErrNotInstalled is returned for a database that deltasync was never
 // installed on (or was uninstalled from).
-var ErrNotInstalled = errors.New("deltasync is not installed in this database (run `deltasync init` first)")
+var ErrNotInstalled = errors.New("no deltasync tables in this database: run `deltasync init` on it first")
 
 // Log reads and writes one node's changelog. It caches the tracked tables'
 // schema and reloads it when the database's schema_version moves.

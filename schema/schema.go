@@ -27,9 +27,9 @@ func (k KeyKind) String() string {
 	case KeyDeclared:
 		return "primary key"
 	case KeyWithoutRowid:
-		return "without rowid primary key"
+		return "primary key, without rowid"
 	case KeyRowid:
-		return "rowid"
+		return "no primary key"
 	}
 	return "unknown"
 }

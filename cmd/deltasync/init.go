@@ -48,7 +48,7 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 func (c *InitCommand) print(rep *triggers.Report) {
 	w := c.m.Stdout
 	for _, t := range rep.Tracked {
-		fmt.Fprintf(w, "tracked  %s  (key %s: %s)%s\n", t.Name, t.KeyKind, strings.Join(t.Key, ", "), changed(t))
+		fmt.Fprintf(w, "tracked  %s  keyed by %s (%s); %s\n", t.Name, strings.Join(t.Key, ", "), t.KeyKind, changed(t))
 		for _, warn := range t.Warnings() {
 			fmt.Fprintf(c.m.Stderr, "warning  %s: %s\n", t.Name, warn)
 		}
@@ -61,9 +61,9 @@ func (c *InitCommand) print(rep *triggers.Report) {
 func changed(t triggers.TableResult) string {
 	switch {
 	case t.Created == 0 && t.Dropped == 0:
-		return " unchanged"
+		return "unchanged"
 	case t.Dropped == 0:
-		return fmt.Sprintf(" %d triggers installed", t.Created)
+		return fmt.Sprintf("%d triggers installed", t.Created)
 	}
-	return fmt.Sprintf(" %d triggers replaced", t.Created)
+	return fmt.Sprintf("%d triggers replaced", t.Created)
 }

@@ -1,0 +1,18 @@
+// Package corpustest holds tests over the corpus of real schemas in
+// testdata/corpus: for every database that load.sh builds, init installs
+// (and reports exactly the expected skipped tables with their reasons), a
+// second init changes nothing, a seeded random workload written by the stock
+// sqlite3 shell is captured change for change, and uninstall restores the
+// schema and leaves the app's data as the workload left it.
+//
+// The package has no code besides this comment: everything is in
+// corpus_test.go. Run it with
+//
+//	go test ./internal/corpustest/ -v
+//
+// and reproduce a failure with the seed the test prints, for example
+//
+//	go test ./internal/corpustest/ -run 'TestCorpus/zotero' -corpus.seed=12345
+//
+// (or CORPUSTEST_SEED=12345 in the environment).
+package corpustest
