@@ -31,7 +31,7 @@ func (c *ChangesCommand) Run(ctx context.Context, args []string) error {
 	since := fs.Int64("since", 0, "print changes after this version")
 	limit := fs.Int("limit", 0, "read at most this many changelog rows (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON, values tagged with their storage class")
-	pos, err := parse(fs, args, 1, "the database path")
+	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	fs.Var(&only, "only", "track only these tables (comma-separated; repeatable)")
 	fs.Var(&exclude, "exclude", "do not track these tables (comma-separated; repeatable)")
 	busy := fs.Duration("busy-timeout", sqlitefile.DefaultBusyTimeout, "how long to wait for another writer's lock")
-	pos, err := parse(fs, args, 1, "the database path")
+	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
 		return err
 	}

@@ -22,11 +22,12 @@ func main() {
 	if err == nil {
 		return
 	}
-	if !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "deltasync: "+err.Error())
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the usage went to stdout
 	}
+	fmt.Fprintln(os.Stderr, "deltasync: "+err.Error())
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &u) {
 		os.Exit(2)
 	}
 	os.Exit(1)
@@ -87,12 +88,15 @@ func (e usageError) Error() string { return e.msg }
 
 // parse parses flags wherever they are among args, as users write
 // `deltasync init app.db --only t`, and returns the positional arguments.
-func parse(fs *flag.FlagSet, args []string, wantPositional int, what string) ([]string, error) {
+func (m *Main) parse(fs *flag.FlagSet, args []string, wantPositional int, what string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(m.Stdout, "usage: deltasync %s %s [flags]\n", fs.Name(), what)
+				fs.SetOutput(m.Stdout)
+				fs.PrintDefaults()
 				return nil, err
 			}
 			return nil, usageError{err.Error()}
@@ -104,7 +108,7 @@ func parse(fs *flag.FlagSet, args []string, wantPositional int, what string) ([]
 		pos, args = append(pos, args[0]), args[1:]
 	}
 	if len(pos) != wantPositional {
-		return nil, usageError{fmt.Sprintf("%s: want %s, got %d arguments", fs.Name(), what, len(pos))}
+		return nil, usageError{fmt.Sprintf("usage: deltasync %s %s [flags] (got %d arguments)", fs.Name(), what, len(pos))}
 	}
 	return pos, nil
 }

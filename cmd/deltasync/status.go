@@ -24,7 +24,7 @@ type status struct {
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 1, "the database path")
+	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ type UninstallCommand struct{ m *Main }
 func (c *UninstallCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("uninstall", flag.ContinueOnError)
 	busy := fs.Duration("busy-timeout", sqlitefile.DefaultBusyTimeout, "how long to wait for another writer's lock")
-	pos, err := parse(fs, args, 1, "the database path")
+	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
 		return err
 	}
