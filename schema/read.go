@@ -134,16 +134,18 @@ func checkOnlyTracked(s *Schema, f Filter) error {
 				return &UntrackableTableError{Name: sk.Name, Reason: sk.Reason}
 			}
 		}
+		if silent(n) {
+			return &UntrackableTableError{Name: n, Reason: "SQLite internal table"}
+		}
 	}
 	return nil
 }
 
 // silent reports the tables Read neither tracks nor lists as skipped:
-// SQLite's schema table and deltasync's own tables.
+// SQLite's schema table, which every database has.
 func silent(name string) bool {
 	lower := strings.ToLower(name)
-	return lower == "sqlite_schema" || lower == "sqlite_master" || lower == "sqlite_temp_schema" ||
-		strings.HasPrefix(lower, InternalPrefix)
+	return lower == "sqlite_schema" || lower == "sqlite_master" || lower == "sqlite_temp_schema"
 }
 
 // shadowSuffixes are the shadow tables each built-in virtual table module
@@ -251,6 +253,8 @@ func skipReason(row tableListRow, f Filter) string {
 		return "shadow table of a virtual table (such as an FTS index): the virtual table maintains it"
 	case strings.HasPrefix(lower, "sqlite_"):
 		return "SQLite internal table"
+	case strings.HasPrefix(lower, InternalPrefix):
+		return "the name prefix " + InternalPrefix + " is reserved for deltasync's own tables"
 	case containsName(f.Exclude, row.Name):
 		return "excluded by --exclude"
 	case len(f.Only) > 0 && !containsName(f.Only, row.Name):

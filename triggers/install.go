@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -50,7 +51,7 @@ func Install(ctx context.Context, db *sqlx.DB, f schema.Filter) (*Report, error)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Skipped: s.Skipped}
+	rep := &Report{Skipped: withoutOwnTables(s.Skipped)}
 	existing, err := installedTriggers(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -77,6 +78,17 @@ func Install(ctx context.Context, db *sqlx.DB, f schema.Filter) (*Report, error)
 		return nil, fmt.Errorf("commit install: %w", err)
 	}
 	return rep, nil
+}
+
+// withoutOwnTables leaves deltasync's own tables out of what a user is told was skipped.
+func withoutOwnTables(skipped []schema.Skipped) []schema.Skipped {
+	var out []schema.Skipped
+	for _, s := range skipped {
+		if !slices.Contains(migrations.Tables, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func installTable(ctx context.Context, tx *sqlx.Tx, t schema.Table, existing map[string]string, keep map[string]bool) (TableResult, error) {

@@ -1,0 +1,253 @@
+package benchmarks_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// baseRows is how many rows every table holds before the timed writes:
+// updates land on them, and inserts and deletes meet an index of a
+// realistic depth.
+const baseRows = 20_000
+
+// A variant is one way of capturing writes, or none (plain).
+type variant struct {
+	name    string
+	log     string // the table its triggers append one row per write to; "" for none
+	install func(tb testing.TB, db *sqlx.DB)
+}
+
+var (
+	plain     = variant{name: "plain", install: func(testing.TB, *sqlx.DB) {}}
+	deltasync = variant{name: "deltasync", log: "_sync_changelog", install: installDeltasync}
+)
+
+// A mode is how the app sends its writes.
+type mode struct {
+	name     string
+	prepared bool // one *sql.Stmt reused; otherwise Exec(query, args...) compiles each time
+	txRows   int  // rows per transaction; 1 is autocommit, one transaction per statement
+	batch    int  // rows per iteration of b.Loop
+}
+
+var (
+	prepared1000 = mode{"prepared-1000", true, 1000, 1000}
+	prepared1    = mode{"prepared-1", true, 1, 1000}
+	exec1000     = mode{"exec-1000", false, 1000, 1000}
+)
+
+// An op is the write under test. Row r is the r-th timed write since the start.
+type op struct {
+	name  string
+	query string
+	args  func(iter, r int) []any // arguments for row r, written in iteration iter
+	fresh bool                    // row r must be inserted, untimed, before it is written
+}
+
+var (
+	// insert adds rows with new keys.
+	insertOp = op{"insert", insertSQL, func(_, r int) []any { return itemArgs(baseRows + r) }, false}
+	// update sets one column of the base rows, in turn, to a value it never had.
+	updateOp = op{"update", updateSQL, func(iter, r int) []any {
+		return []any{fmt.Sprintf("title %d rev %d", r%baseRows, iter), key(r % baseRows)}
+	}, false}
+	// delete removes rows that were inserted just before, untimed.
+	deleteOp = op{"delete", deleteSQL, func(_, r int) []any { return []any{key(baseRows + r)} }, true}
+	ops      = []op{insertOp, updateOp, deleteOp}
+)
+
+// A target is one database under test: the items table with one variant's triggers.
+type target struct {
+	variant
+	conn    *sql.Conn // the one connection every write goes through
+	insert  *sql.Stmt // insertSQL, for untimed setup
+	stmt    *sql.Stmt // the op's statement, prepared; nil when the mode is unprepared
+	writes  int       // rows written: the triggers must have logged as many
+	elapsed time.Duration
+}
+
+func newTarget(b *testing.B, v variant, m mode, o op) *target {
+	b.Helper()
+	ctx := context.Background()
+	db := openDB(b, b.TempDir(), v.name)
+	v.install(b, db)
+	t := &target{variant: v}
+	var err error
+	if t.conn, err = db.Conn(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { t.conn.Close() })
+	t.insert = t.prepare(b, insertSQL)
+	if m.prepared {
+		t.stmt = t.prepare(b, o.query)
+	}
+	base := make([][]any, baseRows)
+	for i := range base {
+		base[i] = itemArgs(i)
+	}
+	t.mustSetup(b, base)
+	return t
+}
+
+func (t *target) prepare(b *testing.B, query string) *sql.Stmt {
+	b.Helper()
+	s, err := t.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// mustSetup inserts rows in one transaction, untimed.
+func (t *target) mustSetup(b *testing.B, rows [][]any) {
+	b.Helper()
+	m := mode{prepared: true, txRows: len(rows)}
+	if err := t.write(context.Background(), m, t.insert, insertSQL, rows); err != nil {
+		b.Fatalf("%s: setup: %v", t.name, err)
+	}
+}
+
+// timed writes rows as m says and adds the time it took to t.elapsed.
+func (t *target) timed(b *testing.B, m mode, o op, rows [][]any) {
+	b.Helper()
+	start := time.Now()
+	err := t.write(context.Background(), m, t.stmt, o.query, rows)
+	t.elapsed += time.Since(start)
+	if err != nil {
+		b.Fatalf("%s: %s: %v", t.name, o.name, err)
+	}
+}
+
+// write runs query (through stmt if it is not nil) once per row, m.txRows rows per transaction.
+func (t *target) write(ctx context.Context, m mode, stmt *sql.Stmt, query string, rows [][]any) error {
+	for lo := 0; lo < len(rows); lo += m.txRows {
+		if err := t.tx(ctx, stmt, query, rows[lo:min(lo+m.txRows, len(rows))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tx writes rows in one transaction; a single row is left to autocommit.
+func (t *target) tx(ctx context.Context, stmt *sql.Stmt, query string, rows [][]any) error {
+	explicit := len(rows) > 1
+	if explicit {
+		if _, err := t.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			return err
+		}
+	}
+	for _, args := range rows {
+		var res sql.Result
+		var err error
+		if stmt != nil {
+			res, err = stmt.ExecContext(ctx, args...)
+		} else {
+			res, err = t.conn.ExecContext(ctx, query, args...)
+		}
+		if err == nil {
+			err = oneRow(res)
+		}
+		if err != nil {
+			if explicit {
+				t.conn.ExecContext(ctx, `ROLLBACK`) //nolint:errcheck // the write's error is the one to report
+			}
+			return err
+		}
+		t.writes++
+	}
+	if explicit {
+		_, err := t.conn.ExecContext(ctx, `COMMIT`)
+		return err
+	}
+	return nil
+}
+
+// oneRow checks that a write changed exactly one row: an update or delete
+// that missed its row would fire no trigger and flatter the variant.
+func oneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err == nil && n != 1 {
+		err = fmt.Errorf("changed %d rows, want 1", n)
+	}
+	return err
+}
+
+// checkLogged fails b unless t's triggers logged one row per write.
+func (t *target) checkLogged(b *testing.B) {
+	b.Helper()
+	if t.log == "" {
+		return
+	}
+	var n int
+	if err := t.conn.QueryRowContext(context.Background(), `SELECT count(*) FROM `+t.log).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	if n != t.writes {
+		b.Fatalf("%s logged %d rows for %d writes", t.name, n, t.writes)
+	}
+}
+
+// compare writes the same batches through every variant, in turns, and
+// reports each one's time per row and its ratio to the first (plain).
+// The order rotates every iteration, so that a noisy neighbour, a
+// checkpoint or a GC hits every variant alike.
+func compare(b *testing.B, vs []variant, m mode, o op) {
+	b.Helper()
+	ts := make([]*target, len(vs))
+	for i, v := range vs {
+		ts[i] = newTarget(b, v, m, o)
+	}
+	rows := make([][]any, m.batch)
+	var fresh [][]any
+	for iter := 0; b.Loop(); iter++ {
+		for j := range rows {
+			rows[j] = o.args(iter, iter*m.batch+j)
+		}
+		if o.fresh {
+			fresh = freshRows(iter, m.batch)
+		}
+		for k := range ts {
+			t := ts[(iter+k)%len(ts)]
+			if o.fresh {
+				t.mustSetup(b, fresh)
+			}
+			t.timed(b, m, o, rows)
+		}
+	}
+	for _, t := range ts {
+		t.checkLogged(b)
+	}
+	report(b, ts, b.N*m.batch, "row")
+}
+
+// freshRows are the rows insertOp would write in iteration iter.
+func freshRows(iter, n int) [][]any {
+	rows := make([][]any, n)
+	for j := range rows {
+		rows[j] = itemArgs(baseRows + iter*n + j)
+	}
+	return rows
+}
+
+// report gives each target's time per unit and every ratio to the first
+// target. It drops the framework's ns/op, which would add all variants up.
+func report(b *testing.B, ts []*target, n int, unit string) {
+	b.Helper()
+	b.ReportMetric(0, "ns/op")
+	for _, t := range ts {
+		b.ReportMetric(float64(t.elapsed.Nanoseconds())/float64(n), t.name+"-ns/"+unit)
+	}
+	for _, t := range ts[1:] {
+		name := t.name + "-x-plain"
+		if len(ts) == 2 {
+			name = "x-plain"
+		}
+		b.ReportMetric(float64(t.elapsed)/float64(ts[0].elapsed), name)
+	}
+}
