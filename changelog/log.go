@@ -28,7 +28,8 @@ type table struct {
 	schema.Table
 	id       int64
 	writable []schema.Column
-	colIndex map[int64]int // column id -> index in writable
+	colIndex map[int64]int   // column id -> index in writable
+	colIDs   map[string]int64 // column name -> id
 	valueSQL string        // selects key and writable columns of the rows logged in a version range
 }
 
@@ -143,6 +144,7 @@ func (l *Log) loadTables(ctx context.Context, q sqlx.QueryerContext) error {
 			for i, c := range t.writable {
 				if c.Name == r.Cn.String {
 					t.colIndex[r.Col.Int64] = i
+					t.colIDs[c.Name] = r.Col.Int64
 				}
 			}
 		}
@@ -152,7 +154,7 @@ func (l *Log) loadTables(ctx context.Context, q sqlx.QueryerContext) error {
 }
 
 func newTable(id int64, st schema.Table) *table {
-	t := &table{Table: st, id: id, writable: st.Writable(), colIndex: map[int64]int{}}
+	t := &table{Table: st, id: id, writable: st.Writable(), colIndex: map[int64]int{}, colIDs: map[string]int64{}}
 	var sel, keys, logKeys []string
 	for i, k := range st.Key {
 		sel = append(sel, "+"+schema.Ident(k))
@@ -165,4 +167,30 @@ func newTable(id int64, st schema.Table) *table {
 	t.valueSQL = fmt.Sprintf(`SELECT %s FROM %s WHERE (%s) IN (SELECT %s FROM _sync_changelog WHERE tbl = ? AND version > ? AND version <= ?)`,
 		strings.Join(sel, ", "), schema.Ident(st.Name), strings.Join(keys, ", "), strings.Join(logKeys, ", "))
 	return t
+}
+
+// Tracked is a tracked table as the replicator needs it: its id, live
+// schema and column ids.
+type Tracked struct {
+	ID        int64
+	Table     schema.Table
+	ColumnIDs map[string]int64 // writable columns by name
+}
+
+// Tracked returns the tracked tables that exist, by name, as q sees them.
+func (l *Log) Tracked(ctx context.Context, q sqlx.QueryerContext) (map[string]Tracked, error) {
+	if err := l.loadTables(ctx, q); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Tracked, len(l.tables))
+	for _, t := range l.tables {
+		out[t.Name] = Tracked{ID: t.id, Table: t.Table, ColumnIDs: t.colIDs}
+	}
+	return out, nil
+}
+
+// KeyBytes encodes key values into bytes that keep each value's storage
+// class and every byte, so that equal keys, and only equal keys, encode equally.
+func KeyBytes(key []any) []byte {
+	return []byte(keyString(key))
 }

@@ -39,17 +39,23 @@ func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) 
 		return nil, fmt.Errorf("begin read: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`) //nolint:errcheck // read-only
-	if err := l.loadTables(ctx, conn); err != nil {
+	return l.ReadTx(ctx, conn, since, limit, false)
+}
+
+// ReadTx is Read within the caller's transaction q. With all set, it also
+// returns the changes ApplyRemote wrote: what a hub serves to other nodes.
+func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, all bool) (*Batch, error) {
+	if err := l.loadTables(ctx, q); err != nil {
 		return nil, err
 	}
-	gaps, through, err := localRanges(ctx, conn, since)
+	gaps, through, err := readRanges(ctx, q, since, all)
 	if err != nil {
 		return nil, err
 	}
 	byKey := map[string]*pending{}
 	var order []*pending
 	for _, g := range gaps {
-		n, last, err := l.scan(ctx, conn, g, limit, byKey, &order)
+		n, last, err := l.scan(ctx, q, g, limit, byKey, &order)
 		if err != nil {
 			return nil, err
 		}
@@ -60,23 +66,37 @@ func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) 
 			}
 		}
 	}
-	b := &Batch{Since: since, Through: through}
-	if err := l.fill(ctx, conn, since, through, order); err != nil {
+	if err := l.fill(ctx, q, since, through, order); err != nil {
 		return nil, err
 	}
-	b.Changes = changes(order)
-	return b, nil
+	return &Batch{Since: since, Through: through, Changes: changes(order)}, nil
+}
+
+// readRanges returns the version ranges after since to read, and the newest
+// version. Local reads skip the ranges ApplyRemote recorded.
+func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, all bool) ([]rng, int64, error) {
+	if !all {
+		return localRanges(ctx, q, since)
+	}
+	var through int64
+	if err := sqlx.GetContext(ctx, q, &through, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+		return nil, 0, fmt.Errorf("read last version: %w", err)
+	}
+	if through <= since {
+		return nil, through, nil
+	}
+	return []rng{{since, through}}, through, nil
 }
 
 // localRanges returns the version ranges after since that local writes
 // logged, that is, the gaps between the ranges ApplyRemote recorded, and the
 // newest version.
-func localRanges(ctx context.Context, conn *sqlx.Conn, since int64) ([]rng, int64, error) {
+func localRanges(ctx context.Context, q sqlx.QueryerContext, since int64) ([]rng, int64, error) {
 	var through int64
-	if err := conn.GetContext(ctx, &through, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+	if err := sqlx.GetContext(ctx, q, &through, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
 		return nil, 0, fmt.Errorf("read last version: %w", err)
 	}
-	rows, err := conn.QueryContext(ctx,
+	rows, err := q.QueryContext(ctx,
 		`SELECT first, last FROM _sync_applied WHERE last > ? ORDER BY first`, since)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read applied ranges: %w", err)
@@ -102,15 +122,15 @@ func localRanges(ctx context.Context, conn *sqlx.Conn, since int64) ([]rng, int6
 
 // scan reads the changelog rows in g (at most limit, if limit > 0) and
 // coalesces them into byKey. It returns how many rows it read and the last version.
-func (l *Log) scan(ctx context.Context, conn *sqlx.Conn, g rng, limit int, byKey map[string]*pending, order *[]*pending) (int, int64, error) {
-	q := `SELECT version, tbl, op, col, at, k0, k1, k2, k3 FROM _sync_changelog
+func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int, byKey map[string]*pending, order *[]*pending) (int, int64, error) {
+	query := `SELECT version, tbl, op, col, at, k0, k1, k2, k3 FROM _sync_changelog
 		WHERE version > ? AND version <= ? ORDER BY version`
 	args := []any{g.lo, g.hi}
 	if limit > 0 {
-		q += ` LIMIT ?`
+		query += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := conn.QueryContext(ctx, q, args...)
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("read changelog: %w", err)
 	}
@@ -146,7 +166,9 @@ func (l *Log) scan(ctx context.Context, conn *sqlx.Conn, g rng, limit int, byKey
 
 // add coalesces one more write into p.
 func (p *pending) add(op Op, col sql.NullInt64, version int64, at float64) {
-	p.last, p.at = version, at
+	// The latest write time, not the last: a baseline row (see package
+	// replicator) is logged after the app's writes with the time 0.
+	p.last, p.at = version, max(p.at, at)
 	switch {
 	case p.op == 0:
 		p.op = op
@@ -171,7 +193,7 @@ func containsID(ids []int64, id int64) bool {
 
 // fill reads the current values of the rows that were inserted or updated,
 // one query per table, and turns those that no longer exist into deletes.
-func (l *Log) fill(ctx context.Context, conn *sqlx.Conn, since, through int64, order []*pending) error {
+func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through int64, order []*pending) error {
 	need := map[*table]map[string]*pending{}
 	for _, p := range order {
 		if p.op == OpDelete {
@@ -185,7 +207,7 @@ func (l *Log) fill(ctx context.Context, conn *sqlx.Conn, since, through int64, o
 		m[keyString(p.key)] = p
 	}
 	for t, m := range need {
-		if err := fillTable(ctx, conn, t, since, through, m); err != nil {
+		if err := fillTable(ctx, q, t, since, through, m); err != nil {
 			return err
 		}
 		for _, p := range m {
@@ -195,8 +217,8 @@ func (l *Log) fill(ctx context.Context, conn *sqlx.Conn, since, through int64, o
 	return nil
 }
 
-func fillTable(ctx context.Context, conn *sqlx.Conn, t *table, since, through int64, m map[string]*pending) error {
-	rows, err := conn.QueryContext(ctx, t.valueSQL, t.id, since, through)
+func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, through int64, m map[string]*pending) error {
+	rows, err := q.QueryContext(ctx, t.valueSQL, t.id, since, through)
 	if err != nil {
 		return fmt.Errorf("read rows of %s: %w", t.Name, err)
 	}
