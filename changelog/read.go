@@ -152,6 +152,9 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 			continue // the table was dropped or is no longer tracked
 		}
 		key := k[:len(t.Key)]
+		if hasNull(key) {
+			continue // a NULL key names no row (schema.Table.NullableKey)
+		}
 		ks := keyString([]any{tbl}) + keyString(key)
 		p := byKey[ks]
 		if p == nil {
@@ -180,6 +183,15 @@ func (p *pending) add(op Op, col sql.NullInt64, version int64, at float64) {
 	if p.op == OpUpdate && col.Valid && !containsID(p.cols, col.Int64) {
 		p.cols = append(p.cols, col.Int64)
 	}
+}
+
+func hasNull(vals []any) bool {
+	for _, v := range vals {
+		if v == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func containsID(ids []int64, id int64) bool {

@@ -103,9 +103,33 @@ func (t Table) IsKey(name string) bool {
 	return false
 }
 
+// NullableKey reports whether a key column may hold NULL: SQLite allows it
+// in the primary key of a rowid table unless it is INTEGER PRIMARY KEY or
+// declared NOT NULL. A NULL key names no row, so such rows cannot be synced.
+func (t Table) NullableKey() bool {
+	if t.KeyKind != KeyDeclared {
+		return false
+	}
+	for _, c := range t.Columns {
+		if c.KeyIndex > 0 && !c.NotNull {
+			return true
+		}
+	}
+	return false
+}
+
 // Warnings returns what a user should know before syncing this table, as
 // sentences `init` prints.
 func (t Table) Warnings() []string {
+	var w []string
+	if t.NullableKey() {
+		w = append(w, "the primary key allows NULL (SQLite permits it unless declared NOT NULL): "+
+			"rows whose key is NULL are not captured; declare the key NOT NULL to be sure every row syncs")
+	}
+	return append(w, t.keyWarnings()...)
+}
+
+func (t Table) keyWarnings() []string {
 	switch t.KeyKind {
 	case KeyRowid:
 		return []string{

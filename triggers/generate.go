@@ -33,15 +33,18 @@ func Generate(t schema.Table, reg changelog.Registration) []Trigger {
 		{p + "ins", rowTrigger(p+"ins", "INSERT", t, reg.TableID, opInsert, "NEW")},
 		{p + "del", rowTrigger(p+"del", "DELETE", t, reg.TableID, opDelete, "OLD")},
 	}
-	if t.KeyKind != schema.KeyRowid {
-		out = append(out, Trigger{p + "key", keyTrigger(p+"key", t, reg.TableID)})
-	}
 	for _, c := range t.Writable() {
 		if t.IsKey(c.Name) {
 			continue
 		}
 		name := fmt.Sprintf("%supd_%d", p, reg.ColumnIDs[c.Name])
 		out = append(out, Trigger{name, columnTrigger(name, t, c, reg)})
+	}
+	// Created last so that it fires first: SQLite runs the triggers of one
+	// event newest first, and the delete and insert of a key change must be
+	// logged before the updates of the new key's other columns.
+	if t.KeyKind != schema.KeyRowid {
+		out = append(out, Trigger{p + "key", keyTrigger(p+"key", t, reg.TableID)})
 	}
 	return out
 }

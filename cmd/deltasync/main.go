@@ -25,11 +25,14 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) {
 		return // -h: the usage went to stdout
 	}
-	fmt.Fprintln(os.Stderr, "deltasync: "+err.Error())
-	var u usageError
-	if errors.As(err, &u) {
-		os.Exit(2)
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "deltasync: "+msg)
+		}
+		os.Exit(coded.ExitCode())
 	}
+	fmt.Fprintln(os.Stderr, "deltasync: "+err.Error())
 	os.Exit(1)
 }
 
@@ -51,6 +54,12 @@ Usage:
   deltasync changes app.db [--since V] [--limit N] [--json]
                                                         print captured changes with exact values
   deltasync uninstall app.db                            remove everything deltasync added
+  deltasync hub --listen 127.0.0.1:7070 --data ./hubdata [--tokens tokens.txt] [--tls-cert c --tls-key k]
+                                                        serve databases to devices
+  deltasync sync app.db --hub http://127.0.0.1:7070 [--name tasks] [--token T] [--once]
+                                                        sync with a hub (a sidecar, unless --once)
+  deltasync diff a.db b.db                              exit 0 if the app tables hold the same rows
+  deltasync token [--db tasks,notes]                    make a hub token and its tokens.txt line
 
 Run 'deltasync COMMAND -h' for a command's flags.
 `
@@ -71,6 +80,14 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		cmd = &ChangesCommand{m: m}
 	case "uninstall":
 		cmd = &UninstallCommand{m: m}
+	case "hub":
+		cmd = &HubCommand{m: m}
+	case "sync":
+		cmd = &SyncCommand{m: m}
+	case "diff":
+		cmd = &DiffCommand{m: m}
+	case "token":
+		cmd = &TokenCommand{m: m}
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
@@ -85,6 +102,16 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+func (usageError) ExitCode() int   { return 2 }
+
+// exitError ends the command with a status other than 1, after printing msg (if any).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+func (e exitError) ExitCode() int { return e.code }
 
 // parse parses flags wherever they are among args, as users write
 // `deltasync init app.db --only t`, and returns the positional arguments.

@@ -36,10 +36,11 @@ func SQLite3(tb testing.TB) string {
 }
 
 // Shell runs sql through the sqlite3 shell on the database at path and
-// returns what it printed. The shell stops at the first error, which fails tb.
+// returns what it printed. The shell stops at the first error, which fails
+// tb. Like any app that shares its database, it waits up to 10 s for a lock.
 func Shell(tb testing.TB, path, sql string) string {
 	tb.Helper()
-	cmd := exec.Command(SQLite3(tb), "-bail", "-batch", path)
+	cmd := exec.Command(SQLite3(tb), "-bail", "-batch", "-cmd", ".timeout 10000", path)
 	cmd.Stdin = strings.NewReader(sql)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -26,6 +26,11 @@ var header = []byte("SQLite format 3\x00")
 type Options struct {
 	BusyTimeout time.Duration // 0 means DefaultBusyTimeout
 	ReadOnly    bool          // open for reading only; the file may then be read-only
+	CacheKiB    int           // page cache per connection; 0 keeps SQLite's default (2 MiB)
+	// WAL switches the database to write-ahead logging, which persists in
+	// the file. A syncing node needs it: in rollback-journal mode every sync
+	// transaction would block the app's readers too.
+	WAL bool
 }
 
 // Open checks that path is an existing, writable SQLite database and opens it.
@@ -40,6 +45,12 @@ func Open(ctx context.Context, path string, opt Options) (*sqlx.DB, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, Explain(path, err)
+	}
+	if opt.WAL {
+		if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+			db.Close()
+			return nil, Explain(path, fmt.Errorf("switch to WAL mode: %w", err))
+		}
 	}
 	return db, nil
 }
@@ -62,6 +73,11 @@ func DSN(path string, opt Options) string {
 	q.Set("mode", mode)
 	q.Set("_busy_timeout", fmt.Sprint(timeout.Milliseconds()))
 	q.Set("_txlock", "immediate")
+	if opt.CacheKiB > 0 {
+		// A negative cache_size is in KiB. Merging big batches needs a cache
+		// larger than its working set, or every page is written twice.
+		q.Set("_cache_size", fmt.Sprint(-opt.CacheKiB))
+	}
 	return "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
 }
 

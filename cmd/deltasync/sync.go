@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/deltasync/deltasync/hub"
+	"github.com/deltasync/deltasync/internal/sqlitefile"
+	"github.com/deltasync/deltasync/replicator"
+)
+
+// SyncCommand syncs a database with a hub, once or as a sidecar.
+type SyncCommand struct{ m *Main }
+
+func (c *SyncCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	hubURL := fs.String("hub", "", "the hub's URL, such as http://127.0.0.1:7070")
+	name := fs.String("name", "", "the database's name on the hub (default: the file name without extension)")
+	token := fs.String("token", os.Getenv("DELTASYNC_TOKEN"), "bearer token (default: $DELTASYNC_TOKEN)")
+	once := fs.Bool("once", false, "push and pull once, then exit")
+	interval := fs.Duration("interval", replicator.DefaultInterval, "sidecar: a full sync at least this often")
+	wait := fs.Duration("wait", replicator.DefaultWait, "sidecar: long-poll time of each pull")
+	pos, err := c.m.parse(fs, args, 1, "DB")
+	if err != nil {
+		return err
+	}
+	if *hubURL == "" {
+		return usageError{"sync: --hub is required"}
+	}
+	if *name == "" {
+		*name = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
+	}
+	db, err := sqlitefile.Open(ctx, pos[0], sqlitefile.Options{CacheKiB: 64 << 10, WAL: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	node := replicator.NewNode(db)
+	node.Logger = slog.New(slog.NewTextHandler(c.m.Stderr, nil)).With("db", pos[0])
+	if err := node.Open(ctx); err != nil {
+		return sqlitefile.Explain(pos[0], err)
+	}
+	defer node.Close()
+	s := &replicator.Syncer{Node: node, Hub: hub.NewClient(*hubURL, *token), Name: *name}
+	if *once {
+		st, err := s.SyncOnce(ctx)
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", pos[0], err)
+		}
+		fmt.Fprintf(c.m.Stdout, "%s: %s; up to date\n", pos[0], st)
+		return nil
+	}
+	node.Logger.Info("sidecar started", "hub", *hubURL, "name", *name)
+	return s.Run(ctx, replicator.RunOptions{Interval: *interval, Wait: *wait, OnSync: func(st replicator.Stats) {
+		node.Logger.Info("synced", "pushed", st.Pushed, "pulled", st.Pulled, "bytes_sent", st.BytesSent, "bytes_pulled", st.BytesPulled)
+	}})
+}

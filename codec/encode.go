@@ -1,0 +1,95 @@
+package codec
+
+import (
+	"fmt"
+	"hash/crc32"
+	"math"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Level is the zstd level the Encoder uses. See TestWireSize for the
+// measurement behind the choice.
+const Level = zstd.SpeedDefault
+
+// Encoder encodes batches into frames. It holds one zstd encoder, reused by
+// every call; it is safe for concurrent use, but calls compress one at a
+// time.
+type Encoder struct {
+	zw      *zstd.Encoder
+	scratch sync.Pool // of *scratch, the buffers of one encode
+}
+
+// NewEncoder returns an Encoder. Close releases it.
+func NewEncoder() (*Encoder, error) {
+	zw, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(Level),
+		zstd.WithEncoderConcurrency(1),
+		// The frame's body CRC covers the compressed bytes already.
+		zstd.WithEncoderCRC(false),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("codec: new zstd encoder: %w", err)
+	}
+	return &Encoder{zw: zw}, nil
+}
+
+// Close releases the zstd encoder. The Encoder must not be used after.
+func (e *Encoder) Close() { e.zw.Close() }
+
+// Encode appends the frame of b to dst. It checks b first and returns an
+// error wrapping ErrInvalid, with dst unchanged, rather than write a frame
+// that a Decoder would refuse as malformed. Limits are the receiver's: a
+// caller keeps its batches under the receiver's, DefaultLimits unless agreed
+// otherwise.
+func (e *Encoder) Encode(dst []byte, b *Batch) ([]byte, error) {
+	if b.Last < b.First {
+		return dst, fmt.Errorf("%w: last version %d before first %d", ErrInvalid, b.Last, b.First)
+	}
+	s := e.getScratch()
+	defer e.scratch.Put(s)
+	if err := appendBody(s, b); err != nil {
+		return dst, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	body := s.body
+	if uint64(len(body)) > math.MaxUint32 || uint64(len(b.Changes)) > math.MaxUint32 {
+		return dst, fmt.Errorf("%w: body of %d bytes, %d changes, over the format's 4 GiB", ErrTooLarge, len(body), len(b.Changes))
+	}
+	return e.frame(dst, b, body), nil
+}
+
+func (e *Encoder) getScratch() *scratch {
+	if s, ok := e.scratch.Get().(*scratch); ok {
+		return s
+	}
+	return new(scratch)
+}
+
+// frame appends the header and the stored body. It compresses in place
+// after room for the header and falls back to the plain body when zstd does
+// not make it smaller, as for a tiny batch.
+func (e *Encoder) frame(dst []byte, b *Batch, body []byte) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	dst = e.zw.EncodeAll(body, dst)
+	flags := uint8(FlagZstd)
+	if len(dst)-start-HeaderSize >= len(body) {
+		dst = append(dst[:start+HeaderSize], body...)
+		flags = 0
+	}
+	stored := dst[start+HeaderSize:]
+	putHeader(dst[start:], &Header{
+		Version:     Version,
+		Flags:       flags,
+		Fingerprint: b.Fingerprint,
+		Origin:      b.Origin,
+		First:       b.First,
+		Last:        b.Last,
+		Changes:     uint32(len(b.Changes)),
+		BodyLen:     uint32(len(body)),
+		StoredLen:   uint32(len(stored)),
+		BodyCRC:     crc32.Checksum(stored, castagnoli),
+	})
+	return dst
+}

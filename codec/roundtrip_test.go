@@ -1,0 +1,298 @@
+package codec_test
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/deltasync/deltasync/codec"
+)
+
+var (
+	siteA = codec.SiteID{0: 0xaa, 15: 1}
+	siteB = codec.SiteID{0: 0xbb, 15: 2}
+	siteC = codec.SiteID{0: 0xcc, 15: 3}
+)
+
+// edgeValues is one of every storage class, with the edges of each.
+var edgeValues = []any{
+	nil,
+	int64(0), int64(1), int64(-1), int64(math.MaxInt64), int64(math.MinInt64),
+	0.1 + 0.2, 1e308, math.Copysign(0, -1), 0.0, math.Inf(1), math.Inf(-1),
+	math.Float64frombits(0x7ff8_0000_dead_beef), // a NaN with a payload
+	math.SmallestNonzeroFloat64,
+	"", "plain", "nul\x00inside", "bad utf-8 \xff\xfe", "héllo wörld 日本語 🎉",
+	[]byte{}, []byte{0}, []byte("blob\x00\xff"),
+}
+
+// roundTripCases are batches that must come back from the wire unchanged.
+func roundTripCases() map[string]*codec.Batch {
+	return map[string]*codec.Batch{
+		"empty":            {First: 7, Last: 7},
+		"every value":      everyValueBatch(),
+		"every op":         everyOpBatch(),
+		"tables and sites": tablesAndSitesBatch(),
+		"clock edges":      clockEdgesBatch(),
+		"unicode names":    unicodeBatch(),
+		"1 MB random blob": blobBatch(randomBytes(1 << 20)),
+		"1 MB zero blob":   blobBatch(make([]byte, 1<<20)),
+		"composite keys":   compositeKeyBatch(),
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for name, b := range roundTripCases() {
+		t.Run(name, func(t *testing.T) {
+			frame := MustEncode(t, b)
+			got, err := MustDecoder(t, codec.Limits{}).Decode(frame)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if !sameBatch(got, b) {
+				t.Errorf("got %+v\nwant %+v", got, b)
+			}
+		})
+	}
+}
+
+// TestRoundTripClasses checks value by value that each comes back with its
+// Go type, that is its storage class, and for REAL with its exact bits.
+func TestRoundTripClasses(t *testing.T) {
+	b := everyValueBatch()
+	got, err := MustDecoder(t, codec.Limits{}).Decode(MustEncode(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range edgeValues {
+		v := got.Changes[0].Values[i]
+		switch w := want.(type) {
+		case float64:
+			f, ok := v.(float64)
+			if !ok || math.Float64bits(f) != math.Float64bits(w) {
+				t.Errorf("value %d: got %T %x, want float64 %x", i, v, math.Float64bits(f), math.Float64bits(w))
+			}
+		case []byte:
+			if bl, ok := v.([]byte); !ok || bl == nil || !bytes.Equal(bl, w) {
+				t.Errorf("value %d: got %T %q, want non-nil []byte %q", i, v, v, w)
+			}
+		default:
+			if v != want {
+				t.Errorf("value %d: got %T %#v, want %T %#v", i, v, v, want, want)
+			}
+		}
+	}
+}
+
+// A nil []byte is a BLOB, empty, not NULL: the type says which class it is.
+func TestNilBlobIsEmptyBlob(t *testing.T) {
+	b := blobBatch(nil)
+	got, err := MustDecoder(t, codec.Limits{}).Decode(MustEncode(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := got.Changes[0].Values[0].([]byte); !ok || v == nil || len(v) != 0 {
+		t.Errorf("got %#v, want []byte{}", got.Changes[0].Values[0])
+	}
+}
+
+// The decoded batch must not alias the frame, which callers reuse.
+func TestDecodeDoesNotAlias(t *testing.T) {
+	frame := MustEncode(t, blobBatch([]byte("short")))
+	got, err := MustDecoder(t, codec.Limits{}).Decode(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(frame)
+	if v := got.Changes[0].Values[0].([]byte); string(v) != "short" {
+		t.Errorf("got %q after clearing the frame, want %q", v, "short")
+	}
+}
+
+// Encode appends: what dst held before stays, and the frame follows.
+func TestEncodeAppends(t *testing.T) {
+	e := MustEncoder(t)
+	prefix := []byte("prefix")
+	out, err := e.Encode(prefix, everyOpBatch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(out, prefix) {
+		t.Fatalf("got %q..., want prefix %q", out[:len(prefix)], prefix)
+	}
+	if _, err := MustDecoder(t, codec.Limits{}).Decode(out[len(prefix):]); err != nil {
+		t.Errorf("decode: %v", err)
+	}
+}
+
+func TestHeader(t *testing.T) {
+	b := everyOpBatch()
+	frame := MustEncode(t, b)
+	h, err := MustDecoder(t, codec.Limits{}).Header(frame[:codec.HeaderSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Fingerprint != b.Fingerprint || h.Origin != b.Origin || h.First != b.First || h.Last != b.Last {
+		t.Errorf("got %+v, want the batch's fingerprint, origin and versions", h)
+	}
+	if int(h.Changes) != len(b.Changes) || h.FrameLen() != int64(len(frame)) {
+		t.Errorf("got %d changes in %d bytes, want %d in %d", h.Changes, h.FrameLen(), len(b.Changes), len(frame))
+	}
+}
+
+func everyValueBatch() *codec.Batch {
+	cols := make([]string, len(edgeValues))
+	c := codec.Change{Table: 0, Op: codec.OpInsert, Key: []any{int64(1)}, Clock: codec.Clock{HLC: 100}}
+	for i, v := range edgeValues {
+		cols[i] = string(rune('a' + i))
+		c.Columns = append(c.Columns, i)
+		c.Values = append(c.Values, v)
+		c.Clocks = append(c.Clocks, c.Clock)
+	}
+	b := &codec.Batch{First: 1, Last: 2, Origin: siteA, Sites: []codec.SiteID{siteA},
+		Tables: []codec.Table{{Name: "t", Columns: cols}}, Changes: []codec.Change{c}}
+	// Every value as a key too.
+	for i, v := range edgeValues {
+		b.Changes = append(b.Changes, codec.Change{Op: codec.OpDelete, Key: []any{v}, Clock: codec.Clock{HLC: uint64(200 + i)}})
+	}
+	return b
+}
+
+func everyOpBatch() *codec.Batch {
+	clock := codec.Clock{HLC: 1 << 20}
+	return &codec.Batch{
+		Fingerprint: [32]byte{1, 2, 3, 31: 0xff},
+		Origin:      siteA,
+		First:       41, Last: 44,
+		Sites:  []codec.SiteID{siteA},
+		Tables: []codec.Table{{Name: "notes", Columns: []string{"title", "body", "pinned"}}},
+		Changes: []codec.Change{
+			{Op: codec.OpInsert, Key: []any{"n1"}, Clock: clock, Columns: []int{0, 1, 2},
+				Values: []any{"groceries", "milk", int64(0)}, Clocks: []codec.Clock{clock, clock, clock}},
+			{Op: codec.OpUpdate, Key: []any{"n2"}, Clock: clock, Columns: []int{1},
+				Values: []any{"eggs"}, Clocks: []codec.Clock{{HLC: clock.HLC + 1}}},
+			{Op: codec.OpDelete, Key: []any{"n3"}, Clock: codec.Clock{HLC: clock.HLC + 2}},
+		},
+	}
+}
+
+func tablesAndSitesBatch() *codec.Batch {
+	b := &codec.Batch{First: 0, Last: 1000, Origin: siteB,
+		Sites: []codec.SiteID{siteA, siteB, siteC},
+		Tables: []codec.Table{
+			{Name: "a", Columns: []string{"x", "y", "z", "w"}},
+			{Name: "b"}, // key columns only
+			{Name: "c", Columns: []string{"only"}},
+		},
+	}
+	for i := range 30 {
+		b.Changes = append(b.Changes, mixedChange(i))
+	}
+	return b
+}
+
+// mixedChange varies table, op, sites and column clocks with i.
+func mixedChange(i int) codec.Change {
+	row := codec.Clock{HLC: 1e12 + uint64(i)*7919, Site: i % 3}
+	c := codec.Change{Table: i % 3, Op: codec.Op(1 + i%3), Key: []any{int64(i)}, Clock: row}
+	if c.Op == codec.OpDelete || c.Table == 1 {
+		return c
+	}
+	cols := []int{0}
+	if c.Table == 0 {
+		cols = []int{i % 2, 2 + i%2}
+	}
+	for j, col := range cols {
+		clk := row
+		if (i+j)%2 == 1 {
+			clk = codec.Clock{HLC: row.HLC - uint64(j*100), Site: (i + 1) % 3}
+		}
+		c.Columns = append(c.Columns, col)
+		c.Values = append(c.Values, int64(i*j))
+		c.Clocks = append(c.Clocks, clk)
+	}
+	return c
+}
+
+// clockEdgesBatch has HLCs that go down and wrap: deltas are signed.
+func clockEdgesBatch() *codec.Batch {
+	b := &codec.Batch{Sites: []codec.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: []string{"v"}}}}
+	for i, hlc := range []uint64{0, math.MaxUint64, 1, math.MaxUint64 - 1, 1 << 63, 5, 5} {
+		col := codec.Clock{HLC: hlc ^ 0xffff}
+		b.Changes = append(b.Changes, codec.Change{Op: codec.OpUpdate, Key: []any{int64(i)},
+			Clock: codec.Clock{HLC: hlc}, Columns: []int{0}, Values: []any{nil}, Clocks: []codec.Clock{col}})
+	}
+	return b
+}
+
+func unicodeBatch() *codec.Batch {
+	clock := codec.Clock{HLC: 9}
+	return &codec.Batch{Sites: []codec.SiteID{{}},
+		Tables: []codec.Table{{Name: "日本 \"table\"; DROP", Columns: []string{"", "çolümn", "a\x00b", "🎉"}}},
+		Changes: []codec.Change{{Op: codec.OpInsert, Key: []any{"ключ"}, Clock: clock,
+			Columns: []int{0, 3}, Values: []any{"x", "y"}, Clocks: []codec.Clock{clock, clock}}},
+	}
+}
+
+func blobBatch(blob []byte) *codec.Batch {
+	clock := codec.Clock{HLC: 1}
+	return &codec.Batch{Sites: []codec.SiteID{siteA},
+		Tables: []codec.Table{{Name: "files", Columns: []string{"data"}}},
+		Changes: []codec.Change{{Op: codec.OpInsert, Key: []any{"f"}, Clock: clock,
+			Columns: []int{0}, Values: []any{blob}, Clocks: []codec.Clock{clock}}},
+	}
+}
+
+func compositeKeyBatch() *codec.Batch {
+	clock := codec.Clock{HLC: 3}
+	return &codec.Batch{Sites: []codec.SiteID{siteA},
+		Tables: []codec.Table{{Name: "m"}},
+		Changes: []codec.Change{
+			{Op: codec.OpInsert, Key: []any{int64(1), "two", 3.0, []byte{4}}, Clock: clock},
+			{Op: codec.OpDelete, Key: []any{nil, nil}, Clock: clock},
+		},
+	}
+}
+
+func randomBytes(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// Encoder and Decoder are documented safe for concurrent use.
+func TestConcurrentUse(t *testing.T) {
+	e, d := MustEncoder(t), MustDecoder(t, codec.Limits{})
+	batches := []*codec.Batch{everyOpBatch(), tablesAndSitesBatch(), newWorkload(3, 100).batch}
+	done := make(chan error)
+	for i := range 8 {
+		go func() {
+			b := batches[i%len(batches)]
+			for range 20 {
+				frame, err := e.Encode(nil, b)
+				if err != nil {
+					done <- err
+					return
+				}
+				got, err := d.Decode(frame)
+				if err == nil && !sameBatch(got, b) {
+					err = fmt.Errorf("batch %d changed on the way", i%len(batches))
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+// Package replicator merges batches of changes into a node and builds the
+// batches a node sends: the same code on a device and on the hub.
+//
+// # Clocks
+//
+// Every write carries a hybrid logical clock (HLC): wall-clock milliseconds
+// in the high 48 bits and a counter in the low 16. A node's local writes get
+// their HLC when the replicator first sees them ("absorbs" them, in the
+// transaction of the next push or merge): max(write time, last HLC + 1), so
+// a write made after merging a change from a clock that runs ahead still
+// orders after it. Merging raises the node's HLC past every clock it merges.
+// Clocks are compared as (HLC, site id); the site id breaks ties.
+//
+// _sync_clock keeps, per row, one clock (col 0) for the row's existence
+// register and for every column written with it, and one more per column
+// whose last write came later. A row never written since install has no
+// clock, which is older than any write; rows that existed before install
+// travel once as a baseline with HLC 0, older than any real write.
+//
+// # Merge rules (per-column last-writer-wins)
+//
+//   - A delete wins if its clock is newer than the row's clock: the row is
+//     deleted and its register becomes dead.
+//   - An insert makes the row live if its clock is newer than the row's
+//     register; each of its columns is then written where its clock is newer
+//     than the column's clock. An insert older than a delete is not applied.
+//   - An update writes each column whose clock is newer than the local one,
+//     on a live row. An update does not bring a deleted row back: only the
+//     node that wrote it has the row's other columns, so a resurrected row
+//     would differ from node to node. A delete therefore wins over a
+//     concurrent update, and an insert (with the whole row) wins over an
+//     older delete.
+//
+// Column values and row existence depend only on the clocks, so merging is
+// commutative, associative and idempotent for them: batches applied in any
+// order, any number of times, give the same rows (TestMergeCommutes). The
+// one exception is an update that reaches a node which does not have the
+// row: it is dropped there. Devices exchange changes only through the hub,
+// which orders them, and a device only updates rows it got from the hub or
+// inserted itself, so every node still converges (TestConvergenceProperty);
+// the dropped update is a write lost to a concurrent delete.
+//
+// A batch is applied in one transaction through changelog.ApplyRemote, so it
+// is never captured again as a local change, and a failure leaves nothing of
+// it. Table and column names in a batch must exist in the receiving node's
+// schema; SQL is built only from the receiver's own names.
+//
+// replicator imports schema, changelog and codec; it talks to the hub only
+// through the Hub interface.
+package replicator

@@ -1,0 +1,349 @@
+package replicator
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// DefaultBatchSize is how many changelog rows one push or pull carries at most.
+const DefaultBatchSize = 10000
+
+// Node merges batches into one database and builds the batches it sends.
+// A device and the hub each run one per database.
+type Node struct {
+	DB           *sqlx.DB
+	BatchSize    int           // changelog rows per batch; 0 means DefaultBatchSize
+	MaxClockSkew time.Duration // 0 means DefaultMaxClockSkew
+	Logger       *slog.Logger
+	Now          func() time.Time // the wall clock; tests replace it
+
+	mu   sync.Mutex // one transaction that writes clocks at a time
+	log  *changelog.Log
+	site changelog.SiteID
+	enc  *codec.Encoder
+	dec  *codec.Decoder
+}
+
+// NewNode returns a node on db, which must have deltasync installed. It does no I/O.
+func NewNode(db *sqlx.DB) *Node {
+	return &Node{DB: db, log: changelog.New(db), Logger: slog.Default(), Now: time.Now}
+}
+
+// Open reads the node's identity and prepares the codec.
+func (n *Node) Open(ctx context.Context) error {
+	site, err := n.log.SiteID(ctx)
+	if err != nil {
+		return err
+	}
+	n.site = site
+	if n.enc, err = codec.NewEncoder(); err != nil {
+		return err
+	}
+	n.dec, err = codec.NewDecoder(codec.DefaultLimits)
+	return err
+}
+
+// Close releases the codec.
+func (n *Node) Close() error {
+	if n.enc != nil {
+		n.enc.Close()
+	}
+	if n.dec != nil {
+		n.dec.Close()
+	}
+	return nil
+}
+
+// Site returns the node's site id.
+func (n *Node) Site() changelog.SiteID { return n.site }
+
+// Log returns the node's changelog.
+func (n *Node) Log() *changelog.Log { return n.log }
+
+func (n *Node) batchSize() int {
+	if n.BatchSize > 0 {
+		return n.BatchSize
+	}
+	return DefaultBatchSize
+}
+
+func (n *Node) maxSkew() time.Duration {
+	if n.MaxClockSkew > 0 {
+		return n.MaxClockSkew
+	}
+	return DefaultMaxClockSkew
+}
+
+// Schema returns the tracked tables and their fingerprint as q sees them.
+func (n *Node) Schema(ctx context.Context, q sqlx.QueryerContext) (map[string]changelog.Tracked, [32]byte, error) {
+	tracked, err := n.log.Tracked(ctx, q)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	s := &schema.Schema{}
+	for _, t := range tracked {
+		s.Tables = append(s.Tables, t.Table)
+	}
+	return tracked, s.Fingerprint(), nil
+}
+
+// SchemaDoc returns the DDL a hub needs to hold this node's tracked tables.
+func (n *Node) SchemaDoc(ctx context.Context) (*SchemaDoc, error) {
+	tracked, fp, err := n.Schema(ctx, n.DB)
+	if err != nil {
+		return nil, err
+	}
+	doc := &SchemaDoc{Fingerprint: hex.EncodeToString(fp[:])}
+	rows, err := n.DB.QueryxContext(ctx, `SELECT type, tbl_name, sql FROM sqlite_schema
+		WHERE type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type = 'index', rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var typ, tbl, ddl string
+		if err := rows.Scan(&typ, &tbl, &ddl); err != nil {
+			return nil, err
+		}
+		if _, ok := tracked[tbl]; ok {
+			doc.Statements = append(doc.Statements, ddl)
+		}
+	}
+	return doc, rows.Err()
+}
+
+// Baseline logs the rows of tracked tables that were there before they were
+// tracked, once per table, as inserts with write time 0: the first sync then
+// ships them, and any real write wins over them.
+func (n *Node) Baseline(ctx context.Context) (int64, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	tx, err := n.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	tracked, err := n.log.Tracked(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tracked {
+		var done bool
+		if err := tx.GetContext(ctx, &done, `SELECT baseline FROM _sync_tables WHERE id = ?`, t.ID); err != nil {
+			return 0, err
+		}
+		if done {
+			continue
+		}
+		cols := []string{"tbl", "op", "at"}
+		keys := []string{"?", "1", "0"}
+		for i, k := range t.Table.Key {
+			cols = append(cols, fmt.Sprintf("k%d", i))
+			keys = append(keys, schema.Ident(k))
+		}
+		res, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO _sync_changelog (%s) SELECT %s FROM %s`,
+			strings.Join(cols, ", "), strings.Join(keys, ", "), schema.Ident(t.Table.Name)), t.ID)
+		if err != nil {
+			return 0, fmt.Errorf("baseline of %s: %w", t.Table.Name, err)
+		}
+		rows, _ := res.RowsAffected()
+		total += rows
+		if _, err := tx.ExecContext(ctx, `UPDATE _sync_tables SET baseline = 1 WHERE id = ?`, t.ID); err != nil {
+			return 0, err
+		}
+	}
+	return total, tx.Commit()
+}
+
+// Outgoing absorbs local writes and returns the next batch of local changes
+// after version since, encoded, and the version it reaches.
+func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	tx, err := n.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("begin push: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	s, err := newStore(ctx, tx, n.site)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	tracked, fp, err := n.Schema(ctx, tx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
+		return nil, 0, 0, err
+	}
+	b, err := n.log.ReadTx(ctx, tx, since, n.batchSize(), false)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
+	for _, c := range b.Changes {
+		if err := bd.add(c, nil); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	if err := s.close(); err != nil {
+		return nil, 0, 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, 0, 0, fmt.Errorf("commit push clocks: %w", err)
+	}
+	frame, err := n.enc.Encode(nil, bd.b)
+	return frame, b.Through, len(bd.b.Changes), err
+}
+
+// Serve returns an encoded batch of every change after version since (local
+// or merged), leaving out what the asking site already has. The hub serves
+// pulls with it.
+func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelog.SiteID) ([]byte, int64, int, error) {
+	conn, err := n.DB.Connx(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return nil, 0, 0, fmt.Errorf("begin read: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`) //nolint:errcheck // read-only
+	s, err := newStore(ctx, conn, n.site)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer s.close()
+	tracked, fp, err := n.Schema(ctx, conn)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if limit <= 0 {
+		limit = n.batchSize()
+	}
+	b, err := n.log.ReadTx(ctx, conn, since, limit, true)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
+	for _, c := range b.Changes {
+		if err := bd.add(c, &asker); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	frame, err := n.enc.Encode(nil, bd.b)
+	return frame, b.Through, len(bd.b.Changes), err
+}
+
+// MergeResult says what a merge did.
+type MergeResult struct {
+	Changes int   // changes in the batch
+	Version int64 // this node's last version after the merge
+}
+
+// Merge decodes frame and merges it in one transaction. If peer is not
+// empty, that peer's pulled cursor is set to the batch's last version in the
+// same transaction, so that a crash leaves both or neither.
+func (n *Node) Merge(ctx context.Context, frame []byte, peer string) (MergeResult, error) {
+	b, err := n.dec.Decode(frame)
+	if err != nil {
+		return MergeResult{}, err
+	}
+	return n.MergeBatch(ctx, b, peer)
+}
+
+// MergeBatch is Merge for a decoded batch.
+func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (MergeResult, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	res := MergeResult{Changes: len(b.Changes)}
+	if err := checkSkew(b, n.Now(), n.maxSkew()); err != nil {
+		return res, err
+	}
+	err := n.log.ApplyRemote(ctx, changelog.SiteID(b.Origin), func(tx *sqlx.Tx) error {
+		return n.mergeTx(ctx, tx, b, peer)
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Version, err = n.log.LastVersion(ctx)
+	return res, err
+}
+
+func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer string) error {
+	tracked, fp, err := n.Schema(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if fp != b.Fingerprint {
+		return fmt.Errorf("%w: the batch was built for schema %x, this database has %x", ErrSchemaMismatch, b.Fingerprint[:6], fp[:6])
+	}
+	targets, err := resolve(b, tracked)
+	if err != nil {
+		return err
+	}
+	s, err := newStore(ctx, tx, n.site)
+	if err != nil {
+		return err
+	}
+	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
+		return err
+	}
+	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets}
+	if err := m.apply(); err != nil {
+		return err
+	}
+	if err := s.close(); err != nil {
+		return err
+	}
+	if peer == "" {
+		return nil
+	}
+	return SetCursor(ctx, tx, peer, "pulled", int64(b.Last))
+}
+
+// Cursor returns a peer's cursor ("pushed" or "pulled"), 0 if never set.
+func Cursor(ctx context.Context, q sqlx.QueryerContext, peer, which string) (int64, error) {
+	var v int64
+	err := sqlx.GetContext(ctx, q, &v, `SELECT `+cursorColumn(which)+` FROM _sync_peers WHERE peer = ?`, peer)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// SetCursor sets a peer's cursor.
+func SetCursor(ctx context.Context, e sqlx.ExecerContext, peer, which string, v int64) error {
+	col := cursorColumn(which)
+	_, err := e.ExecContext(ctx, `INSERT INTO _sync_peers (peer, `+col+`) VALUES (?, ?)
+		ON CONFLICT (peer) DO UPDATE SET `+col+` = excluded.`+col, peer, v)
+	if err != nil {
+		return fmt.Errorf("set %s cursor of %s: %w", which, peer, err)
+	}
+	return nil
+}
+
+func cursorColumn(which string) string {
+	if which == "pushed" {
+		return "pushed"
+	}
+	return "pulled"
+}
+
+// Header parses and checks only the fixed header of a frame.
+func (n *Node) Header(frame []byte) (codec.Header, error) {
+	return n.dec.Header(frame)
+}

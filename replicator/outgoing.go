@@ -1,0 +1,108 @@
+package replicator
+
+import (
+	"sort"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/codec"
+)
+
+// builder turns changelog changes and their clocks into a codec batch.
+type builder struct {
+	s       *store
+	tracked map[string]changelog.Tracked
+	b       *codec.Batch
+	tables  map[string]int
+	sites   map[changelog.SiteID]int
+}
+
+func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, origin changelog.SiteID, first, last int64) *builder {
+	return &builder{
+		s: s, tracked: tracked,
+		b:      &codec.Batch{Fingerprint: fp, Origin: codec.SiteID(origin), First: uint64(first), Last: uint64(last)},
+		tables: map[string]int{}, sites: map[changelog.SiteID]int{},
+	}
+}
+
+// add appends c with its current clocks. With skip set, a change whose every
+// clock is skip's is left out: that node already has exactly this state.
+func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {
+	t, ok := bd.tracked[c.Table]
+	if !ok {
+		return nil
+	}
+	local, err := bd.s.load(t.ID, changelog.KeyBytes(c.Key))
+	if err != nil {
+		return err
+	}
+	var row Clock
+	if local.row != nil {
+		row = *local.row
+	}
+	clocks := make([]Clock, len(c.Columns))
+	// An update's row clock is not part of what it carries: only its columns'.
+	own := skip != nil && (c.Op == changelog.OpUpdate || row.Site == *skip)
+	for i, name := range c.Columns {
+		clocks[i], _ = local.column(t.ColumnIDs[name])
+		own = own && clocks[i].Site == *skip
+	}
+	if own {
+		return nil
+	}
+	bd.b.Changes = append(bd.b.Changes, bd.change(t, c, row, clocks))
+	return nil
+}
+
+func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, clocks []Clock) codec.Change {
+	ti := bd.table(t)
+	cols := bd.b.Tables[ti].Columns
+	out := codec.Change{Table: ti, Op: codec.Op(c.Op), Key: c.Key, Clock: bd.clock(row)}
+	idx := make([]int, len(c.Columns))
+	for i, name := range c.Columns {
+		idx[i] = index(cols, name)
+	}
+	order := make([]int, len(idx))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return idx[order[a]] < idx[order[b]] })
+	for _, i := range order {
+		out.Columns = append(out.Columns, idx[i])
+		out.Values = append(out.Values, c.Values[i])
+		out.Clocks = append(out.Clocks, bd.clock(clocks[i]))
+	}
+	return out
+}
+
+// table returns the batch index of t, adding it with all its writable columns.
+func (bd *builder) table(t changelog.Tracked) int {
+	if i, ok := bd.tables[t.Table.Name]; ok {
+		return i
+	}
+	ct := codec.Table{Name: t.Table.Name}
+	for _, c := range t.Table.Writable() {
+		ct.Columns = append(ct.Columns, c.Name)
+	}
+	bd.b.Tables = append(bd.b.Tables, ct)
+	bd.tables[ct.Name] = len(bd.b.Tables) - 1
+	return len(bd.b.Tables) - 1
+}
+
+func (bd *builder) clock(c Clock) codec.Clock {
+	i, ok := bd.sites[c.Site]
+	if !ok {
+		bd.b.Sites = append(bd.b.Sites, codec.SiteID(c.Site))
+		i = len(bd.b.Sites) - 1
+		bd.sites[c.Site] = i
+	}
+	return codec.Clock{HLC: c.HLC, Site: i}
+}
+
+func index(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}

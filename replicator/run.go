@@ -1,0 +1,122 @@
+package replicator
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Defaults of Syncer.Run.
+const (
+	DefaultInterval   = 30 * time.Second
+	DefaultWait       = 25 * time.Second
+	DefaultWatch      = 5 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// RunOptions tune Syncer.Run. Zero values mean the defaults.
+type RunOptions struct {
+	Interval   time.Duration // a full sync at least this often
+	Wait       time.Duration // long-poll time of each pull
+	Watch      time.Duration // how often PRAGMA data_version is checked for local writes
+	MaxBackoff time.Duration // the longest pause between retries while the hub is unreachable
+	OnSync     func(Stats)   // called after each push or pull that moved something
+}
+
+func (o RunOptions) withDefaults() RunOptions {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Wait <= 0 {
+		o.Wait = DefaultWait
+	}
+	if o.Watch <= 0 {
+		o.Watch = DefaultWatch
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	return o
+}
+
+// Run keeps the device in sync until ctx ends: it pushes as soon as the
+// database changes (any connection's commit moves PRAGMA data_version),
+// pulls as soon as the hub has news (long-poll), syncs fully every
+// Interval, and while the hub is unreachable retries with exponential
+// backoff and jitter. It returns nil when ctx ends.
+func (s *Syncer) Run(ctx context.Context, o RunOptions) error {
+	o = o.withDefaults()
+	if err := s.retry(ctx, o, func() error { _, err := s.SyncOnce(ctx); return err }); err != nil {
+		return nil // ctx ended
+	}
+	go s.pullLoop(ctx, o)
+	return s.pushLoop(ctx, o)
+}
+
+func (s *Syncer) pullLoop(ctx context.Context, o RunOptions) {
+	for ctx.Err() == nil {
+		s.retry(ctx, o, func() error { //nolint:errcheck // returns only when ctx ends
+			var st Stats
+			err := s.Pull(ctx, o.Wait, &st)
+			if err == nil && st.Pulled > 0 && o.OnSync != nil {
+				o.OnSync(st)
+			}
+			return err
+		})
+	}
+}
+
+func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
+	conn, err := s.Node.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	watch := time.NewTicker(o.Watch)
+	defer watch.Stop()
+	full := time.NewTicker(o.Interval)
+	defer full.Stop()
+	var seen int64
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-full.C:
+		case <-watch.C:
+			var v int64
+			if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil || v == seen {
+				continue
+			}
+			seen = v
+		}
+		s.retry(ctx, o, func() error { //nolint:errcheck // returns only when ctx ends
+			var st Stats
+			err := s.Push(ctx, &st)
+			if err == nil && st.Pushed > 0 && o.OnSync != nil {
+				o.OnSync(st)
+			}
+			return err
+		})
+	}
+}
+
+// retry calls fn until it succeeds or ctx ends, pausing between attempts
+// with exponential backoff and full jitter.
+func (s *Syncer) retry(ctx context.Context, o RunOptions, fn func() error) error {
+	pause := 100 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.Node.Logger.Warn("sync failed; retrying", "err", err, "in", pause)
+		t := time.NewTimer(rand.N(pause) + pause/2)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		pause = min(2*pause, o.MaxBackoff)
+	}
+}

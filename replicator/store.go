@@ -1,0 +1,190 @@
+package replicator
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/jmoiron/sqlx"
+)
+
+// rowClocks is what _sync_clock holds for one row.
+type rowClocks struct {
+	row  *Clock // nil: the row was never written since install
+	dead bool
+	cols map[int64]Clock
+}
+
+// column returns the clock of a column's value: its own, else the row's,
+// else the zero clock of a value never written since install.
+func (r rowClocks) column(id int64) (Clock, bool) {
+	if c, ok := r.cols[id]; ok {
+		return c, true
+	}
+	if r.row != nil {
+		return *r.row, true
+	}
+	return Clock{}, false
+}
+
+// querier is a transaction: *sqlx.Tx for writing, or a *sqlx.Conn inside
+// BEGIN for a read snapshot.
+type querier interface {
+	sqlx.QueryerContext
+	sqlx.ExecerContext
+	PreparexContext(ctx context.Context, query string) (*sqlx.Stmt, error)
+}
+
+// store reads and writes clocks inside one transaction.
+type store struct {
+	ctx   context.Context
+	tx    querier
+	self  changelog.SiteID
+	hlc   uint64 // the last HLC this node issued or saw
+	moved bool   // hlc changed and must be saved
+	sites map[changelog.SiteID]int64
+	ids   map[int64]changelog.SiteID
+	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
+}
+
+func newStore(ctx context.Context, tx querier, self changelog.SiteID) (*store, error) {
+	s := &store{ctx: ctx, tx: tx, self: self, sites: map[changelog.SiteID]int64{}, ids: map[int64]changelog.SiteID{}}
+	if err := sqlx.GetContext(ctx, tx, &s.hlc, `SELECT value FROM _sync_state WHERE key = 'hlc'`); err != nil {
+		return nil, fmt.Errorf("read clock: %w", err)
+	}
+	for dst, q := range map[**sqlx.Stmt]string{
+		&s.stmt.load: `SELECT col, hlc, site, dead FROM _sync_clock WHERE tbl = ? AND key = ?`,
+		&s.stmt.setRow: `INSERT INTO _sync_clock (tbl, key, col, hlc, site, dead) VALUES (?, ?, 0, ?, ?, ?)
+			ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site, dead = excluded.dead`,
+		&s.stmt.setCol: `INSERT INTO _sync_clock (tbl, key, col, hlc, site) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site`,
+		&s.stmt.dropCols: `DELETE FROM _sync_clock WHERE tbl = ? AND key = ? AND col <> 0`,
+	} {
+		st, err := tx.PreparexContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("prepare clock statements: %w", err)
+		}
+		*dst = st
+	}
+	return s, nil
+}
+
+// close saves the node's HLC if it moved; the transaction commits or rolls
+// back it all.
+func (s *store) close() error {
+	for _, st := range []*sqlx.Stmt{s.stmt.load, s.stmt.setRow, s.stmt.setCol, s.stmt.dropCols} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	if !s.moved {
+		return nil
+	}
+	_, err := s.tx.ExecContext(s.ctx, `UPDATE _sync_state SET value = ? WHERE key = 'hlc'`, s.hlc)
+	return err
+}
+
+// next issues the HLC of a local write made at t.
+func (s *store) next(t time.Time) uint64 {
+	h := hlcAt(t)
+	if h == 0 {
+		return 0 // baseline
+	}
+	s.hlc, s.moved = max(h, s.hlc+1), true
+	return s.hlc
+}
+
+// observe raises the node's HLC past a merged clock.
+func (s *store) observe(hlc uint64) {
+	if hlc > s.hlc {
+		s.hlc, s.moved = hlc, true
+	}
+}
+
+func (s *store) load(tbl int64, key []byte) (rowClocks, error) {
+	rows, err := s.stmt.load.QueryContext(s.ctx, tbl, key)
+	if err != nil {
+		return rowClocks{}, fmt.Errorf("read clocks: %w", err)
+	}
+	defer rows.Close()
+	var r rowClocks
+	for rows.Next() {
+		var col, site int64
+		var hlc uint64
+		var dead bool
+		if err := rows.Scan(&col, &hlc, &site, &dead); err != nil {
+			return r, err
+		}
+		id, err := s.site(site)
+		if err != nil {
+			return r, err
+		}
+		c := Clock{HLC: hlc, Site: id}
+		if col == 0 {
+			r.row, r.dead = &c, dead
+			continue
+		}
+		if r.cols == nil {
+			r.cols = map[int64]Clock{}
+		}
+		r.cols[col] = c
+	}
+	return r, rows.Err()
+}
+
+func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool) error {
+	site, err := s.siteNumber(c.Site)
+	if err != nil {
+		return err
+	}
+	_, err = s.stmt.setRow.ExecContext(s.ctx, tbl, key, c.HLC, site, dead)
+	return err
+}
+
+func (s *store) setCol(tbl int64, key []byte, col int64, c Clock) error {
+	site, err := s.siteNumber(c.Site)
+	if err != nil {
+		return err
+	}
+	_, err = s.stmt.setCol.ExecContext(s.ctx, tbl, key, col, c.HLC, site)
+	return err
+}
+
+func (s *store) dropCols(tbl int64, key []byte) error {
+	_, err := s.stmt.dropCols.ExecContext(s.ctx, tbl, key)
+	return err
+}
+
+// siteNumber returns the small number _sync_clock uses for a site, adding it if new.
+func (s *store) siteNumber(id changelog.SiteID) (int64, error) {
+	if n, ok := s.sites[id]; ok {
+		return n, nil
+	}
+	var n int64
+	err := sqlx.GetContext(s.ctx, s.tx, &n, `SELECT id FROM _sync_sites WHERE site_id = ?`, id[:])
+	if errors.Is(err, sql.ErrNoRows) {
+		err = sqlx.GetContext(s.ctx, s.tx, &n, `INSERT INTO _sync_sites (site_id) VALUES (?) RETURNING id`, id[:])
+	}
+	if err != nil {
+		return 0, fmt.Errorf("record site %s: %w", id, err)
+	}
+	s.sites[id], s.ids[n] = n, id
+	return n, nil
+}
+
+func (s *store) site(n int64) (changelog.SiteID, error) {
+	if id, ok := s.ids[n]; ok {
+		return id, nil
+	}
+	var b []byte
+	if err := sqlx.GetContext(s.ctx, s.tx, &b, `SELECT site_id FROM _sync_sites WHERE id = ?`, n); err != nil {
+		return changelog.SiteID{}, fmt.Errorf("read site %d: %w", n, err)
+	}
+	var id changelog.SiteID
+	copy(id[:], b)
+	s.sites[id], s.ids[n] = n, id
+	return id, nil
+}
