@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,11 +65,11 @@ var (
 // A target is one database under test: the items table with one variant's triggers.
 type target struct {
 	variant
-	conn    *sql.Conn // the one connection every write goes through
-	insert  *sql.Stmt // insertSQL, for untimed setup
-	stmt    *sql.Stmt // the op's statement, prepared; nil when the mode is unprepared
-	writes  int       // rows written: the triggers must have logged as many
-	elapsed time.Duration
+	conn   *sql.Conn       // the one connection every write goes through
+	insert *sql.Stmt       // insertSQL, for untimed setup
+	stmt   *sql.Stmt       // the op's statement, prepared; nil when the mode is unprepared
+	writes int             // rows written: the triggers must have logged as many
+	times  []time.Duration // of each timed batch, by iteration
 }
 
 func newTarget(b *testing.B, v variant, m mode, o op) *target {
@@ -104,24 +105,49 @@ func (t *target) prepare(b *testing.B, query string) *sql.Stmt {
 	return s
 }
 
-// mustSetup inserts rows in one transaction, untimed.
+// mustSetup inserts rows in one transaction and checkpoints, untimed.
 func (t *target) mustSetup(b *testing.B, rows [][]any) {
 	b.Helper()
+	ctx := context.Background()
 	m := mode{prepared: true, txRows: len(rows)}
-	if err := t.write(context.Background(), m, t.insert, insertSQL, rows); err != nil {
+	err := t.write(ctx, m, t.insert, insertSQL, rows)
+	if err == nil {
+		err = t.checkpoint(ctx)
+	}
+	if err != nil {
 		b.Fatalf("%s: setup: %v", t.name, err)
 	}
 }
 
-// timed writes rows as m says and adds the time it took to t.elapsed.
+// timed writes rows as m says, then checkpoints, and records the time it
+// took. The checkpoint is part of the cost: SQLite's automatic one
+// runs every 1,000 WAL pages, and where it fell (on the timed batch of one
+// variant and on the untimed setup of another) swung ratios by 30%. Ending
+// every batch with one makes each variant pay for writing back exactly the
+// pages it wrote.
 func (t *target) timed(b *testing.B, m mode, o op, rows [][]any) {
 	b.Helper()
+	ctx := context.Background()
 	start := time.Now()
-	err := t.write(context.Background(), m, t.stmt, o.query, rows)
-	t.elapsed += time.Since(start)
+	err := t.write(ctx, m, t.stmt, o.query, rows)
+	if err == nil {
+		err = t.checkpoint(ctx)
+	}
+	t.times = append(t.times, time.Since(start))
 	if err != nil {
 		b.Fatalf("%s: %s: %v", t.name, o.name, err)
 	}
+}
+
+// checkpoint copies the WAL into the database. With no reader open, the
+// next write starts the WAL over from its beginning.
+func (t *target) checkpoint(ctx context.Context) error {
+	var busy, logged, done int
+	err := t.conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logged, &done)
+	if err == nil && (busy != 0 || logged != done) {
+		err = fmt.Errorf("checkpoint incomplete: busy %d, %d of %d pages", busy, done, logged)
+	}
+	return err
 }
 
 // write runs query (through stmt if it is not nil) once per row, m.txRows rows per transaction.
@@ -223,7 +249,7 @@ func compare(b *testing.B, vs []variant, m mode, o op) {
 	for _, t := range ts {
 		t.checkLogged(b)
 	}
-	report(b, ts, b.N*m.batch, "row")
+	report(b, ts, m.batch, "row")
 }
 
 // freshRows are the rows insertOp would write in iteration iter.
@@ -235,19 +261,44 @@ func freshRows(iter, n int) [][]any {
 	return rows
 }
 
-// report gives each target's time per unit and every ratio to the first
-// target. It drops the framework's ns/op, which would add all variants up.
+// report gives each target's median time per unit (n units per batch) and
+// its ratio to the first target: the median of the ratios of batches timed
+// in the same iteration. On a machine shared with other jobs a burst of
+// load or of disk flushes can slow one batch several times over; the
+// median of paired ratios ignores it, where a ratio of sums would not.
+// The framework's ns/op, which would add all variants up, is dropped.
 func report(b *testing.B, ts []*target, n int, unit string) {
 	b.Helper()
 	b.ReportMetric(0, "ns/op")
 	for _, t := range ts {
-		b.ReportMetric(float64(t.elapsed.Nanoseconds())/float64(n), t.name+"-ns/"+unit)
+		times := make([]float64, len(t.times))
+		for i, d := range t.times {
+			times[i] = float64(d)
+		}
+		b.ReportMetric(median(times)/float64(n), t.name+"-ns/"+unit)
 	}
+	base := ts[0].times
 	for _, t := range ts[1:] {
 		name := t.name + "-x-plain"
 		if len(ts) == 2 {
 			name = "x-plain"
 		}
-		b.ReportMetric(float64(t.elapsed)/float64(ts[0].elapsed), name)
+		ratios := make([]float64, len(t.times))
+		for i, d := range t.times {
+			ratios[i] = float64(d) / float64(base[i])
+		}
+		b.ReportMetric(median(ratios), name)
 	}
+}
+
+// median sorts v and returns its median.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }

@@ -263,4 +263,3 @@ func (l Local) Pull(ctx context.Context, db string, req replicator.PullRequest) 
 	}
 	return r.Pull(ctx, req)
 }
-

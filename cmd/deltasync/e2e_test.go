@@ -176,4 +176,3 @@ func TestEndToEnd(t *testing.T) {
 		t.Logf("seed %d; hub log:\n%s", seed, h.log)
 	}
 }
-

@@ -14,5 +14,9 @@
 //
 //	go test ./internal/corpustest/ -run 'TestCorpus/zotero' -corpus.seed=12345
 //
-// (or CORPUSTEST_SEED=12345 in the environment).
+// (or CORPUSTEST_SEED=12345 in the environment); -corpus.verbose logs every
+// workload statement the schema refused, with its error.
+//
+// TestNullPrimaryKey and TestKeyChangeLogOrder show two defects of capture
+// found on the corpus; they fail until those are fixed.
 package corpustest
