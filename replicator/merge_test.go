@@ -1,0 +1,112 @@
+package replicator_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/replicator"
+)
+
+// encode builds a frame for n's schema from a batch, with the fingerprint of n.
+func encode(t *testing.T, n *replicator.Node, b *codec.Batch, fingerprint bool) []byte {
+	t.Helper()
+	if fingerprint {
+		_, fp, err := n.Schema(context.Background(), n.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Fingerprint = fp
+	}
+	enc, err := codec.NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	frame, err := enc.Encode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame
+}
+
+func insertBatch(table, column string, hlc uint64) *codec.Batch {
+	return &codec.Batch{
+		First: 0, Last: 1, Sites: []codec.SiteID{{9}},
+		Tables: []codec.Table{{Name: table, Columns: []string{"id", column}}},
+		Changes: []codec.Change{
+			{Table: 0, Op: codec.OpInsert, Key: []any{"n1"}, Clock: codec.Clock{HLC: hlc}, Columns: []int{0, 1}, Values: []any{"n1", "x"}, Clocks: []codec.Clock{{HLC: hlc}, {HLC: hlc}}},
+		},
+	}
+}
+
+// TestMergeRefuses checks that a batch the receiver cannot apply exactly is
+// refused with its own error and leaves the database as it was.
+func TestMergeRefuses(t *testing.T) {
+	now := uint64(time.Now().UnixMilli()) << 16
+	future := uint64(time.Now().Add(time.Hour).UnixMilli()) << 16
+	for _, tc := range []struct {
+		name        string
+		batch       *codec.Batch
+		fingerprint bool
+		want        error
+	}{
+		{"another schema", insertBatch("notes", "title", now), false, replicator.ErrSchemaMismatch},
+		{"unknown table", insertBatch("secrets", "title", now), true, replicator.ErrUnknownTable},
+		{"unknown column", insertBatch("notes", "password", now), true, replicator.ErrUnknownColumn},
+		{"clock an hour ahead", insertBatch("notes", "title", future), true, replicator.ErrClockSkew},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDevice(t, hubs[0].new(t), notes)
+			ctx := context.Background()
+			before, err := d.s.Node.Log().LastVersion(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = d.s.Node.Merge(ctx, encode(t, d.s.Node, tc.batch, tc.fingerprint), "hub")
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			var rows, cursors int
+			d.db.Get(&rows, `SELECT count(*) FROM notes`)
+			d.db.Get(&cursors, `SELECT count(*) FROM _sync_peers`)
+			after, _ := d.s.Node.Log().LastVersion(ctx)
+			if rows != 0 || cursors != 0 || after != before {
+				t.Errorf("a refused batch changed the database: %d rows, %d cursors, version %d -> %d", rows, cursors, before, after)
+			}
+		})
+	}
+}
+
+// TestMergeIdempotent merges one batch three times: the row is written
+// once, and the second and third merges log nothing.
+func TestMergeIdempotent(t *testing.T) {
+	d := newDevice(t, hubs[0].new(t), notes)
+	ctx := context.Background()
+	frame := encode(t, d.s.Node, insertBatch("notes", "title", uint64(time.Now().UnixMilli())<<16), true)
+	var versions []int64
+	for i := 0; i < 3; i++ {
+		res, err := d.s.Node.Merge(ctx, frame, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, res.Version)
+	}
+	if versions[0] != 1 || versions[1] != 1 || versions[2] != 1 {
+		t.Errorf("versions after each merge: %v, want [1 1 1]", versions)
+	}
+	if got := dbtestQuery(t, d, `SELECT id || '=' || title FROM notes`); got != "n1=x" {
+		t.Errorf("rows: %q", got)
+	}
+}
+
+func dbtestQuery(t *testing.T, d *device, q string) string {
+	t.Helper()
+	var s string
+	if err := d.db.Get(&s, q); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
