@@ -8,4 +8,4 @@ require (
 	github.com/klauspost/compress v1.20.4
 )
 
-require github.com/mattn/go-sqlite3 v1.14.53 // indirect
+require github.com/mattn/go-sqlite3 v1.14.53

@@ -89,8 +89,9 @@ func (d *Decoder) Close() { d.zr.Close() }
 // Header parses and checks the fixed header at the start of frame, which
 // need hold no more than HeaderSize bytes: a hub can refuse a frame by its
 // fingerprint, origin or size before it reads or decompresses the body.
-// If the error wraps ErrTooLarge or ErrCorrupt, the returned Header holds
-// the fields as read, for a log line.
+// To read frames from a stream, read HeaderSize bytes, call Header, then
+// read the rest of FrameLen. If the error wraps ErrTooLarge or ErrCorrupt,
+// the returned Header holds the fields as read, for a log line.
 func (d *Decoder) Header(frame []byte) (Header, error) {
 	h, err := parseHeader(frame)
 	if err != nil {

@@ -88,7 +88,10 @@
 //
 // Decode then checks the body CRC and decompresses into a buffer whose
 // capacity is the declared length, with the zstd decoder capped at the same
-// size: a zstd bomb stops there with ErrTooLarge. The body parser bounds
+// size: a zstd bomb stops there with ErrTooLarge. That buffer is allocated
+// before decompression can prove the declared length wrong, so one frame
+// can cost up to MaxBody bytes for a moment; a server bounds how many it
+// decodes at once. The body parser bounds
 // every count by the bytes left before it allocates. A decoded Batch takes
 // at most about 24 bytes of memory per body byte (a NULL column costs two
 // body bytes and 40 bytes of slices), so MaxBody bounds the memory of a

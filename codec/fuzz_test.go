@@ -19,7 +19,7 @@ var updateSeeds = flag.Bool("update-seeds", false, "rewrite the seed corpus in t
 // fuzzLimits keep the fuzzer's memory small; the re-decode of what Encode
 // makes of a decoded batch uses the defaults, since a frame that decodes
 // may compress worse when encoded again.
-var fuzzLimits = codec.Limits{MaxFrame: 1 << 20, MaxBody: 4 << 20, MaxChanges: 100_000}
+var fuzzLimits = codec.Limits{MaxFrame: 1 << 20, MaxBody: 2 << 20, MaxChanges: 100_000}
 
 // FuzzDecode checks that Decode never panics, that every error it returns
 // wraps a sentinel, and that a batch it accepts survives Encode and Decode
