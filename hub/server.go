@@ -31,11 +31,19 @@ type Server struct {
 	Logger  *slog.Logger
 
 	metrics *metrics
+	// pushes bounds the pushes decoded at once: a frame's body buffer is
+	// allocated at its declared size (up to the codec's limit) before zstd
+	// can prove it wrong, so many lying frames at once must not add up.
+	pushes chan struct{}
 }
+
+// DefaultConcurrentPushes is how many pushes a hub decodes and merges at once.
+const DefaultConcurrentPushes = 4
 
 // NewServer returns a server on store.
 func NewServer(store *Store) *Server {
-	return &Server{Store: store, Logger: slog.Default(), metrics: newMetrics()}
+	return &Server{Store: store, Logger: slog.Default(), metrics: newMetrics(),
+		pushes: make(chan struct{}, DefaultConcurrentPushes)}
 }
 
 // Handler returns the HTTP routes.
@@ -111,6 +119,12 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, db string) error {
 	frame, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err
+	}
+	select {
+	case s.pushes <- struct{}{}:
+		defer func() { <-s.pushes }()
+	case <-r.Context().Done():
+		return r.Context().Err()
 	}
 	start := time.Now()
 	res, err := rep.Push(r.Context(), frame)

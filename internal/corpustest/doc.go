@@ -12,7 +12,7 @@
 //
 // and reproduce a failure with the seed the test prints, for example
 //
-//	go test ./internal/corpustest/ -run 'TestCorpus/zotero' -corpus.seed=12345
+//	go test ./internal/corpustest/ -run 'TestCorpus/corpus/zotero' -corpus.seed=12345
 //
 // (or CORPUSTEST_SEED=12345 in the environment); -corpus.verbose logs every
 // workload statement the schema refused, with its error.
