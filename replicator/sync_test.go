@@ -12,8 +12,6 @@ import (
 	"github.com/deltasync/deltasync/internal/dbdiff"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
-	"github.com/deltasync/deltasync/schema"
-	"github.com/deltasync/deltasync/triggers"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -56,18 +54,7 @@ func eachHub(t *testing.T, test func(t *testing.T, h replicator.Hub)) {
 
 func newDevice(t *testing.T, h replicator.Hub, ddl string) *device {
 	t.Helper()
-	path := dbtest.NewDB(t, ddl)
-	db := dbtest.MustOpenDB(t, path)
-	ctx := context.Background()
-	if _, err := triggers.Install(ctx, db, schema.Filter{}); err != nil {
-		t.Fatal(err)
-	}
-	n := replicator.NewNode(db)
-	if err := n.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return &device{path: path, db: db, s: &replicator.Syncer{Node: n, Hub: h, Name: "app"}}
+	return openDevice(t, h, dbtest.NewDB(t, ddl), "app")
 }
 
 func (d *device) sync(t *testing.T) replicator.Stats {
