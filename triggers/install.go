@@ -104,8 +104,22 @@ func installTable(ctx context.Context, tx *sqlx.Tx, t schema.Table, existing map
 		wanted[tr.Name] = true
 	}
 	// Drop this table's triggers that are gone or differ, before creating.
+	stale := func(name, text string) bool {
+		return strings.HasPrefix(name, prefix) && (!wanted[name] || sqlOf(want, name) != text)
+	}
+	changing := false
 	for name, text := range existing {
-		if !strings.HasPrefix(name, prefix) || (wanted[name] && sqlOf(want, name) == text) {
+		changing = changing || stale(name, text)
+	}
+	for _, tr := range want {
+		_, ok := existing[tr.Name]
+		changing = changing || !ok
+	}
+	for name, text := range existing {
+		// The key trigger must be the newest of the table's triggers, so
+		// that it fires first (see Generate): recreate it whenever any
+		// other trigger of the table is created.
+		if !stale(name, text) && !(changing && name == prefix+"key") {
 			continue
 		}
 		if err := dropTrigger(ctx, tx, name); err != nil {
