@@ -2,8 +2,10 @@ package replicator
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +44,7 @@ type merge struct {
 	s       *store
 	b       *codec.Batch
 	targets []*target
+	stmts   map[string]*sqlx.Stmt // by SQL text
 }
 
 // resolve checks every table and column of b against the receiver's schema
@@ -108,12 +111,125 @@ func (m *merge) clock(c codec.Clock) Clock {
 
 // apply merges every change of the batch.
 func (m *merge) apply() error {
-	for i, c := range m.b.Changes {
-		if err := m.change(m.targets[c.Table], c); err != nil {
-			return fmt.Errorf("change %d (%s %s): %w", i, c.Op, m.targets[c.Table].Table.Name, err)
+	keys := map[*target][][]byte{}
+	for _, c := range m.b.Changes {
+		t := m.targets[c.Table]
+		keys[t] = append(keys[t], changelog.KeyBytes(c.Key))
+	}
+	for t, ks := range keys {
+		if err := m.s.preload(t.ID, ks); err != nil {
+			return err
 		}
 	}
+	cs := m.b.Changes
+	for i := 0; i < len(cs); {
+		if n := m.newRowRun(cs[i:]); n > 1 {
+			if err := m.insertNew(m.targets[cs[i].Table], cs[i:i+n]); err != nil {
+				return fmt.Errorf("changes %d-%d (insert %s): %w", i, i+n-1, m.targets[cs[i].Table].Table.Name, err)
+			}
+			i += n
+			continue
+		}
+		if err := m.change(m.targets[cs[i].Table], cs[i]); err != nil {
+			return fmt.Errorf("change %d (%s %s): %w", i, cs[i].Op, m.targets[cs[i].Table].Table.Name, err)
+		}
+		i++
+	}
 	return nil
+}
+
+// maxParams bounds the values bound to one statement (SQLite allows 32766).
+const maxParams = 30000
+
+// newRowRun returns how many changes at the start of cs insert rows this
+// node has no clock for, into the same table with the same columns, each
+// column written with the row: the bulk of a first sync, which insertNew
+// writes many rows per statement.
+func (m *merge) newRowRun(cs []codec.Change) int {
+	first := cs[0]
+	limit := max(1, min(200, maxParams/(len(first.Columns)+4)))
+	n := 0
+	for n < len(cs) && n < limit && m.isNewRow(cs[n], first) {
+		n++
+	}
+	return n
+}
+
+func (m *merge) isNewRow(c, like codec.Change) bool {
+	if c.Op != codec.OpInsert || c.Table != like.Table || !slices.Equal(c.Columns, like.Columns) {
+		return false
+	}
+	for _, cc := range c.Clocks {
+		if cc != c.Clock {
+			return false
+		}
+	}
+	local, known := m.s.known[cacheKey(m.targets[c.Table].ID, changelog.KeyBytes(c.Key))]
+	return known && local.row == nil && len(local.cols) == 0
+}
+
+// insertNew inserts rows this node has no clock for, and their clocks, a
+// few statements for many rows. If any of the rows exists already (it was
+// there before install) or breaks a constraint, it undoes that and merges
+// the rows one by one, which handles those cases.
+func (m *merge) insertNew(t *target, cs []codec.Change) error {
+	if _, err := m.tx.ExecContext(m.ctx, `SAVEPOINT deltasync_bulk`); err != nil {
+		return err
+	}
+	inserted, err := m.bulkRows(t, cs)
+	if err != nil || inserted != int64(len(cs)) {
+		if _, err := m.tx.ExecContext(m.ctx, `ROLLBACK TO deltasync_bulk; RELEASE deltasync_bulk`); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := m.change(t, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := m.bulkClocks(t, cs); err != nil {
+		return err
+	}
+	_, err = m.tx.ExecContext(m.ctx, `RELEASE deltasync_bulk`)
+	return err
+}
+
+func (m *merge) bulkRows(t *target, cs []codec.Change) (int64, error) {
+	q := t.statement("insert", cs[0].Columns)
+	tuple := q[strings.LastIndex(q, " VALUES ")+len(" VALUES "):]
+	q += strings.Repeat(", "+tuple, len(cs)-1) + " ON CONFLICT DO NOTHING"
+	var args []any
+	for _, c := range cs {
+		if t.Table.KeyKind == schema.KeyRowid {
+			args = append(args, c.Key[0])
+		}
+		args = append(args, c.Values...)
+	}
+	res, err := m.tx.ExecContext(m.ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (m *merge) bulkClocks(t *target, cs []codec.Change) error {
+	args := make([]any, 0, 5*len(cs))
+	for _, c := range cs {
+		rc := m.clock(c.Clock)
+		site, err := m.s.siteNumber(rc.Site)
+		if err != nil {
+			return err
+		}
+		key := changelog.KeyBytes(c.Key)
+		m.s.forget(t.ID, key)
+		args = append(args, t.ID, key, rc.HLC, site)
+	}
+	q := `INSERT INTO _sync_clock (tbl, key, col, hlc, site) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, 0, ?, ?), ", len(cs)), ", ") +
+		` ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site, dead = 0`
+	_, err := m.tx.ExecContext(m.ctx, q, args...)
+	return err
 }
 
 func (m *merge) change(t *target, c codec.Change) error {
@@ -148,7 +264,7 @@ func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, r
 	if local.row != nil && !rc.Newer(*local.row) {
 		return nil
 	}
-	if _, err := m.tx.ExecContext(m.ctx, t.statement("delete", nil), c.Key...); err != nil {
+	if _, err := m.exec(t, "delete", nil, c.Key...); err != nil {
 		return err
 	}
 	if err := m.s.setRow(t.ID, key, rc, true); err != nil {
@@ -166,7 +282,7 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 	if t.Table.KeyKind == schema.KeyRowid {
 		args = append([]any{c.Key[0]}, c.Values...)
 	}
-	if _, err := m.tx.ExecContext(m.ctx, t.statement("insert", c.Columns), args...); err != nil {
+	if _, err := m.exec(t, "insert", c.Columns, args...); err != nil {
 		return err
 	}
 	if err := m.s.setRow(t.ID, key, rc, false); err != nil {
@@ -212,14 +328,52 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		return nil
 	}
 	args = append(args, c.Key...)
-	_, err := m.tx.ExecContext(m.ctx, t.statement("update", won), args...)
+	_, err := m.exec(t, "update", won, args...)
 	return err
 }
 
 func (m *merge) exists(t *target, key []any) (bool, error) {
 	var n int
-	err := sqlx.GetContext(m.ctx, m.tx, &n, t.statement("exists", nil), key...)
+	st, err := m.prepared(t, "exists", nil)
+	if err != nil {
+		return false, err
+	}
+	err = st.QueryRowContext(m.ctx, key...).Scan(&n)
 	return n > 0, err
+}
+
+// prepared returns the statement of one kind of write to t, prepared once
+// per merge: preparing compiles the app's and deltasync's triggers into the
+// statement, which costs more than running it.
+func (m *merge) prepared(t *target, kind string, cols []int) (*sqlx.Stmt, error) {
+	q := t.statement(kind, cols)
+	if st, ok := m.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := m.tx.PreparexContext(m.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if m.stmts == nil {
+		m.stmts = map[string]*sqlx.Stmt{}
+	}
+	m.stmts[q] = st
+	return st, nil
+}
+
+func (m *merge) exec(t *target, kind string, cols []int, args ...any) (sql.Result, error) {
+	st, err := m.prepared(t, kind, cols)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(m.ctx, args...)
+}
+
+// close releases the prepared statements.
+func (m *merge) close() {
+	for _, st := range m.stmts {
+		st.Close()
+	}
 }
 
 // statement returns the SQL of one kind of write to t, for the given batch

@@ -110,3 +110,32 @@ func dbtestQuery(t *testing.T, d *device, q string) string {
 	}
 	return s
 }
+
+// TestBulkInsertFallsBack pulls many new rows into a device that already
+// holds one of them from before install: the bulk insert of new rows must
+// notice and merge that run row by row, so the row gets the newer values.
+func TestBulkInsertFallsBack(t *testing.T) {
+	h := hubs[0].new(t)
+	a := newDevice(t, h, notes)
+	b := newDevice(t, h, notes+`INSERT INTO notes VALUES ('n00150', 'old on b', NULL, 0, NULL);`)
+	tx := a.db.MustBegin()
+	for i := 0; i < 300; i++ {
+		tx.MustExec(`INSERT INTO notes VALUES (printf('n%05d', ?), 'from a', NULL, ?, x'01')`, i, i)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	// b merges before its first sync, so its old row has no clock yet.
+	frame, err := h.Pull(context.Background(), "app", replicator.PullRequest{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.Node.Merge(context.Background(), frame, ""); err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, a, b)
+	if got := dbtestQuery(t, b, `SELECT count(*) || ' ' || sum(title = 'from a') FROM notes`); got != "300 300" {
+		t.Errorf("b: %s, want 300 rows all from a (a's write is newer than b's pre-install row)", got)
+	}
+}

@@ -194,6 +194,9 @@ func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, e
 		return nil, 0, 0, err
 	}
 	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
+	if err := bd.preload(b.Changes); err != nil {
+		return nil, 0, 0, err
+	}
 	for _, c := range b.Changes {
 		if err := bd.add(c, nil); err != nil {
 			return nil, 0, 0, err
@@ -239,6 +242,9 @@ func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelo
 		return nil, 0, 0, err
 	}
 	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
+	if err := bd.preload(b.Changes); err != nil {
+		return nil, 0, 0, err
+	}
 	for _, c := range b.Changes {
 		if err := bd.add(c, &asker); err != nil {
 			return nil, 0, 0, err
@@ -303,6 +309,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 		return err
 	}
 	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets}
+	defer m.close()
 	if err := m.apply(); err != nil {
 		return err
 	}

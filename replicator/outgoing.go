@@ -24,6 +24,22 @@ func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, ori
 	}
 }
 
+// preload reads the clocks of every change of cs at once.
+func (bd *builder) preload(cs []changelog.Change) error {
+	keys := map[int64][][]byte{}
+	for _, c := range cs {
+		if t, ok := bd.tracked[c.Table]; ok {
+			keys[t.ID] = append(keys[t.ID], changelog.KeyBytes(c.Key))
+		}
+	}
+	for id, ks := range keys {
+		if err := bd.s.preload(id, ks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // add appends c with its current clocks. With skip set, a change whose every
 // clock is skip's is left out: that node already has exactly this state.
 func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {

@@ -2,9 +2,11 @@ package replicator
 
 import (
 	"context"
+	"encoding/binary"
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -47,6 +49,7 @@ type store struct {
 	moved bool   // hlc changed and must be saved
 	sites map[changelog.SiteID]int64
 	ids   map[int64]changelog.SiteID
+	known map[string]rowClocks // clocks preloaded for a batch; a write to a row forgets it
 	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
 }
 
@@ -105,6 +108,9 @@ func (s *store) observe(hlc uint64) {
 }
 
 func (s *store) load(tbl int64, key []byte) (rowClocks, error) {
+	if r, ok := s.known[cacheKey(tbl, key)]; ok {
+		return r, nil
+	}
 	rows, err := s.stmt.load.QueryContext(s.ctx, tbl, key)
 	if err != nil {
 		return rowClocks{}, fmt.Errorf("read clocks: %w", err)
@@ -118,24 +124,105 @@ func (s *store) load(tbl int64, key []byte) (rowClocks, error) {
 		if err := rows.Scan(&col, &hlc, &site, &dead); err != nil {
 			return r, err
 		}
-		id, err := s.site(site)
-		if err != nil {
+		if err := s.addClock(&r, col, hlc, site, dead); err != nil {
 			return r, err
 		}
-		c := Clock{HLC: hlc, Site: id}
-		if col == 0 {
-			r.row, r.dead = &c, dead
-			continue
-		}
-		if r.cols == nil {
-			r.cols = map[int64]Clock{}
-		}
-		r.cols[col] = c
 	}
 	return r, rows.Err()
 }
 
+func (s *store) addClock(r *rowClocks, col int64, hlc uint64, site int64, dead bool) error {
+	id, err := s.site(site)
+	if err != nil {
+		return err
+	}
+	c := Clock{HLC: hlc, Site: id}
+	if col == 0 {
+		r.row, r.dead = &c, dead
+		return nil
+	}
+	if r.cols == nil {
+		r.cols = map[int64]Clock{}
+	}
+	r.cols[col] = c
+	return nil
+}
+
+func cacheKey(tbl int64, key []byte) string {
+	return string(binary.AppendVarint(nil, tbl)) + string(key)
+}
+
+// preloadChunk is how many keys one preload query asks for.
+const preloadChunk = 400
+
+// preload reads the clocks of many rows of one table in a few queries, so
+// that merging or sending a batch does not query once per row.
+func (s *store) preload(tbl int64, keys [][]byte) error {
+	if s.known == nil {
+		s.known = map[string]rowClocks{}
+	}
+	var any bool
+	err := sqlx.GetContext(s.ctx, s.tx, &any, `SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ?)`, tbl)
+	if err != nil {
+		return fmt.Errorf("read clocks: %w", err)
+	}
+	if !any { // a table never synced, as on a new device: no clocks to read
+		for _, k := range keys {
+			s.known[cacheKey(tbl, k)] = rowClocks{}
+		}
+		return nil
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), preloadChunk)
+		if err := s.preloadChunk(tbl, keys[:n]); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+func (s *store) preloadChunk(tbl int64, keys [][]byte) error {
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, tbl)
+	for _, k := range keys {
+		args = append(args, k)
+		s.known[cacheKey(tbl, k)] = rowClocks{}
+	}
+	q := `SELECT key, col, hlc, site, dead FROM _sync_clock WHERE tbl = ? AND key IN (` +
+		strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + `)`
+	rows, err := s.tx.QueryContext(s.ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read clocks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key []byte
+		var col, site int64
+		var hlc uint64
+		var dead bool
+		if err := rows.Scan(&key, &col, &hlc, &site, &dead); err != nil {
+			return err
+		}
+		ck := cacheKey(tbl, key)
+		r := s.known[ck]
+		if err := s.addClock(&r, col, hlc, site, dead); err != nil {
+			return err
+		}
+		s.known[ck] = r
+	}
+	return rows.Err()
+}
+
+// forget drops a row's preloaded clocks before it is written.
+func (s *store) forget(tbl int64, key []byte) {
+	if s.known != nil {
+		delete(s.known, cacheKey(tbl, key))
+	}
+}
+
 func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool) error {
+	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
 		return err
@@ -145,6 +232,7 @@ func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool) error {
 }
 
 func (s *store) setCol(tbl int64, key []byte, col int64, c Clock) error {
+	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
 		return err
@@ -154,6 +242,7 @@ func (s *store) setCol(tbl int64, key []byte, col int64, c Clock) error {
 }
 
 func (s *store) dropCols(tbl int64, key []byte) error {
+	s.forget(tbl, key)
 	_, err := s.stmt.dropCols.ExecContext(s.ctx, tbl, key)
 	return err
 }
