@@ -28,9 +28,9 @@ type table struct {
 	schema.Table
 	id       int64
 	writable []schema.Column
-	colIndex map[int64]int   // column id -> index in writable
+	colIndex map[int64]int    // column id -> index in writable
 	colIDs   map[string]int64 // column name -> id
-	valueSQL string        // selects key and writable columns of the rows logged in a version range
+	valueSQL string           // selects key and writable columns of the rows logged in a version range
 }
 
 // New returns a Log on db. It does no I/O.
