@@ -264,8 +264,16 @@ func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, r
 	if local.row != nil && !rc.Newer(*local.row) {
 		return nil
 	}
-	if _, err := m.exec(t, "delete", nil, c.Key...); err != nil {
+	res, err := m.exec(t, "delete", nil, c.Key...)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// No trigger fired, but the row's register changed: log it, so that
+		// a hub serves the delete to the nodes that still have the row.
+		if err := m.logChange(t, codec.OpDelete, nil, c.Key); err != nil {
+			return err
+		}
 	}
 	if err := m.s.setRow(t.ID, key, rc, true); err != nil {
 		return err
@@ -318,9 +326,17 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		if err := m.s.setCol(t.ID, key, t.ids[ci], cc); err != nil {
 			return err
 		}
+		// The trigger logs nothing if the value is the same, yet the
+		// column's clock moved: log it, so that a hub serves the new clock.
+		if err := m.logChange(t, codec.OpUpdate, &t.ids[ci], c.Key); err != nil {
+			return err
+		}
 	}
 	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row)) {
 		if err := m.s.setRow(t.ID, key, rc, false); err != nil {
+			return err
+		}
+		if err := m.logChange(t, codec.OpInsert, nil, c.Key); err != nil {
 			return err
 		}
 	}
@@ -329,6 +345,15 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 	}
 	args = append(args, c.Key...)
 	_, err := m.exec(t, "update", won, args...)
+	return err
+}
+
+// logChange logs a merge that changed a row's clocks, for when the write
+// itself may have fired no trigger. Duplicates of what the triggers logged
+// coalesce when the changelog is read.
+func (m *merge) logChange(t *target, op codec.Op, col *int64, key []any) error {
+	args := append([]any{t.ID, int(op), col}, key...)
+	_, err := m.exec(t, "log", nil, args...)
 	return err
 }
 
@@ -403,6 +428,13 @@ func (t *target) statement(kind string, cols []int) string {
 			q = fmt.Sprintf(`INSERT INTO %s (%s, %s) VALUES (%s)`, tbl, schema.Ident(t.Table.Key[0]), strings.Join(names, ", "),
 				strings.TrimSuffix(strings.Repeat("?, ", len(cols)+1), ", "))
 		}
+	case "log":
+		names := []string{"tbl", "op", "col"}
+		for i := range t.Table.Key {
+			names = append(names, fmt.Sprintf("k%d", i))
+		}
+		q = fmt.Sprintf(`INSERT INTO _sync_changelog (%s) VALUES (%s)`, strings.Join(names, ", "),
+			strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
 	case "update":
 		sets := make([]string, len(cols))
 		for i, ci := range cols {

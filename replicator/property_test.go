@@ -71,7 +71,10 @@ const propertyDDL = `CREATE TABLE kv (k TEXT PRIMARY KEY, a INTEGER, b TEXT, c R
 func TestConvergenceProperty(t *testing.T) {
 	seeds := []uint64{*propertySeed}
 	if *propertySeed == 0 {
-		seeds = []uint64{uint64(time.Now().UnixNano()), 1, 2}
+		// A fresh seed each run, and seeds that once found a bug: 1795543890995219511
+		// deleted, on one device, a row the hub never had, while another device
+		// inserted it; the hub did not serve the delete.
+		seeds = []uint64{uint64(time.Now().UnixNano()), 1, 1795543890995219511}
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
