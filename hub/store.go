@@ -57,6 +57,11 @@ func (s *Store) Get(ctx context.Context, name string) (*Replica, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.getLocked(ctx, name)
+}
+
+// getLocked is Get with s.mu held.
+func (s *Store) getLocked(ctx context.Context, name string) (*Replica, error) {
 	if r, ok := s.replicas[name]; ok {
 		return r, nil
 	}
@@ -75,7 +80,12 @@ func (s *Store) Get(ctx context.Context, name string) (*Replica, error) {
 // schema its first device gives. Creating one that exists with the same
 // fingerprint returns it.
 func (s *Store) Create(ctx context.Context, name string, doc *replicator.SchemaDoc) (*Replica, error) {
-	r, err := s.Get(ctx, name)
+	if !validName.MatchString(name) {
+		return nil, ErrBadName
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.getLocked(ctx, name)
 	if err == nil {
 		if r.Doc.Fingerprint != doc.Fingerprint {
 			return nil, fmt.Errorf("%w: the hub holds %q with schema %.12s, not %.12s", replicator.ErrSchemaMismatch, name, r.Doc.Fingerprint, doc.Fingerprint)
@@ -85,8 +95,6 @@ func (s *Store) Create(ctx context.Context, name string, doc *replicator.SchemaD
 	if !errors.Is(err, replicator.ErrNoSchema) {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -101,11 +109,10 @@ func (s *Store) Create(ctx context.Context, name string, doc *replicator.SchemaD
 	if err := os.Rename(tmp, s.path(name)); err != nil {
 		return nil, err
 	}
-	r, err = s.open(ctx, name)
+	r, err = s.getLocked(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	s.replicas[name] = r
 	s.Logger.Info("created replica", "db", name, "fingerprint", doc.Fingerprint)
 	return r, nil
 }
