@@ -109,8 +109,7 @@ func (t *target) prepare(b *testing.B, query string) *sql.Stmt {
 func (t *target) mustSetup(b *testing.B, rows [][]any) {
 	b.Helper()
 	ctx := context.Background()
-	m := mode{prepared: true, txRows: len(rows)}
-	err := t.write(ctx, m, t.insert, insertSQL, rows)
+	err := t.write(ctx, len(rows), t.insert, insertSQL, rows)
 	if err == nil {
 		err = t.checkpoint(ctx)
 	}
@@ -120,16 +119,16 @@ func (t *target) mustSetup(b *testing.B, rows [][]any) {
 }
 
 // timed writes rows as m says, then checkpoints, and records the time it
-// took. The checkpoint is part of the cost: SQLite's automatic one
-// runs every 1,000 WAL pages, and where it fell (on the timed batch of one
-// variant and on the untimed setup of another) swung ratios by 30%. Ending
-// every batch with one makes each variant pay for writing back exactly the
-// pages it wrote.
+// took. The checkpoint is part of the cost. Left to SQLite, it runs every
+// 1,000 WAL pages, wherever that falls: on one variant's timed deletes and
+// on another's untimed setup, which once made deltasync's deletes look 25%
+// cheaper than plain ones. Ending every batch with one makes each variant
+// pay for writing back exactly the pages it wrote.
 func (t *target) timed(b *testing.B, m mode, o op, rows [][]any) {
 	b.Helper()
 	ctx := context.Background()
 	start := time.Now()
-	err := t.write(ctx, m, t.stmt, o.query, rows)
+	err := t.write(ctx, m.txRows, t.stmt, o.query, rows)
 	if err == nil {
 		err = t.checkpoint(ctx)
 	}
@@ -150,10 +149,11 @@ func (t *target) checkpoint(ctx context.Context) error {
 	return err
 }
 
-// write runs query (through stmt if it is not nil) once per row, m.txRows rows per transaction.
-func (t *target) write(ctx context.Context, m mode, stmt *sql.Stmt, query string, rows [][]any) error {
-	for lo := 0; lo < len(rows); lo += m.txRows {
-		if err := t.tx(ctx, stmt, query, rows[lo:min(lo+m.txRows, len(rows))]); err != nil {
+// write runs query (through stmt if it is not nil) once per row, txRows
+// rows per transaction.
+func (t *target) write(ctx context.Context, txRows int, stmt *sql.Stmt, query string, rows [][]any) error {
+	for lo := 0; lo < len(rows); lo += txRows {
+		if err := t.tx(ctx, stmt, query, rows[lo:min(lo+txRows, len(rows))]); err != nil {
 			return err
 		}
 	}
@@ -162,36 +162,38 @@ func (t *target) write(ctx context.Context, m mode, stmt *sql.Stmt, query string
 
 // tx writes rows in one transaction; a single row is left to autocommit.
 func (t *target) tx(ctx context.Context, stmt *sql.Stmt, query string, rows [][]any) error {
-	explicit := len(rows) > 1
-	if explicit {
-		if _, err := t.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-			return err
-		}
+	if len(rows) == 1 {
+		return t.exec(ctx, stmt, query, rows[0])
 	}
-	for _, args := range rows {
-		var res sql.Result
-		var err error
-		if stmt != nil {
-			res, err = stmt.ExecContext(ctx, args...)
-		} else {
-			res, err = t.conn.ExecContext(ctx, query, args...)
-		}
-		if err == nil {
-			err = oneRow(res)
-		}
-		if err != nil {
-			if explicit {
-				t.conn.ExecContext(ctx, `ROLLBACK`) //nolint:errcheck // the write's error is the one to report
-			}
-			return err
-		}
-		t.writes++
-	}
-	if explicit {
-		_, err := t.conn.ExecContext(ctx, `COMMIT`)
+	if _, err := t.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return err
 	}
-	return nil
+	for _, args := range rows {
+		if err := t.exec(ctx, stmt, query, args); err != nil {
+			t.conn.ExecContext(ctx, `ROLLBACK`) //nolint:errcheck // the write's error is the one to report
+			return err
+		}
+	}
+	_, err := t.conn.ExecContext(ctx, `COMMIT`)
+	return err
+}
+
+// exec writes one row, through stmt if it is not nil, else by compiling query.
+func (t *target) exec(ctx context.Context, stmt *sql.Stmt, query string, args []any) error {
+	var res sql.Result
+	var err error
+	if stmt != nil {
+		res, err = stmt.ExecContext(ctx, args...)
+	} else {
+		res, err = t.conn.ExecContext(ctx, query, args...)
+	}
+	if err == nil {
+		err = oneRow(res)
+	}
+	if err == nil {
+		t.writes++
+	}
+	return err
 }
 
 // oneRow checks that a write changed exactly one row: an update or delete
@@ -221,8 +223,9 @@ func (t *target) checkLogged(b *testing.B) {
 
 // compare writes the same batches through every variant, in turns, and
 // reports each one's time per row and its ratio to the first (plain).
-// The order rotates every iteration, so that a noisy neighbour, a
-// checkpoint or a GC hits every variant alike.
+// The order rotates every iteration, so that a noisy neighbour or a GC
+// hits every variant alike, and so that none always runs on the page cache
+// another one warmed.
 func compare(b *testing.B, vs []variant, m mode, o op) {
 	b.Helper()
 	ts := make([]*target, len(vs))
