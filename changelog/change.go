@@ -60,7 +60,11 @@ func julianToTime(jd float64) time.Time {
 // keyString encodes key values into a map key that distinguishes storage
 // classes and keeps every byte.
 func keyString(vals []any) string {
-	var b []byte
+	return string(appendKey(nil, vals))
+}
+
+// appendKey appends the encoding of keyString to b.
+func appendKey(b []byte, vals []any) []byte {
 	for _, v := range vals {
 		switch v := v.(type) {
 		case nil:
@@ -79,5 +83,5 @@ func keyString(vals []any) string {
 			panic(fmt.Sprintf("changelog: unexpected key value type %T", v))
 		}
 	}
-	return string(b)
+	return b
 }

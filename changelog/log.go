@@ -31,6 +31,7 @@ type table struct {
 	colIndex map[int64]int    // column id -> index in writable
 	colIDs   map[string]int64 // column name -> id
 	valueSQL string           // selects key and writable columns of the rows logged in a version range
+	scanSQL  string           // selects key and writable columns of every row
 }
 
 // New returns a Log on db. It does no I/O.
@@ -164,8 +165,9 @@ func newTable(id int64, st schema.Table) *table {
 	for _, c := range t.writable {
 		sel = append(sel, "+"+schema.Ident(c.Name))
 	}
-	t.valueSQL = fmt.Sprintf(`SELECT %s FROM %s WHERE (%s) IN (SELECT %s FROM _sync_changelog WHERE tbl = ? AND version > ? AND version <= ?)`,
-		strings.Join(sel, ", "), schema.Ident(st.Name), strings.Join(keys, ", "), strings.Join(logKeys, ", "))
+	t.scanSQL = fmt.Sprintf(`SELECT %s FROM %s`, strings.Join(sel, ", "), schema.Ident(st.Name))
+	t.valueSQL = fmt.Sprintf(`%s WHERE (%s) IN (SELECT %s FROM _sync_changelog WHERE tbl = ? AND version > ? AND version <= ?)`,
+		t.scanSQL, strings.Join(keys, ", "), strings.Join(logKeys, ", "))
 	return t
 }
 
@@ -192,5 +194,5 @@ func (l *Log) Tracked(ctx context.Context, q sqlx.QueryerContext) (map[string]Tr
 // KeyBytes encodes key values into bytes that keep each value's storage
 // class and every byte, so that equal keys, and only equal keys, encode equally.
 func KeyBytes(key []any) []byte {
-	return []byte(keyString(key))
+	return appendKey(nil, key)
 }

@@ -2,9 +2,12 @@ package changelog
 
 import (
 	"context"
+	"encoding/binary"
+	"strings"
 	"database/sql"
 	"fmt"
 
+	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -12,6 +15,7 @@ import (
 type pending struct {
 	tbl         *table
 	key         []any
+	keyBytes    string // the key encoded by keyString
 	op          Op
 	first, last int64
 	at          float64
@@ -52,7 +56,7 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 	if err != nil {
 		return nil, err
 	}
-	byKey := map[string]*pending{}
+	byKey := make(map[string]*pending, sizeHint(gaps, limit))
 	var order []*pending
 	for _, g := range gaps {
 		n, last, err := l.scan(ctx, q, g, limit, byKey, &order)
@@ -70,6 +74,19 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 		return nil, err
 	}
 	return &Batch{Since: since, Through: through, Changes: changes(order)}, nil
+}
+
+// sizeHint guesses how many rows a read will coalesce into, so that the map
+// does not grow by rehashing 100,000 entries: at most one per log row.
+func sizeHint(gaps []rng, limit int) int {
+	var n int64
+	for _, g := range gaps {
+		n += g.hi - g.lo
+	}
+	if limit > 0 {
+		n = min(n, int64(limit))
+	}
+	return int(min(n, 1<<20))
 }
 
 // readRanges returns the version ranges after since to read, and the newest
@@ -123,8 +140,13 @@ func localRanges(ctx context.Context, q sqlx.QueryerContext, since int64) ([]rng
 // scan reads the changelog rows in g (at most limit, if limit > 0) and
 // coalesces them into byKey. It returns how many rows it read and the last version.
 func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int, byKey map[string]*pending, order *[]*pending) (int, int64, error) {
-	query := `SELECT version, tbl, op, col, at, k0, k1, k2, k3 FROM _sync_changelog
-		WHERE version > ? AND version <= ? ORDER BY version`
+	// Read only as many key columns as the widest tracked key has.
+	width := 1
+	for _, t := range l.tables {
+		width = max(width, len(t.Key))
+	}
+	query := `SELECT version, tbl, op, col, at, ` + strings.Join([]string{"k0", "k1", "k2", "k3"}[:width], ", ") + `
+		FROM _sync_changelog WHERE version > ? AND version <= ? ORDER BY version`
 	args := []any{g.lo, g.hi}
 	if limit > 0 {
 		query += ` LIMIT ?`
@@ -141,9 +163,11 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 		col              sql.NullInt64
 		at               float64
 		k                [4]any
+		buf              []byte
 	)
+	dest := []any{&version, &tbl, &op, &col, &at, &k[0], &k[1], &k[2], &k[3]}[:5+width]
 	for rows.Next() {
-		if err := rows.Scan(&version, &tbl, &op, &col, &at, &k[0], &k[1], &k[2], &k[3]); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return 0, 0, fmt.Errorf("read changelog: %w", err)
 		}
 		n++
@@ -155,10 +179,13 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 		if hasNull(key) {
 			continue // a NULL key names no row (schema.Table.NullableKey)
 		}
-		ks := keyString([]any{tbl}) + keyString(key)
-		p := byKey[ks]
+		buf = binary.AppendVarint(buf[:0], tbl)
+		prefix := len(buf)
+		buf = appendKey(buf, key)
+		p := byKey[string(buf)] // no allocation: the compiler looks up without copying
 		if p == nil {
-			p = &pending{tbl: t, key: append([]any(nil), key...), first: version}
+			ks := string(buf)
+			p = &pending{tbl: t, key: append([]any(nil), key...), keyBytes: ks[prefix:], first: version}
 			byKey[ks] = p
 			*order = append(*order, p)
 		}
@@ -216,7 +243,7 @@ func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through in
 			m = map[string]*pending{}
 			need[p.tbl] = m
 		}
-		m[keyString(p.key)] = p
+		m[p.keyBytes] = p
 	}
 	for t, m := range need {
 		if err := fillTable(ctx, q, t, since, through, m); err != nil {
@@ -229,28 +256,47 @@ func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through in
 	return nil
 }
 
+// scanShare: when at least this share of a table's rows changed, fill reads
+// the whole table rather than looking each key up; the lookup first sorts
+// every logged key, which costs more than reading the rows in order.
+const scanShare = 4
+
+// scanMin is the fewest changed rows for which a whole-table read is considered.
+const scanMin = 5000
+
 func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, through int64, m map[string]*pending) error {
-	rows, err := q.QueryContext(ctx, t.valueSQL, t.id, since, through)
+	query, args := t.valueSQL, []any{t.id, since, through}
+	if len(m) >= scanMin {
+		var n int
+		if err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM `+schema.Ident(t.Name)); err != nil {
+			return fmt.Errorf("count rows of %s: %w", t.Name, err)
+		}
+		if len(m)*scanShare >= n {
+			query, args = t.scanSQL, nil
+		}
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("read rows of %s: %w", t.Name, err)
 	}
 	defer rows.Close()
 	nk := len(t.Key)
+	ptrs := make([]any, nk+len(t.writable))
+	var buf []byte
 	for rows.Next() {
-		vals := make([]any, nk+len(t.writable))
-		ptrs := make([]any, len(vals))
+		vals := make([]any, len(ptrs))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("read rows of %s: %w", t.Name, err)
 		}
-		ks := keyString(vals[:nk])
-		p := m[ks]
+		buf = appendKey(buf[:0], vals[:nk])
+		p := m[string(buf)]
 		if p == nil {
 			continue
 		}
-		delete(m, ks)
+		delete(m, p.keyBytes)
 		p.setValues(vals[nk:])
 	}
 	return rows.Err()
