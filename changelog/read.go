@@ -2,10 +2,10 @@ package changelog
 
 import (
 	"context"
-	"encoding/binary"
-	"strings"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
