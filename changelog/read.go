@@ -2,7 +2,6 @@ package changelog
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -152,32 +151,22 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 		query += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return 0, 0, fmt.Errorf("read changelog: %w", err)
-	}
-	defer rows.Close()
 	var (
-		n                int
-		version, tbl, op int64
-		col              sql.NullInt64
-		at               float64
-		k                [4]any
-		buf              []byte
+		n       int
+		version int64
+		buf     []byte
 	)
-	dest := []any{&version, &tbl, &op, &col, &at, &k[0], &k[1], &k[2], &k[3]}[:5+width]
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return 0, 0, fmt.Errorf("read changelog: %w", err)
-		}
+	err := eachRow(ctx, q, query, args, 5+width, func(row []any) error {
 		n++
+		version = row[0].(int64)
+		tbl := row[1].(int64)
 		t := l.tables[tbl]
 		if t == nil {
-			continue // the table was dropped or is no longer tracked
+			return nil // the table was dropped or is no longer tracked
 		}
-		key := k[:len(t.Key)]
+		key := row[5 : 5+len(t.Key)]
 		if hasNull(key) {
-			continue // a NULL key names no row (schema.Table.NullableKey)
+			return nil // a NULL key names no row (schema.Table.NullableKey)
 		}
 		buf = binary.AppendVarint(buf[:0], tbl)
 		prefix := len(buf)
@@ -189,13 +178,18 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 			byKey[ks] = p
 			*order = append(*order, p)
 		}
-		p.add(Op(op), col, version, at)
+		col, _ := row[3].(int64)
+		p.add(Op(row[2].(int64)), col, row[3] != nil, version, row[4].(float64))
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read changelog: %w", err)
 	}
-	return n, version, rows.Err()
+	return n, version, nil
 }
 
 // add coalesces one more write into p.
-func (p *pending) add(op Op, col sql.NullInt64, version int64, at float64) {
+func (p *pending) add(op Op, col int64, hasCol bool, version int64, at float64) {
 	// The latest write time, not the last: a baseline row (see package
 	// replicator) is logged after the app's writes with the time 0.
 	p.last, p.at = version, max(p.at, at)
@@ -207,8 +201,8 @@ func (p *pending) add(op Op, col sql.NullInt64, version int64, at float64) {
 	case op == OpInsert || p.op == OpDelete:
 		p.op, p.cols = OpInsert, nil
 	}
-	if p.op == OpUpdate && col.Valid && !containsID(p.cols, col.Int64) {
-		p.cols = append(p.cols, col.Int64)
+	if p.op == OpUpdate && hasCol && !containsID(p.cols, col) {
+		p.cols = append(p.cols, col)
 	}
 }
 
@@ -275,31 +269,22 @@ func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, thro
 			query, args = t.scanSQL, nil
 		}
 	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	nk := len(t.Key)
+	var buf []byte
+	err := eachRow(ctx, q, query, args, nk+len(t.writable), func(row []any) error {
+		buf = appendKey(buf[:0], row[:nk])
+		p := m[string(buf)]
+		if p == nil {
+			return nil
+		}
+		delete(m, p.keyBytes)
+		p.setValues(append([]any(nil), row[nk:]...))
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("read rows of %s: %w", t.Name, err)
 	}
-	defer rows.Close()
-	nk := len(t.Key)
-	ptrs := make([]any, nk+len(t.writable))
-	var buf []byte
-	for rows.Next() {
-		vals := make([]any, len(ptrs))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("read rows of %s: %w", t.Name, err)
-		}
-		buf = appendKey(buf[:0], vals[:nk])
-		p := m[string(buf)]
-		if p == nil {
-			continue
-		}
-		delete(m, p.keyBytes)
-		p.setValues(vals[nk:])
-	}
-	return rows.Err()
+	return nil
 }
 
 // setValues keeps, from the row's writable values, those the change carries:
