@@ -47,6 +47,9 @@ func Installed(ctx context.Context, q sqlx.QueryerContext) (bool, error) {
 	return n > 0, err
 }
 
+// DB returns the database the log is on.
+func (l *Log) DB() *sqlx.DB { return l.db }
+
 // SiteID returns the node's site id.
 func (l *Log) SiteID(ctx context.Context) (SiteID, error) {
 	var id SiteID

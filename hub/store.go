@@ -25,8 +25,9 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$`)
 
 // Store holds the hub's replicas, one SQLite file per database name in Dir.
 type Store struct {
-	Dir    string
-	Logger *slog.Logger
+	Dir          string
+	Logger       *slog.Logger
+	MaxClockSkew time.Duration // 0: replicator.DefaultMaxClockSkew
 
 	mu       sync.Mutex
 	replicas map[string]*Replica
@@ -163,6 +164,7 @@ func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 	}
 	r := &Replica{Name: name, Node: replicator.NewNode(db), changed: make(chan struct{})}
 	r.Node.Logger = s.Logger.With("db", name)
+	r.Node.MaxClockSkew = s.MaxClockSkew
 	if err := r.Node.Open(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -58,6 +58,7 @@ func (s *Syncer) pullLoop(ctx context.Context, o RunOptions) {
 		s.retry(ctx, o, func() error { //nolint:errcheck // returns only when ctx ends
 			var st Stats
 			err := s.Pull(ctx, o.Wait, &st)
+			s.record(ctx, err)
 			if err == nil && st.Pulled > 0 && o.OnSync != nil {
 				o.OnSync(st)
 			}
@@ -92,6 +93,7 @@ func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
 		s.retry(ctx, o, func() error { //nolint:errcheck // returns only when ctx ends
 			var st Stats
 			err := s.Push(ctx, &st)
+			s.record(ctx, err)
 			if err == nil && st.Pushed > 0 && o.OnSync != nil {
 				o.OnSync(st)
 			}

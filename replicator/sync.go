@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -15,6 +16,9 @@ type Syncer struct {
 	Node *Node
 	Hub  Hub
 	Name string // the database's name on the hub
+
+	mu     sync.Mutex // guards failed: the push and pull loops both record
+	failed bool       // the last sync failed and LastError holds its error
 }
 
 // Stats counts what one sync moved.
@@ -32,6 +36,15 @@ func (s Stats) String() string {
 // SyncOnce pushes every pending local change, then pulls until the device
 // has everything the hub has.
 func (s *Syncer) SyncOnce(ctx context.Context) (Stats, error) {
+	s.mu.Lock()
+	s.failed = true // clear whatever an earlier run left, on success
+	s.mu.Unlock()
+	st, err := s.syncOnce(ctx)
+	s.record(ctx, err)
+	return st, err
+}
+
+func (s *Syncer) syncOnce(ctx context.Context) (Stats, error) {
 	var st Stats
 	if err := s.ensureSchema(ctx); err != nil {
 		return st, err

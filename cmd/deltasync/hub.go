@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/hub"
+	"github.com/deltasync/deltasync/replicator"
 )
 
 // HubCommand serves databases to devices.
@@ -24,6 +25,7 @@ func (c *HubCommand) Run(ctx context.Context, args []string) error {
 	tokens := fs.String("tokens", "", "token file: devices must present one of its tokens (see `deltasync token`)")
 	cert := fs.String("tls-cert", "", "TLS certificate file (with --tls-key: serve HTTPS)")
 	key := fs.String("tls-key", "", "TLS key file")
+	skew := fs.Duration("max-clock-skew", replicator.DefaultMaxClockSkew, "refuse pushes with changes stamped further than this ahead of the hub's clock")
 	maxBody := fs.Int64("max-body", hub.DefaultMaxBody, "largest request body accepted, in bytes")
 	if _, err := c.m.parse(fs, args, 0, ""); err != nil {
 		return err
@@ -33,7 +35,7 @@ func (c *HubCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(c.m.Stderr, nil))
 	store := hub.NewStore(*data)
-	store.Logger = logger
+	store.Logger, store.MaxClockSkew = logger, *skew
 	defer store.Close()
 	srv := hub.NewServer(store)
 	srv.Logger, srv.MaxBody = logger, *maxBody

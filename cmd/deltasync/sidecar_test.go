@@ -229,3 +229,34 @@ func selfSigned(t *testing.T, dir string) (certPath, keyPath string) {
 	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
 	return certPath, keyPath
 }
+
+// TestClockSkew makes a device whose clock runs a day ahead: the hub refuses
+// its push with an error naming the device and the skew, applies nothing of
+// it, and the device's status shows the refusal until a sync succeeds.
+func TestClockSkew(t *testing.T) {
+	dir := t.TempDir()
+	h := startHub(t, filepath.Join(dir, "hub"))
+	a, b := emptyDevice(t, dir, "a"), emptyDevice(t, dir, "b")
+	syncOnce(t, h, a)
+	// SQLite stamps writes with the OS clock: move this device's stamps a day ahead.
+	dbtest.Shell(t, a, `INSERT INTO items VALUES ('future', 'from tomorrow', 1, 1.0, NULL, NULL);
+		UPDATE _sync_changelog SET at = at + 1.0;`)
+	r := run(t, "sync", a, "--hub", h.url, "--name", "shop", "--once")
+	site := strings.TrimSpace(query(t, a, `SELECT hex(value) FROM _sync_state WHERE key = 'site_id';`))
+	if r.code != 1 || !strings.Contains(r.stderr, "ahead") || !strings.Contains(strings.ToUpper(r.stderr), site) {
+		t.Errorf("push from a clock a day ahead: exit %d, %q; want exit 1 naming site %s and the skew", r.code, r.stderr, site)
+	}
+	syncOnce(t, h, b)
+	if got := query(t, b, `SELECT count(*) FROM items;`); got != "0" {
+		t.Errorf("another device got %s rows of the refused batch, want 0", got)
+	}
+	if out := mustRun(t, "status", a).stdout; !strings.Contains(out, "last sync failed at") || !strings.Contains(out, "ahead") {
+		t.Errorf("status of the refused device does not show the refusal:\n%s", out)
+	}
+	// The clock is fixed; the stamps already given stay (a clock never goes back), so restamp them as a user would have to.
+	dbtest.Shell(t, a, `UPDATE _sync_clock SET hlc = hlc - (86400000 << 16); UPDATE _sync_state SET value = 0 WHERE key = 'hlc';`)
+	syncOnce(t, h, a)
+	if out := mustRun(t, "status", a).stdout; strings.Contains(out, "last sync failed") {
+		t.Errorf("status still shows a refusal after a sync succeeded:\n%s", out)
+	}
+}

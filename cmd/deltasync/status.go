@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
+	"github.com/deltasync/deltasync/replicator"
 )
 
 // StatusCommand prints the node's state.
@@ -19,6 +21,8 @@ type status struct {
 	TrackedTables  []string `json:"tracked_tables"`
 	PendingChanges int64    `json:"pending_changes"`
 	LastVersion    int64    `json:"last_version"`
+	LastSyncError  string   `json:"last_sync_error,omitempty"`
+	LastSyncErrAt  string   `json:"last_sync_error_at,omitempty"`
 }
 
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
@@ -47,6 +51,9 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(w, "tracked tables:  %d (%s)\n", len(st.TrackedTables), strings.Join(st.TrackedTables, ", "))
 	fmt.Fprintf(w, "pending changes: %d\n", st.PendingChanges)
 	fmt.Fprintf(w, "last version:    %d\n", st.LastVersion)
+	if st.LastSyncError != "" {
+		fmt.Fprintf(w, "last sync failed at %s: %s\n", st.LastSyncErrAt, st.LastSyncError)
+	}
 	return nil
 }
 
@@ -64,6 +71,13 @@ func readStatus(ctx context.Context, l *changelog.Log) (*status, error) {
 	}
 	if st.LastVersion, err = l.LastVersion(ctx); err != nil {
 		return nil, err
+	}
+	msg, at, err := replicator.LastError(ctx, l.DB())
+	if err != nil {
+		return nil, err
+	}
+	if msg != "" {
+		st.LastSyncError, st.LastSyncErrAt = msg, at.Format(time.RFC3339)
 	}
 	return st, nil
 }

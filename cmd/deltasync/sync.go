@@ -25,6 +25,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	once := fs.Bool("once", false, "push and pull once, then exit")
 	interval := fs.Duration("interval", replicator.DefaultInterval, "sidecar: a full sync at least this often")
 	wait := fs.Duration("wait", replicator.DefaultWait, "sidecar: long-poll time of each pull")
+	skew := fs.Duration("max-clock-skew", replicator.DefaultMaxClockSkew, "refuse changes stamped further than this ahead of this device's clock")
 	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
 		return err
@@ -41,6 +42,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	node := replicator.NewNode(db)
+	node.MaxClockSkew = *skew
 	node.Logger = slog.New(slog.NewTextHandler(c.m.Stderr, nil)).With("db", pos[0])
 	if err := node.Open(ctx); err != nil {
 		return sqlitefile.Explain(pos[0], err)
