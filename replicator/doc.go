@@ -17,6 +17,14 @@
 // clock, which is older than any write; rows that existed before install
 // travel once as a baseline with HLC 0, older than any real write.
 //
+// A device keeps clocks only for rows it wrote itself. What it pulls from
+// its hub needs none: the hub serves each value only once it holds a newer
+// one, so a pulled value always wins over an earlier pulled value, and only
+// the device's own, not yet acknowledged writes have to be compared with
+// it. This keeps a first sync of a large database to one row write (and its
+// changelog row) per row. The hub, which merges everyone's writes, keeps
+// every clock.
+//
 // # Merge rules (per-column last-writer-wins)
 //
 //   - A delete wins if its clock is newer than the row's clock: the row is

@@ -45,6 +45,17 @@ type merge struct {
 	b       *codec.Batch
 	targets []*target
 	stmts   map[string]*sqlx.Stmt // by SQL text
+	// fromHub: the batch is a device's pull from its hub. The hub serves
+	// each column's value only as it grows newer, so a value that came from
+	// the hub never needs its clock compared again on the device: clocks are
+	// kept only for rows the device itself wrote (see package doc).
+	fromHub bool
+	clocked map[int64]bool // tables that have clocks, for fromHub
+}
+
+// keeps reports whether the merge records clocks for a row with these local clocks.
+func (m *merge) keeps(local rowClocks) bool {
+	return !m.fromHub || local.row != nil || len(local.cols) > 0
 }
 
 // resolve checks every table and column of b against the receiver's schema
@@ -113,6 +124,9 @@ func (m *merge) clock(c codec.Clock) Clock {
 func (m *merge) apply() error {
 	keys := map[*target][][]byte{}
 	for _, c := range m.b.Changes {
+		if c.Op == codec.OpInsert {
+			continue // insertNew finds out in bulk whether a row has clocks
+		}
 		t := m.targets[c.Table]
 		keys[t] = append(keys[t], changelog.KeyBytes(c.Key))
 	}
@@ -141,10 +155,10 @@ func (m *merge) apply() error {
 // maxParams bounds the values bound to one statement (SQLite allows 32766).
 const maxParams = 30000
 
-// newRowRun returns how many changes at the start of cs insert rows this
-// node has no clock for, into the same table with the same columns, each
-// column written with the row: the bulk of a first sync, which insertNew
-// writes many rows per statement.
+// newRowRun returns how many changes at the start of cs insert rows into the
+// same table with the same columns, each column written with the row: the
+// bulk of a first sync, which insertNew writes many rows per statement when
+// this node has neither those rows nor clocks for them.
 func (m *merge) newRowRun(cs []codec.Change) int {
 	first := cs[0]
 	limit := max(1, min(200, maxParams/(len(first.Columns)+4)))
@@ -164,20 +178,36 @@ func (m *merge) isNewRow(c, like codec.Change) bool {
 			return false
 		}
 	}
-	local, known := m.s.known[cacheKey(m.targets[c.Table].ID, changelog.KeyBytes(c.Key))]
-	return known && local.row == nil && len(local.cols) == 0
+	return true
 }
 
-// insertNew inserts rows this node has no clock for, and their clocks, a
-// few statements for many rows. If any of the rows exists already (it was
-// there before install) or breaks a constraint, it undoes that and merges
-// the rows one by one, which handles those cases.
+// insertNew inserts rows, and their clocks, a few statements for many rows.
+// If any of them has a clock already (it was written or deleted before), or
+// the row exists (it was there before install), or breaks a constraint, it
+// undoes that and merges the rows one by one, which handles those cases.
 func (m *merge) insertNew(t *target, cs []codec.Change) error {
+	// Number the sites before the savepoint: a rollback to it would undo
+	// a new site's row, but not the store's memory of it.
+	for _, c := range cs {
+		if _, err := m.s.siteNumber(changelog.SiteID(m.b.Sites[c.Clock.Site])); err != nil {
+			return err
+		}
+	}
 	if _, err := m.tx.ExecContext(m.ctx, `SAVEPOINT deltasync_bulk`); err != nil {
 		return err
 	}
-	inserted, err := m.bulkRows(t, cs)
-	if err != nil || inserted != int64(len(cs)) {
+	var clocked int64
+	var err error
+	if m.fromHub {
+		clocked, err = m.unclocked(t, cs)
+	} else {
+		clocked, err = m.bulkClocks(t, cs)
+	}
+	var inserted int64
+	if err == nil && clocked == int64(len(cs)) {
+		inserted, err = m.bulkRows(t, cs)
+	}
+	if err != nil || clocked != int64(len(cs)) || inserted != int64(len(cs)) {
 		if _, err := m.tx.ExecContext(m.ctx, `ROLLBACK TO deltasync_bulk; RELEASE deltasync_bulk`); err != nil {
 			return err
 		}
@@ -188,8 +218,8 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 		}
 		return nil
 	}
-	if err := m.bulkClocks(t, cs); err != nil {
-		return err
+	for _, c := range cs {
+		m.clock(c.Clock) // the node's clock moves past them
 	}
 	_, err = m.tx.ExecContext(m.ctx, `RELEASE deltasync_bulk`)
 	return err
@@ -213,23 +243,54 @@ func (m *merge) bulkRows(t *target, cs []codec.Change) (int64, error) {
 	return res.RowsAffected()
 }
 
-func (m *merge) bulkClocks(t *target, cs []codec.Change) error {
-	args := make([]any, 0, 5*len(cs))
-	for _, c := range cs {
-		rc := m.clock(c.Clock)
-		site, err := m.s.siteNumber(rc.Site)
+// unclocked returns len(cs) if none of the rows of cs has a clock on this
+// node, and fewer otherwise.
+func (m *merge) unclocked(t *target, cs []codec.Change) (int64, error) {
+	if m.clocked == nil {
+		m.clocked = map[int64]bool{}
+	}
+	has, ok := m.clocked[t.ID]
+	if !ok {
+		err := sqlx.GetContext(m.ctx, m.tx, &has, `SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ?)`, t.ID)
 		if err != nil {
-			return err
+			return 0, err
+		}
+		m.clocked[t.ID] = has
+	}
+	if !has {
+		return int64(len(cs)), nil
+	}
+	args := []any{t.ID}
+	for _, c := range cs {
+		args = append(args, changelog.KeyBytes(c.Key))
+	}
+	var n int64
+	err := sqlx.GetContext(m.ctx, m.tx, &n, `SELECT count(DISTINCT key) FROM _sync_clock WHERE tbl = ? AND key IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(cs)), ", ")+`)`, args...)
+	return int64(len(cs)) - n, err
+}
+
+// bulkClocks records the row clocks of cs where the rows have none, and
+// returns how many it recorded.
+func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
+	args := make([]any, 0, 4*len(cs))
+	for _, c := range cs {
+		site, err := m.s.siteNumber(changelog.SiteID(m.b.Sites[c.Clock.Site]))
+		if err != nil {
+			return 0, err
 		}
 		key := changelog.KeyBytes(c.Key)
 		m.s.forget(t.ID, key)
-		args = append(args, t.ID, key, rc.HLC, site)
+		args = append(args, t.ID, key, c.Clock.HLC, site)
 	}
 	q := `INSERT INTO _sync_clock (tbl, key, col, hlc, site) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, 0, ?, ?), ", len(cs)), ", ") +
-		` ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site, dead = 0`
-	_, err := m.tx.ExecContext(m.ctx, q, args...)
-	return err
+		` ON CONFLICT DO NOTHING`
+	res, err := m.tx.ExecContext(m.ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (m *merge) change(t *target, c codec.Change) error {
@@ -275,6 +336,9 @@ func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, r
 			return err
 		}
 	}
+	if !m.keeps(local) {
+		return nil
+	}
 	if err := m.s.setRow(t.ID, key, rc, true); err != nil {
 		return err
 	}
@@ -292,6 +356,9 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 	}
 	if _, err := m.exec(t, "insert", c.Columns, args...); err != nil {
 		return err
+	}
+	if !m.keeps(local) {
+		return nil
 	}
 	if err := m.s.setRow(t.ID, key, rc, false); err != nil {
 		return err
@@ -323,8 +390,10 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		}
 		won = append(won, ci)
 		args = append(args, c.Values[i])
-		if err := m.s.setCol(t.ID, key, t.ids[ci], cc); err != nil {
-			return err
+		if m.keeps(local) {
+			if err := m.s.setCol(t.ID, key, t.ids[ci], cc); err != nil {
+				return err
+			}
 		}
 		// The trigger logs nothing if the value is the same, yet the
 		// column's clock moved: log it, so that a hub serves the new clock.
@@ -333,8 +402,10 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		}
 	}
 	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row)) {
-		if err := m.s.setRow(t.ID, key, rc, false); err != nil {
-			return err
+		if m.keeps(local) {
+			if err := m.s.setRow(t.ID, key, rc, false); err != nil {
+				return err
+			}
 		}
 		if err := m.logChange(t, codec.OpInsert, nil, c.Key); err != nil {
 			return err

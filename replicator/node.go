@@ -308,7 +308,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
 		return err
 	}
-	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets}
+	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer}
 	defer m.close()
 	if err := m.apply(); err != nil {
 		return err
