@@ -48,6 +48,17 @@ func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) 
 // ReadTx is Read within the caller's transaction q. With all set, it also
 // returns the changes ApplyRemote wrote: what a hub serves to other nodes.
 func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, all bool) (*Batch, error) {
+	return l.read(ctx, q, since, limit, all, true)
+}
+
+// ReadOpsTx is ReadTx without values: each change's op, key, changed
+// columns and time, for a reader that does not ship them. Without values it
+// cannot tell that a row inserted or updated in the range was deleted since.
+func (l *Log) ReadOpsTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
+	return l.read(ctx, q, since, limit, false, false)
+}
+
+func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, all, values bool) (*Batch, error) {
 	if err := l.loadTables(ctx, q); err != nil {
 		return nil, err
 	}
@@ -68,6 +79,12 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 				break
 			}
 		}
+	}
+	if !values {
+		for _, p := range order {
+			p.names = p.columnNames()
+		}
+		return &Batch{Since: since, Through: through, Changes: changes(order)}, nil
 	}
 	if err := l.fill(ctx, q, since, through, order); err != nil {
 		return nil, err
@@ -307,6 +324,28 @@ func (p *pending) setValues(row []any) {
 		p.names = append(p.names, w[i].Name)
 		p.values = append(p.values, row[i])
 	}
+}
+
+// columnNames names the columns a change carries, without reading values.
+func (p *pending) columnNames() []string {
+	w := p.tbl.writable
+	switch p.op {
+	case OpInsert:
+		names := make([]string, len(w))
+		for i, c := range w {
+			names[i] = c.Name
+		}
+		return names
+	case OpUpdate:
+		var names []string
+		for _, id := range p.cols {
+			if i, ok := p.tbl.colIndex[id]; ok {
+				names = append(names, w[i].Name)
+			}
+		}
+		return names
+	}
+	return nil
 }
 
 // changes turns the coalesced rows into Changes. order is already sorted by

@@ -16,7 +16,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	if err := sqlx.GetContext(ctx, tx, &clocked, `SELECT value FROM _sync_state WHERE key = 'clocked'`); err != nil {
 		return fmt.Errorf("read clocked version: %w", err)
 	}
-	b, err := log.ReadTx(ctx, tx, clocked, 0, false)
+	b, err := log.ReadOpsTx(ctx, tx, clocked, 0)
 	if err != nil {
 		return err
 	}
