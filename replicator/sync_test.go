@@ -112,3 +112,18 @@ func testSyncTwoDevices(t *testing.T, h replicator.Hub) {
 		}
 	}
 }
+
+// TestBaselineOnce checks that the first sync ships each row once: rows
+// from before install as a baseline, rows written since with their own
+// changes, not both.
+func TestBaselineOnce(t *testing.T) {
+	h := hubs[0].new(t)
+	a := newDevice(t, h, notes+`INSERT INTO notes VALUES ('old1', 't', 'b', 1, NULL), ('old2', 't', 'b', 2, NULL);`)
+	dbtest.Shell(t, a.path, `INSERT INTO notes VALUES ('new1', 't', 'b', 3, NULL); UPDATE notes SET n = 10 WHERE id = 'old1';`)
+	if st := a.sync(t); st.Pushed != 3 {
+		t.Errorf("first sync pushed %d changes, want 3 (old1, old2, new1)", st.Pushed)
+	}
+	b := newDevice(t, h, notes)
+	b.sync(t)
+	assertSame(t, a, b)
+}
