@@ -73,6 +73,13 @@ func DSN(path string, opt Options) string {
 	q.Set("mode", mode)
 	q.Set("_busy_timeout", fmt.Sprint(timeout.Milliseconds()))
 	q.Set("_txlock", "immediate")
+	if opt.WAL {
+		// In WAL mode NORMAL cannot corrupt the database; a power cut may
+		// lose the last transactions, which for deltasync means a pull or
+		// its cursor is lost together and pulled again, or a push is resent:
+		// both harmless. FULL would add an fsync to every merge.
+		q.Set("_synchronous", "NORMAL")
+	}
 	if opt.CacheKiB > 0 {
 		// A negative cache_size is in KiB. Merging big batches needs a cache
 		// larger than its working set, or every page is written twice.
