@@ -12,8 +12,6 @@ import (
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/dbtest"
-	"github.com/deltasync/deltasync/schema"
-	"github.com/deltasync/deltasync/triggers"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -31,12 +29,7 @@ var shellValues = []string{
 
 func mustInstall(t *testing.T, ddl string) (string, *sqlx.DB) {
 	t.Helper()
-	path := dbtest.NewDB(t, ddl)
-	db := dbtest.MustOpenDB(t, path)
-	if _, err := triggers.Install(context.Background(), db, schema.Filter{}); err != nil {
-		t.Fatal(err)
-	}
-	return path, db
+	return dbtest.MustInstall(t, ddl)
 }
 
 func readAll(t *testing.T, db *sqlx.DB) *changelog.Batch {

@@ -19,12 +19,7 @@ import (
 // mustInstall creates a database with ddl through the sqlite3 shell and installs capture on it.
 func mustInstall(t *testing.T, ddl string) (string, *sqlx.DB) {
 	t.Helper()
-	path := dbtest.NewDB(t, ddl)
-	db := dbtest.MustOpenDB(t, path)
-	if _, err := triggers.Install(context.Background(), db, schema.Filter{}); err != nil {
-		t.Fatal(err)
-	}
-	return path, db
+	return dbtest.MustInstall(t, ddl)
 }
 
 // summary prints changes one per line, without versions and times, for comparison.

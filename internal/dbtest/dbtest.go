@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/deltasync/deltasync/internal/sqlitefile"
+	"github.com/deltasync/deltasync/schema"
+	"github.com/deltasync/deltasync/triggers"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -117,4 +119,16 @@ func SchemaRows(tb testing.TB, db *sqlx.DB) []string {
 		tb.Fatal(err)
 	}
 	return rows
+}
+
+// MustInstall creates a database with ddl through the sqlite3 shell,
+// installs capture on every table, and returns its path and a handle.
+func MustInstall(tb testing.TB, ddl string) (string, *sqlx.DB) {
+	tb.Helper()
+	path := NewDB(tb, ddl)
+	db := MustOpenDB(tb, path)
+	if _, err := triggers.Install(context.Background(), db, schema.Filter{}); err != nil {
+		tb.Fatal(err)
+	}
+	return path, db
 }
