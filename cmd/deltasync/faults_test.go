@@ -137,7 +137,11 @@ func TestKillHub(t *testing.T) {
 	}
 	time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 	h.kill()
-	cmd.Wait() // the push fails or had finished
+	if err := cmd.Wait(); err == nil {
+		t.Log("the push finished before the hub was killed; the restart is still checked")
+	} else {
+		t.Logf("the push failed when the hub was killed: %v", err)
+	}
 	h = startHub(t, data)
 	syncOnce(t, h, a)
 	syncOnce(t, h, b)
