@@ -56,6 +56,9 @@ func start(ctx context.Context, db *sqlx.DB, path string, opt Options) (*Node, e
 	if _, err := triggers.Install(ctx, db, schema.Filter{Only: opt.Only, Exclude: opt.Exclude}); err != nil {
 		return nil, sqlitefile.Explain(path, err)
 	}
+	if err := sqlitefile.EnableWAL(ctx, db, path); err != nil {
+		return nil, err
+	}
 	n := &Node{db: db, node: replicator.NewNode(db), done: make(chan struct{})}
 	if opt.Logger != nil {
 		n.node.Logger = opt.Logger

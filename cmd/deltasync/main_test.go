@@ -270,3 +270,14 @@ func holdLock(t *testing.T, path string) func() {
 		cmd.Wait()
 	}
 }
+
+// TestSyncRefusesUninstalled checks that sync on a database without
+// deltasync says what to do and leaves the file as it was.
+func TestSyncRefusesUninstalled(t *testing.T) {
+	path := dbtest.NewDB(t, appDDL)
+	before := fileBytes(t, path)
+	assertRefused(t, run(t, "sync", path, "--hub", "http://127.0.0.1:9", "--once"), "run `deltasync init` on it first")
+	if fileBytes(t, path) != before {
+		t.Error("the file changed")
+	}
+}

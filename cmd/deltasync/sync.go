@@ -48,6 +48,9 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 		return sqlitefile.Explain(pos[0], err)
 	}
 	defer node.Close()
+	if err := sqlitefile.EnableWAL(ctx, db, pos[0]); err != nil {
+		return err
+	}
 	s := &replicator.Syncer{Node: node, Hub: hub.NewClient(*hubURL, *token), Name: *name}
 	if *once {
 		st, err := s.SyncOnce(ctx)

@@ -27,9 +27,8 @@ type Options struct {
 	BusyTimeout time.Duration // 0 means DefaultBusyTimeout
 	ReadOnly    bool          // open for reading only; the file may then be read-only
 	CacheKiB    int           // page cache per connection; 0 keeps SQLite's default (2 MiB)
-	// WAL switches the database to write-ahead logging, which persists in
-	// the file. A syncing node needs it: in rollback-journal mode every sync
-	// transaction would block the app's readers too.
+	// WAL marks connections of a syncing node, which runs in write-ahead
+	// logging mode (see EnableWAL): they commit with synchronous=NORMAL.
 	WAL bool
 }
 
@@ -46,13 +45,18 @@ func Open(ctx context.Context, path string, opt Options) (*sqlx.DB, error) {
 		db.Close()
 		return nil, Explain(path, err)
 	}
-	if opt.WAL {
-		if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
-			db.Close()
-			return nil, Explain(path, fmt.Errorf("switch to WAL mode: %w", err))
-		}
-	}
 	return db, nil
+}
+
+// EnableWAL switches the database to write-ahead logging, which persists in
+// the file. A syncing node needs it: in rollback-journal mode every sync
+// transaction would block the app's readers too. Call it once the database
+// is known to be one deltasync may change.
+func EnableWAL(ctx context.Context, db *sqlx.DB, path string) error {
+	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+		return Explain(path, fmt.Errorf("switch to WAL mode: %w", err))
+	}
+	return nil
 }
 
 // DSN returns the go-sqlite3 data source name Open uses for path.
