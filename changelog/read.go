@@ -48,21 +48,37 @@ func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) 
 // ReadTx is Read within the caller's transaction q. With all set, it also
 // returns the changes ApplyRemote wrote: what a hub serves to other nodes.
 func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, all bool) (*Batch, error) {
-	return l.read(ctx, q, since, limit, all, true)
+	if all {
+		return l.read(ctx, q, since, limit, &noOrigin, true)
+	}
+	return l.read(ctx, q, since, limit, nil, true)
 }
 
-// ReadOpsTx is ReadTx without values: each change's op, key, changed
+// ReadForTx is ReadTx with all set, leaving out the versions ApplyRemote
+// wrote for origin: a hub serving a device skips what that device pushed.
+// Whatever the hub's merge decided against such a push was logged in
+// another range, which the device gets.
+func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, origin SiteID) (*Batch, error) {
+	return l.read(ctx, q, since, limit, &origin, true)
+}
+
+// noOrigin matches no applied range: every version is read.
+var noOrigin = SiteID{}
+
+// ReadOpsTx is ReadTx (local changes) without values: each change's op, key, changed
 // columns and time, for a reader that does not ship them. Without values it
 // cannot tell that a row inserted or updated in the range was deleted since.
 func (l *Log) ReadOpsTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
-	return l.read(ctx, q, since, limit, false, false)
+	return l.read(ctx, q, since, limit, nil, false)
 }
 
-func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, all, values bool) (*Batch, error) {
+// read reads the changes after since. skip selects the applied ranges left
+// out: nil all of them (local changes only), else those written for that origin.
+func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, skip *SiteID, values bool) (*Batch, error) {
 	if err := l.loadTables(ctx, q); err != nil {
 		return nil, err
 	}
-	gaps, through, err := readRanges(ctx, q, since, all)
+	gaps, through, err := readRanges(ctx, q, since, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -105,12 +121,9 @@ func sizeHint(gaps []rng, limit int) int {
 	return int(min(n, 1<<20))
 }
 
-// readRanges returns the version ranges after since to read, and the newest
-// version. Local reads skip the ranges ApplyRemote recorded.
-func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, all bool) ([]rng, int64, error) {
-	if !all {
-		return localRanges(ctx, q, since)
-	}
+// readRanges returns the version ranges after since to read, that is, the
+// gaps between the applied ranges skip selects, and the newest version.
+func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *SiteID) ([]rng, int64, error) {
 	var through int64
 	if err := sqlx.GetContext(ctx, q, &through, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
 		return nil, 0, fmt.Errorf("read last version: %w", err)
@@ -118,19 +131,16 @@ func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, all boo
 	if through <= since {
 		return nil, through, nil
 	}
-	return []rng{{since, through}}, through, nil
-}
-
-// localRanges returns the version ranges after since that local writes
-// logged, that is, the gaps between the ranges ApplyRemote recorded, and the
-// newest version.
-func localRanges(ctx context.Context, q sqlx.QueryerContext, since int64) ([]rng, int64, error) {
-	var through int64
-	if err := sqlx.GetContext(ctx, q, &through, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
-		return nil, 0, fmt.Errorf("read last version: %w", err)
+	// The ranges after since, and the one since falls in: both seek on first,
+	// where last > since would scan a table that grows by a row per merge.
+	query := `SELECT first, last FROM _sync_applied
+		WHERE (first > ?1 OR first = (SELECT max(first) FROM _sync_applied WHERE first <= ?1))`
+	args := []any{since}
+	if skip != nil {
+		query += ` AND origin = ?2`
+		args = append(args, skip[:])
 	}
-	rows, err := q.QueryContext(ctx,
-		`SELECT first, last FROM _sync_applied WHERE last > ? ORDER BY first`, since)
+	rows, err := q.QueryContext(ctx, query+` ORDER BY first`, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read applied ranges: %w", err)
 	}

@@ -247,7 +247,7 @@ func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelo
 	if limit <= 0 {
 		limit = n.batchSize()
 	}
-	b, err := n.log.ReadTx(ctx, conn, since, limit, true)
+	b, err := n.log.ReadForTx(ctx, conn, since, limit, asker)
 	if err != nil {
 		return nil, 0, 0, err
 	}
