@@ -42,15 +42,11 @@ func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) 
 		return nil, fmt.Errorf("begin read: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`) //nolint:errcheck // read-only
-	return l.ReadTx(ctx, conn, since, limit, false)
+	return l.ReadTx(ctx, conn, since, limit)
 }
 
-// ReadTx is Read within the caller's transaction q. With all set, it also
-// returns the changes ApplyRemote wrote: what a hub serves to other nodes.
-func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, all bool) (*Batch, error) {
-	if all {
-		return l.read(ctx, q, since, limit, &noOrigin, true)
-	}
+// ReadTx is Read within the caller's transaction q.
+func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
 	return l.read(ctx, q, since, limit, nil, true)
 }
 
@@ -61,9 +57,6 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, origin SiteID) (*Batch, error) {
 	return l.read(ctx, q, since, limit, &origin, true)
 }
-
-// noOrigin matches no applied range: every version is read.
-var noOrigin = SiteID{}
 
 // ReadOpsTx is ReadTx (local changes) without values: each change's op, key, changed
 // columns and time, for a reader that does not ship them. Without values it

@@ -199,7 +199,7 @@ func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, e
 	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
 		return nil, 0, 0, err
 	}
-	b, err := n.log.ReadTx(ctx, tx, since, n.batchSize(), false)
+	b, err := n.log.ReadTx(ctx, tx, since, n.batchSize())
 	if err != nil {
 		return nil, 0, 0, err
 	}

@@ -161,12 +161,12 @@ func (s *store) preload(tbl int64, keys [][]byte) error {
 	if s.known == nil {
 		s.known = map[string]rowClocks{}
 	}
-	var any bool
-	err := sqlx.GetContext(s.ctx, s.tx, &any, `SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ?)`, tbl)
+	var has bool
+	err := sqlx.GetContext(s.ctx, s.tx, &has, `SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ?)`, tbl)
 	if err != nil {
 		return fmt.Errorf("read clocks: %w", err)
 	}
-	if !any { // a table never synced, as on a new device: no clocks to read
+	if !has { // a table never synced, as on a new device: no clocks to read
 		for _, k := range keys {
 			s.known[cacheKey(tbl, k)] = rowClocks{}
 		}

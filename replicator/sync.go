@@ -23,9 +23,8 @@ type Syncer struct {
 
 // Stats counts what one sync moved.
 type Stats struct {
-	Pushed, Pulled          int   // changes
-	BytesSent, BytesPulled  int64 // encoded batch bytes
-	HubVersion, LocalPushed int64
+	Pushed, Pulled         int   // changes
+	BytesSent, BytesPulled int64 // encoded batch bytes
 }
 
 func (s Stats) String() string {
@@ -92,17 +91,15 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 			return fmt.Errorf("read local changes: %w", err)
 		}
 		if through == since {
-			st.LocalPushed = since
 			return nil
 		}
 		if n > 0 {
-			res, err := s.Hub.Push(ctx, s.Name, frame)
+			_, err := s.Hub.Push(ctx, s.Name, frame)
 			if err != nil {
 				return fmt.Errorf("push versions %d-%d: %w", since+1, through, err)
 			}
 			st.Pushed += n
 			st.BytesSent += int64(len(frame))
-			st.HubVersion = int64(res.Version)
 		}
 		if err := SetCursor(ctx, s.Node.DB, hubPeer, "pushed", through); err != nil {
 			return err
@@ -130,7 +127,6 @@ func (s *Syncer) Pull(ctx context.Context, wait time.Duration, st *Stats) error 
 			return fmt.Errorf("pull after hub version %d: %w", since, err)
 		}
 		if int64(b.Last) <= since {
-			st.HubVersion = since
 			return nil
 		}
 		if _, err := s.Node.MergeBatch(ctx, b, hubPeer); err != nil {

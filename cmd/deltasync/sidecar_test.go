@@ -130,7 +130,7 @@ func TestAuth(t *testing.T) {
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens.txt")
 	shopToken, shopLine := newToken(t, "shop")
-	_, otherLine := newToken(t, "other")
+	otherToken, otherLine := newToken(t, "other")
 	os.WriteFile(tokens, []byte("# tokens\n"+shopLine+"\n"+otherLine+"\n"), 0o600)
 	if b, _ := os.ReadFile(tokens); bytes.Contains(b, []byte(shopToken)) {
 		t.Fatal("the token file holds the token itself, not its hash")
@@ -140,7 +140,7 @@ func TestAuth(t *testing.T) {
 	for _, tc := range []struct{ name, token, want string }{
 		{"no token", "", "401"},
 		{"unknown token", "0123456789abcdef", "401"},
-		{"token for another database", otherTokenFor(t, otherLine), "403"},
+		{"token for another database", otherToken, "403"},
 	} {
 		r := run(t, "sync", a, "--hub", h.url, "--name", "shop", "--once", "--token", tc.token)
 		if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
@@ -150,16 +150,11 @@ func TestAuth(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "hub", "shop.db")); err == nil {
 		t.Error("a refused device created the database on the hub")
 	}
-	if out := mustRun(t, "status", a, "--json").stdout; !strings.Contains(out, `"pending_changes": 0`) && !strings.Contains(out, `"last_version": 0`) {
-		t.Logf("status: %s", out)
-	}
 	mustRun(t, "sync", a, "--hub", h.url, "--name", "shop", "--once", "--token", shopToken)
 	if got := query(t, filepath.Join(dir, "hub", "shop.db"), `SELECT count(*) FROM items;`); got != "10" {
 		t.Errorf("hub has %s rows after the allowed sync, want 10", got)
 	}
 }
-
-var tokensByLine = map[string]string{}
 
 func newToken(t *testing.T, db string) (token, line string) {
 	t.Helper()
@@ -167,11 +162,8 @@ func newToken(t *testing.T, db string) (token, line string) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	token = lines[0][strings.LastIndex(lines[0], " ")+1:]
 	line = lines[len(lines)-1]
-	tokensByLine[line] = token
 	return token, line
 }
-
-func otherTokenFor(t *testing.T, line string) string { return tokensByLine[line] }
 
 // TestBodyLimit checks that the hub refuses a push larger than --max-body.
 func TestBodyLimit(t *testing.T) {
