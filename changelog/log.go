@@ -30,8 +30,9 @@ type table struct {
 	writable []schema.Column
 	colIndex map[int64]int    // column id -> index in writable
 	colIDs   map[string]int64 // column name -> id
-	valueSQL string           // selects key and writable columns of the rows logged in a version range
-	scanSQL  string           // selects key and writable columns of every row
+	policy   Policy
+	valueSQL string // selects key and writable columns of the rows logged in a version range
+	scanSQL  string // selects key and writable columns of every row
 }
 
 // New returns a Log on db. It does no I/O.
@@ -127,8 +128,9 @@ func (l *Log) loadTables(ctx context.Context, q sqlx.QueryerContext) error {
 		Name string         `db:"name"`
 		Col  sql.NullInt64  `db:"col"`
 		Cn   sql.NullString `db:"cn"`
+		Pol  Policy         `db:"policy"`
 	}
-	err = sqlx.SelectContext(ctx, q, &regs, `SELECT t.id AS tbl, t.name, c.id AS col, c.name AS cn
+	err = sqlx.SelectContext(ctx, q, &regs, `SELECT t.id AS tbl, t.name, c.id AS col, c.name AS cn, t.policy
 		FROM _sync_tables t LEFT JOIN _sync_columns c ON c.tbl = t.id ORDER BY t.id`)
 	if err != nil {
 		return l.explain(ctx, fmt.Errorf("read tracked tables: %w", err))
@@ -142,6 +144,7 @@ func (l *Log) loadTables(ctx context.Context, q sqlx.QueryerContext) error {
 				continue // dropped since init; its log rows are skipped
 			}
 			t = newTable(r.Tbl, st)
+			t.policy = r.Pol
 			tables[r.Tbl] = t
 		}
 		if r.Col.Valid {
@@ -180,6 +183,7 @@ type Tracked struct {
 	ID        int64
 	Table     schema.Table
 	ColumnIDs map[string]int64 // writable columns by name
+	Policy    Policy
 }
 
 // Tracked returns the tracked tables that exist, by name, as q sees them.
@@ -189,7 +193,7 @@ func (l *Log) Tracked(ctx context.Context, q sqlx.QueryerContext) (map[string]Tr
 	}
 	out := make(map[string]Tracked, len(l.tables))
 	for _, t := range l.tables {
-		out[t.Name] = Tracked{ID: t.id, Table: t.Table, ColumnIDs: t.colIDs}
+		out[t.Name] = Tracked{ID: t.id, Table: t.Table, ColumnIDs: t.colIDs, Policy: t.policy}
 	}
 	return out, nil
 }

@@ -85,6 +85,11 @@ func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limi
 		if limit > 0 {
 			if limit -= n; limit <= 0 {
 				through = last
+				if skip != nil {
+					if through, err = l.finishMerge(ctx, q, through, byKey, &order); err != nil {
+						return nil, err
+					}
+				}
 				break
 			}
 		}
@@ -99,6 +104,26 @@ func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limi
 		return nil, err
 	}
 	return &Batch{Since: since, Through: through, Changes: changes(order)}, nil
+}
+
+// finishMerge reads on from through to the end of the merge it falls in,
+// so that a hub never serves part of one merge: a device that pulled up to
+// a version has then seen every change the hub merged up to it, which is
+// how the hub tells concurrent writes apart (package replicator).
+func (l *Log) finishMerge(ctx context.Context, q sqlx.QueryerContext, through int64, byKey map[string]*pending, order *[]*pending) (int64, error) {
+	var end int64
+	err := sqlx.GetContext(ctx, q, &end, `SELECT coalesce(max(last), 0) FROM _sync_applied
+		WHERE first = (SELECT max(first) FROM _sync_applied WHERE first <= ?)`, through)
+	if err != nil {
+		return 0, fmt.Errorf("read applied ranges: %w", err)
+	}
+	if end <= through {
+		return through, nil
+	}
+	if _, _, err := l.scan(ctx, q, rng{through, end}, 0, byKey, order); err != nil {
+		return 0, err
+	}
+	return end, nil
 }
 
 // sizeHint guesses how many rows a read will coalesce into, so that the map
@@ -307,11 +332,15 @@ func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, thro
 	return nil
 }
 
+// wholeRow: the table's updates carry every column, as an insert does:
+// under row-level last-writer-wins the later write's whole row wins.
+func (t *table) wholeRow() bool { return t.policy == LWWRow }
+
 // setValues keeps, from the row's writable values, those the change carries:
 // all of them for an insert, the changed columns for an update.
 func (p *pending) setValues(row []any) {
 	w := p.tbl.writable
-	if p.op == OpInsert {
+	if p.op == OpInsert || p.tbl.wholeRow() {
 		p.names = make([]string, len(w))
 		for i, c := range w {
 			p.names[i] = c.Name
@@ -332,14 +361,14 @@ func (p *pending) setValues(row []any) {
 // columnNames names the columns a change carries, without reading values.
 func (p *pending) columnNames() []string {
 	w := p.tbl.writable
-	switch p.op {
-	case OpInsert:
+	switch {
+	case p.op == OpInsert, p.op == OpUpdate && p.tbl.wholeRow():
 		names := make([]string, len(w))
 		for i, c := range w {
 			names[i] = c.Name
 		}
 		return names
-	case OpUpdate:
+	case p.op == OpUpdate:
 		var names []string
 		for _, id := range p.cols {
 			if i, ok := p.tbl.colIndex[id]; ok {

@@ -49,3 +49,44 @@ func Register(ctx context.Context, tx *sqlx.Tx, t schema.Table) (Registration, e
 	}
 	return reg, rows.Err()
 }
+
+// Policy is how concurrent writes to a table are merged (see package
+// replicator). It is stored in the registry, with the table.
+type Policy string
+
+const (
+	// LWWColumn: per-column last-writer-wins; concurrent edits of different
+	// columns both survive. The default.
+	LWWColumn Policy = "lww-column"
+	// LWWRow: the whole row of the later of two concurrent writes wins.
+	LWWRow Policy = "lww-row"
+	// Manual: the first write the hub accepted stays; a concurrent write
+	// is recorded as a conflict instead of applied.
+	Manual Policy = "manual"
+)
+
+// Policies lists every policy, the default first.
+var Policies = []Policy{LWWColumn, LWWRow, Manual}
+
+// ParsePolicy returns the policy named s, or an error that lists the valid names.
+func ParsePolicy(s string) (Policy, error) {
+	for _, p := range Policies {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unknown conflict policy %q: use %s, %s or %s", s, LWWColumn, LWWRow, Manual)
+}
+
+// SetPolicy sets the merge policy of a registered table inside the caller's transaction.
+func SetPolicy(ctx context.Context, tx *sqlx.Tx, table string, p Policy) error {
+	if _, err := ParsePolicy(string(p)); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE _sync_tables SET policy = ? WHERE name = ? AND policy IS NOT ?`, string(p), table, string(p))
+	if err != nil {
+		return fmt.Errorf("set policy of %s: %w", schema.Ident(table), err)
+	}
+	_, err = res.RowsAffected()
+	return err
+}

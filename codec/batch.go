@@ -9,6 +9,11 @@ const (
 	OpInsert Op = 1
 	OpUpdate Op = 2
 	OpDelete Op = 3
+	// OpLost is a notice from the hub to a device that one of the device's
+	// own writes lost a conflict on the hub. It has the shape of an update:
+	// the key, the losing write's row clock, and the losing values with
+	// their clocks; it has no columns when the write that lost was a delete.
+	OpLost Op = 4
 )
 
 // String returns the op's name, for errors and logs.
@@ -20,20 +25,28 @@ func (o Op) String() string {
 		return "update"
 	case OpDelete:
 		return "delete"
+	case OpLost:
+		return "lost"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
 
-func (o Op) valid() bool { return o >= OpInsert && o <= OpDelete }
+func (o Op) valid() bool { return o >= OpInsert && o <= OpLost }
 
 // SiteID names the node that first wrote a change: 16 random bytes made at
 // install.
 type SiteID [16]byte
 
 // Clock is a hybrid logical clock value with the site that wrote it.
+//
+// Seen is, for a write a device made itself, the hub version the device had
+// pulled when it wrote, so that the hub can tell whether the writer had seen
+// the value it replaced. It is 0 when not known or not applicable, as in
+// everything a hub serves.
 type Clock struct {
 	HLC  uint64
 	Site int // index into Batch.Sites
+	Seen uint64
 }
 
 // Table names a table and the columns that changes in the batch refer to by
@@ -49,13 +62,15 @@ const MaxKey = 4
 // Change is one row-level event.
 //
 // Columns are indexes into Tables[Table].Columns in strictly increasing
-// order; a delete has none. Values and Clocks have one entry per column:
-// the column's new value and the clock of its last write.
+// order; a delete has none, a lost notice may have none. Values and Clocks
+// have one entry per column: the column's new value and the clock of its
+// last write (for OpLost, the losing value and its clock). The row's Clock
+// is set for every op; for OpLost it is the losing write's row clock.
 type Change struct {
 	Table   int   // index into Batch.Tables
 	Op      Op    //
 	Key     []any // the row's key values, 1 to MaxKey of them
-	Clock   Clock // the row's clock (existence register), set for every op
+	Clock   Clock // the row's clock (existence register)
 	Columns []int
 	Values  []any
 	Clocks  []Clock

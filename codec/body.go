@@ -13,6 +13,7 @@ type bodyWriter struct {
 	changes []byte // the changes, without the bytes of TEXT and BLOB values
 	heap    []byte // the bytes of TEXT and BLOB values, in order
 	hlc     uint64 // the previous clock's HLC, which the next is a delta from
+	seen    uint64 // the previous clock's Seen, likewise
 }
 
 // scratch is the buffers of one encode, kept for the next.
@@ -101,7 +102,8 @@ func (w *bodyWriter) clock(c Clock) {
 	w.uvarint(uint64(c.Site))
 	// Wrapping subtraction makes the delta a bijection on uint64.
 	w.changes = binary.AppendVarint(w.changes, int64(c.HLC-w.hlc))
-	w.hlc = c.HLC
+	w.changes = binary.AppendVarint(w.changes, int64(c.Seen-w.seen))
+	w.hlc, w.seen = c.HLC, c.Seen
 }
 
 func b2u(b bool) uint64 {

@@ -17,7 +17,8 @@ type bodyReader struct {
 	reader        // the body, then the changes once the heap is cut out
 	heap   reader // the bytes of TEXT and BLOB values
 	b      *Batch
-	hlc    uint64
+	hlc    uint64 // the previous clock's HLC, which the next is a delta from
+	seen   uint64 // the previous clock's Seen, likewise
 }
 
 // decodeBody parses body into b, which has its header fields set already.
@@ -157,8 +158,15 @@ func (r *bodyReader) clock() (Clock, error) {
 		return Clock{}, err
 	}
 	d, err := r.varint()
+	if err != nil {
+		return Clock{}, err
+	}
 	r.hlc += uint64(d)
-	return Clock{HLC: r.hlc, Site: site}, err
+	if d, err = r.varint(); err != nil {
+		return Clock{}, fmt.Errorf("seen: %w", err)
+	}
+	r.seen += uint64(d)
+	return Clock{HLC: r.hlc, Site: site, Seen: r.seen}, nil
 }
 
 func (r *bodyReader) columns(c *Change) error {

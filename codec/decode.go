@@ -17,7 +17,7 @@ type Limits struct {
 }
 
 // DefaultLimits are generous for one push or pull and keep the memory of a
-// decode under about 1.5 GiB (see the package doc). A replicator pages its
+// decode under about 1.8 GiB (see the package doc). A replicator pages its
 // changelog into batches well under them.
 var DefaultLimits = Limits{
 	MaxFrame:   32 << 20,

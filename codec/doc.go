@@ -16,7 +16,7 @@
 //
 //	offset  size  field
 //	     0     4  magic "DLTS"
-//	     4     1  format version, 1
+//	     4     1  format version, 2
 //	     5     1  flags: bit 0 set means the body is zstd-compressed; other bits must be 0
 //	     6     2  reserved, must be 0
 //	     8    32  schema fingerprint of the sender
@@ -48,7 +48,7 @@
 //	           of the changes, in order, each taken by exactly one value
 //	change   = uvarint table index, byte op, byte key count (1..4), key count × value,
 //	           clock, uvarint column count, column count × column
-//	clock    = uvarint site index, varint HLC delta
+//	clock    = uvarint site index, varint HLC delta, varint Seen delta
 //	column   = uvarint (gap<<1 | own), value, clock if own is 1
 //	value    = byte tag, then
 //	           0 NULL     nothing
@@ -57,22 +57,36 @@
 //	           3 TEXT     uvarint length; the bytes are the next ones of the heap
 //	           4 BLOB     uvarint length; the bytes are the next ones of the heap
 //
-// Op is 1 insert, 2 update, 3 delete; a delete has no columns. The row clock
-// is the row's existence register. A column's own bit is 0 when its clock
-// equals the row clock, which is the common case, so that it costs nothing.
-// Each HLC is stored as the difference from the previous clock in the body
-// (row and column clocks alike, in order; from 0 for the first), so that
-// the many nearly equal clocks of a batch take a few bytes each. Column
-// indexes within a change are strictly increasing and stored as the gap from
-// the previous one minus one (the first as itself), so that they are mostly
-// zero.
+// Op is 1 insert, 2 update, 3 delete, 4 lost; a delete has no columns. A
+// lost change is a notice the hub sends a device that one of the device's
+// own writes lost a conflict on the hub. It has the shape of an update: the
+// key, the losing write's row clock, and the losing values with their
+// clocks, under the same rules as an update's columns; it has no columns
+// when the write that lost was a delete.
+//
+// The row clock is the row's existence register. A column's own bit is 0
+// when its clock (site, HLC and Seen) equals the row clock, which is the
+// common case, so that it costs nothing. Each HLC is stored as the
+// difference from the previous clock in the body (row and column clocks
+// alike, in order; from 0 for the first), so that the many nearly equal
+// clocks of a batch take a few bytes each. Column indexes within a change
+// are strictly increasing and stored as the gap from the previous one minus
+// one (the first as itself), so that they are mostly zero.
+//
+// A clock's Seen is, for a write a device made itself, the hub version the
+// device had pulled when it wrote, so that the hub can tell whether the
+// writer had seen the value it replaced; it is 0 when not known or not
+// applicable, as in everything a hub serves. It is stored as the HLC is, as
+// the difference from the previous clock's Seen in the body (wrapping, from
+// 0 for the first), so that equal Seens, the common case, cost one zero
+// byte a clock.
 //
 // Why a heap: text kept apart from the binary structure around it
 // compresses better. On the mix of TestWireSize (1,000 changes to a
 // 7-column table: 60% inserts, 30% updates of 1 or 2 columns, 10% deletes)
 // it made the frame 5% smaller: 84 bytes per row, 0.77 of the same rows as
 // zstd-compressed JSON of full rows, against 0.81 with the text inline. The
-// zstd level is the default: "better" was 1.2% smaller at half the speed
+// zstd level is the default: "better" was 1.3% smaller at half the speed
 // (44 against 85 MB/s of body encoded on the development machine).
 //
 // # Limits
@@ -84,7 +98,7 @@
 //	limit       default     bounds
 //	MaxFrame    32 MiB      header and stored body
 //	MaxBody     64 MiB      uncompressed body
-//	MaxChanges  1,000,000   changes (also at most one per 7 body bytes)
+//	MaxChanges  1,000,000   changes (also at most one per 8 body bytes)
 //
 // Decode then checks the body CRC and decompresses into a buffer whose
 // capacity is the declared length, with the zstd decoder capped at the same
@@ -93,9 +107,9 @@
 // can cost up to MaxBody bytes for a moment; a server bounds how many it
 // decodes at once. The body parser bounds
 // every count by the bytes left before it allocates. A decoded Batch takes
-// at most about 24 bytes of memory per body byte (a NULL column costs two
-// body bytes and 40 bytes of slices), so MaxBody bounds the memory of a
-// decode: about 1.5 GiB at the default, which a replicator that pages its
+// at most about 28 bytes of memory per body byte (a NULL column costs two
+// body bytes and 48 bytes of slices), so MaxBody bounds the memory of a
+// decode: about 1.8 GiB at the default, which a replicator that pages its
 // changelog into batches of a few MiB never comes near. Every malformed
 // input returns an error that wraps one of the Err sentinels and says what
 // was wrong.

@@ -10,7 +10,7 @@ import (
 const Magic = "DLTS"
 
 // Version is the format version this package writes and reads.
-const Version = 1
+const Version = 2
 
 // HeaderSize is the length of the fixed header that opens every frame.
 const HeaderSize = 92
@@ -37,9 +37,10 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // minChange is the fewest body bytes a change takes: table index, op, key
-// count, a one-byte key (NULL), site index, HLC delta, column count. It
-// bounds the change count by the body length before anything is allocated.
-const minChange = 7
+// count, a one-byte key (NULL), site index, HLC delta, Seen delta, column
+// count. It bounds the change count by the body length before anything is
+// allocated.
+const minChange = 8
 
 // minBody is the fewest body bytes: the site, table and heap counts.
 const minBody = 3

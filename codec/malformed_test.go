@@ -29,7 +29,8 @@ func headerCases() []malformed {
 		{"wrong magic", edit(func(f []byte) { f[0] = 'X' }), codec.Limits{}, codec.ErrBadMagic, `got "XLTS"`},
 		{"magic only", cut(4), codec.Limits{}, codec.ErrTruncated, "header is 4 bytes"},
 		{"not a frame", func() []byte { return []byte("{\"json\":1}") }, codec.Limits{}, codec.ErrBadMagic, "want \"DLTS\""},
-		{"unsupported version", edit(func(f []byte) { f[offVersion] = 2 }), codec.Limits{}, codec.ErrVersion, "format version 2"},
+		{"unsupported version", edit(func(f []byte) { f[offVersion] = 3 }), codec.Limits{}, codec.ErrVersion, "format version 3, this codec reads 2"},
+		{"version 1", edit(func(f []byte) { f[offVersion] = 1 }), codec.Limits{}, codec.ErrVersion, "format version 1, this codec reads 2"},
 		{"unknown flag", fixed(func(f []byte) { f[offFlags] |= 0x80 }), codec.Limits{}, codec.ErrVersion, "unknown flags 0x80"},
 		{"reserved bits", fixed(func(f []byte) { f[offReserved+1] = 1 }), codec.Limits{}, codec.ErrVersion, "reserved"},
 		{"header checksum", edit(func(f []byte) { f[10] ^= 1 }), codec.Limits{}, codec.ErrChecksum, "header crc"},
@@ -39,6 +40,8 @@ func headerCases() []malformed {
 		{"frame over limit", validFrame, codec.Limits{MaxFrame: 100}, codec.ErrTooLarge, "limit 100"},
 		{"change count over limit", fixed(put32(offChanges, 11)), codec.Limits{MaxChanges: 10}, codec.ErrTooLarge, "11 changes, limit 10"},
 		{"change count beyond body", fixed(put32(offChanges, 1_000_000)), codec.Limits{}, codec.ErrCorrupt, "cannot fit"},
+		// A change takes at least 8 bytes: 2 cannot fit in 15 after the 3 counts.
+		{"change count one over body", func() []byte { return rawFrame(make([]byte, 18), 2) }, codec.Limits{}, codec.ErrCorrupt, "2 changes cannot fit in a body of 18 bytes"},
 		{"body too short", func() []byte { return rawFrame([]byte{0, 0}, 0) }, codec.Limits{}, codec.ErrCorrupt, "body of 2 bytes, the least is 3"},
 		{"shortest body", func() []byte { return rawFrame([]byte{0, 0, 0}, 0) }, codec.Limits{}, nil, ""},
 	}
@@ -67,9 +70,14 @@ func prefix(heap string) []byte {
 }
 
 // change is the bytes of a change: table 0, insert, key int 1, row clock
-// site 0 delta 1, then cols (count first).
+// site 0, HLC delta 1, Seen delta 0, then cols (count first).
 func change(cols ...byte) []byte {
-	return append([]byte{0, 1, 1, 1, 2, 0, 2}, cols...)
+	return opChange(codec.OpInsert, cols...)
+}
+
+// opChange is change with another op.
+func opChange(op codec.Op, cols ...byte) []byte {
+	return append([]byte{0, byte(op), 1, 1, 2, 0, 2, 0}, cols...)
 }
 
 func body(changes uint32, tail ...byte) func() []byte {
@@ -86,20 +94,29 @@ func changeCases() []malformed {
 		{"valid change", body(1, change(1, 0, 0)...), none, nil, ""},
 		{"trailing bytes", body(1, append(change(0), 0)...), none, codec.ErrCorrupt, "1 bytes after the last change"},
 		{"change missing", body(2, change(0)...), none, codec.ErrCorrupt, "change 1: unexpected end of body"},
-		{"table index", body(1, 5, 1, 1, 0, 0, 0, 0), none, codec.ErrCorrupt, "change 0: table index 5 of 1"},
-		{"unknown op 0", body(1, 0, 0, 1, 0, 0, 0, 0), none, codec.ErrCorrupt, "unknown op 0"},
-		{"unknown op 4", body(1, 0, 4, 1, 0, 0, 0, 0), none, codec.ErrCorrupt, "unknown op 4"},
-		{"key count 0", body(1, 0, 1, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "key of 0 values"},
-		{"key count 5", body(1, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "key of 5 values"},
-		{"unknown value tag", body(1, 0, 1, 1, 9, 0, 0, 0), none, codec.ErrCorrupt, "key 0: unknown value tag 9"},
-		{"row site index", body(1, 0, 1, 1, 0, 1, 0, 0), none, codec.ErrCorrupt, "row clock: site index 1 of 1"},
+		{"table index", body(1, 5, 1, 1, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "change 0: table index 5 of 1"},
+		{"unknown op 0", body(1, 0, 0, 1, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "unknown op 0"},
+		{"unknown op 5", body(1, 0, 5, 1, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "unknown op 5"},
+		{"key count 0", body(1, 0, 1, 0, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "key of 0 values"},
+		{"key count 5", body(1, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "key of 5 values"},
+		{"unknown value tag", body(1, 0, 1, 1, 9, 0, 0, 0, 0), none, codec.ErrCorrupt, "key 0: unknown value tag 9"},
+		{"row site index", body(1, 0, 1, 1, 0, 1, 0, 0, 0), none, codec.ErrCorrupt, "row clock: site index 1 of 1"},
 		{"column index", body(1, change(1, 4, 0)...), none, codec.ErrCorrupt, "column 0: column index 2 of 2"},
 		{"column index after last", body(1, change(2, 2, 0, 0, 0)...), none, codec.ErrCorrupt, "column 1: column index 2 of 2"},
 		{"huge column gap", body(1, change(1, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0)...), none, codec.ErrCorrupt, "column index"},
-		{"column site index", body(1, change(1, 1, 0, 3, 2)...), none, codec.ErrCorrupt, "column 0: site index 3 of 1"},
+		{"column site index", body(1, change(1, 1, 0, 3, 2, 0)...), none, codec.ErrCorrupt, "column 0: site index 3 of 1"},
 		{"more columns than the table", body(1, change(3, 0, 0, 0, 0, 0, 0)...), none, codec.ErrCorrupt, "3 columns, table 0 has 2"},
 		{"huge column count", body(1, change(0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0)...), none, codec.ErrCorrupt, "cannot fit"},
-		{"delete with columns", body(1, 0, 3, 1, 0, 0, 0, 1, 0, 0), none, codec.ErrCorrupt, "delete with 1 columns"},
+		{"delete with columns", body(1, 0, 3, 1, 0, 0, 0, 0, 1, 0, 0), none, codec.ErrCorrupt, "delete with 1 columns"},
+		{"valid own column clock", body(1, change(1, 1, 0, 0, 4, 6)...), none, nil, ""},
+		{"valid lost", body(1, opChange(codec.OpLost, 2, 0, 0, 1, 0, 0, 4, 6)...), none, nil, ""},
+		{"valid lost without columns", body(1, opChange(codec.OpLost, 0)...), none, nil, ""},
+		{"lost column index", body(1, opChange(codec.OpLost, 1, 4, 0)...), none, codec.ErrCorrupt, "column 0: column index 2 of 2"},
+		{"lost more columns than the table", body(1, opChange(codec.OpLost, 3, 0, 0, 0, 0, 0, 0)...), none, codec.ErrCorrupt, "3 columns, table 0 has 2"},
+		{"row seen missing", body(1, 0, 1, 1, 0, 0, 2), none, codec.ErrCorrupt, "change 0: row clock: seen: unexpected end of body"},
+		{"row seen cut short", body(1, 0, 1, 1, 0, 0, 2, 0x80), none, codec.ErrCorrupt, "change 0: row clock: seen: unexpected end of body"},
+		{"row seen overflow", body(1, 0, 1, 1, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0), none, codec.ErrCorrupt, "row clock: seen: varint overflows"},
+		{"column seen cut short", body(1, change(1, 1, 0, 0, 2, 0xff, 0xff)...), none, codec.ErrCorrupt, "change 0: column 0: seen: unexpected end of body"},
 		{"unknown value tag in column", body(1, change(1, 0, 7)...), none, codec.ErrCorrupt, "column 0: unknown value tag 7"},
 		{"valid text", heapBody("xyz", 1, change(2, 0, 3, 2, 0, 4, 1)...), none, nil, ""},
 		{"text longer than heap", heapBody("x", 1, change(1, 0, 3, 100)...), none, codec.ErrCorrupt, "column 0: text of 100 bytes, 1 heap bytes left"},

@@ -35,6 +35,8 @@ func roundTripCases() map[string]*codec.Batch {
 		"every op":         everyOpBatch(),
 		"tables and sites": tablesAndSitesBatch(),
 		"clock edges":      clockEdgesBatch(),
+		"seen":             seenBatch(),
+		"lost":             lostBatch(),
 		"unicode names":    unicodeBatch(),
 		"1 MB random blob": blobBatch(randomBytes(1 << 20)),
 		"1 MB zero blob":   blobBatch(make([]byte, 1<<20)),
@@ -173,6 +175,8 @@ func everyOpBatch() *codec.Batch {
 			{Op: codec.OpUpdate, Key: []any{"n2"}, Clock: clock, Columns: []int{1},
 				Values: []any{"eggs"}, Clocks: []codec.Clock{{HLC: clock.HLC + 1}}},
 			{Op: codec.OpDelete, Key: []any{"n3"}, Clock: codec.Clock{HLC: clock.HLC + 2}},
+			{Op: codec.OpLost, Key: []any{"n4"}, Clock: codec.Clock{HLC: clock.HLC - 5, Seen: 40}, Columns: []int{0},
+				Values: []any{"chores"}, Clocks: []codec.Clock{{HLC: clock.HLC - 5, Seen: 40}}},
 		},
 	}
 }
@@ -224,6 +228,111 @@ func clockEdgesBatch() *codec.Batch {
 			Clock: codec.Clock{HLC: hlc}, Columns: []int{0}, Values: []any{nil}, Clocks: []codec.Clock{col}})
 	}
 	return b
+}
+
+// seenBatch has Seens at the edges, going up and down, differing between
+// row and column clocks, and differing only in Seen, which makes a column's
+// clock its own.
+func seenBatch() *codec.Batch {
+	const maxSeen = math.MaxUint64
+	row := func(hlc uint64, site int, seen uint64) codec.Clock {
+		return codec.Clock{HLC: hlc, Site: site, Seen: seen}
+	}
+	b := &codec.Batch{First: 3, Last: 9, Origin: siteB, Sites: []codec.SiteID{siteA, siteB, siteC},
+		Tables: []codec.Table{{Name: "t", Columns: []string{"a", "b", "c"}}}}
+	add := func(op codec.Op, clock codec.Clock, cols []int, clocks ...codec.Clock) {
+		c := codec.Change{Op: op, Key: []any{int64(len(b.Changes))}, Clock: clock, Columns: cols, Clocks: clocks}
+		for j := range cols {
+			c.Values = append(c.Values, int64(j))
+		}
+		b.Changes = append(b.Changes, c)
+	}
+	r := row(100, 0, 0)
+	add(codec.OpInsert, r, []int{0, 1, 2}, r, row(100, 0, 7), row(100, 0, maxSeen))
+	r = row(101, 1, maxSeen)
+	add(codec.OpUpdate, r, []int{1, 2}, r, row(99, 2, 0))
+	add(codec.OpDelete, row(102, 2, 1<<63), nil)
+	r = row(50, 0, 42)
+	add(codec.OpLost, r, []int{0, 2}, row(40, 0, 41), r)
+	r = row(maxSeen, 1, maxSeen-1)
+	add(codec.OpUpdate, r, []int{0, 1}, row(maxSeen, 1, 1), row(maxSeen, 1, maxSeen))
+	for i := range 4 {
+		r = row(200+uint64(i), i%3, 1234)
+		add(codec.OpInsert, r, []int{0, 2}, r, row(190, 0, 1234))
+	}
+	return b
+}
+
+// lostBatch has lost notices with columns, own clocks among them, and
+// without, as for a lost delete, between other ops.
+func lostBatch() *codec.Batch {
+	row := codec.Clock{HLC: 1 << 40, Site: 1, Seen: 17}
+	col := codec.Clock{HLC: 1<<40 - 3, Site: 0, Seen: 16}
+	return &codec.Batch{First: 0, Last: 4, Origin: siteA, Sites: []codec.SiteID{siteA, siteB},
+		Tables: []codec.Table{{Name: "notes", Columns: []string{"title", "body", "pinned"}}, {Name: "tags"}},
+		Changes: []codec.Change{
+			{Op: codec.OpLost, Key: []any{"n1"}, Clock: row, Columns: []int{0, 2},
+				Values: []any{"lost title", int64(1)}, Clocks: []codec.Clock{row, col}},
+			{Op: codec.OpLost, Key: []any{"n2"}, Clock: col},
+			{Op: codec.OpUpdate, Key: []any{"n3"}, Clock: row, Columns: []int{1},
+				Values: []any{"kept"}, Clocks: []codec.Clock{row}},
+			{Table: 1, Op: codec.OpLost, Key: []any{"n1", "tag"}, Clock: row},
+			{Op: codec.OpLost, Key: []any{"n4"}, Clock: row, Columns: []int{0, 1, 2},
+				Values: []any{nil, []byte{}, 2.5}, Clocks: []codec.Clock{row, row, row}},
+		},
+	}
+}
+
+// TestSeenCost checks what Seen costs on the wire: one zero byte a clock
+// when Seens are equal, whatever their value, and nothing for a column whose
+// clock is the row's; a column whose clock differs from the row's in Seen
+// alone carries its own clock.
+func TestSeenCost(t *testing.T) {
+	bodyLen := func(b *codec.Batch) int {
+		t.Helper()
+		h, err := MustDecoder(t, codec.Limits{}).Header(MustEncode(t, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(h.BodyLen)
+	}
+	withSeen := func(seen func(i, j int) uint64) *codec.Batch {
+		b := newWorkload(4, 200).batch
+		for i := range b.Changes {
+			c := &b.Changes[i]
+			c.Clock.Seen = seen(i, -1)
+			for j := range c.Clocks {
+				c.Clocks[j].Seen = seen(i, j)
+			}
+		}
+		return b
+	}
+	zero := bodyLen(withSeen(func(int, int) uint64 { return 0 }))
+	// Equal Seens: only the first clock's delta is more than a zero byte.
+	if got := bodyLen(withSeen(func(int, int) uint64 { return 60 })); got != zero {
+		t.Errorf("Seens all 60: body of %d bytes, want %d as with Seens all 0", got, zero)
+	}
+	if got := bodyLen(withSeen(func(int, int) uint64 { return math.MaxUint64 })); got != zero {
+		t.Errorf("Seens all max: body of %d bytes, want %d as with Seens all 0", got, zero)
+	}
+	// A column Seen of its own: every column carries a whole clock.
+	own := withSeen(func(i, j int) uint64 { return uint64(j + 1) })
+	cols := 0
+	for _, c := range own.Changes {
+		cols += len(c.Columns)
+	}
+	// Each is 3 bytes: site, HLC delta 0, Seen delta; the next row clock's
+	// Seen delta back to 0 is a byte, as its zero delta was.
+	if got := bodyLen(own); got != zero+3*cols {
+		t.Errorf("column Seens differ from the row's: body of %d bytes, want %d (3 bytes a column clock)", got, zero+3*cols)
+	}
+	got, err := MustDecoder(t, codec.Limits{}).Decode(MustEncode(t, own))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameBatch(got, own) {
+		t.Errorf("batch with own column Seens changed on the way")
+	}
 }
 
 func unicodeBatch() *codec.Batch {

@@ -138,7 +138,7 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 			return fmt.Errorf("create replica table: %w (statement: %.200s)", err, stmt)
 		}
 	}
-	if _, err := triggers.Install(ctx, db, schema.Filter{}); err != nil {
+	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{}, doc.Policies); err != nil {
 		return err
 	}
 	n := replicator.NewNode(db)

@@ -23,12 +23,19 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	if b.Through == clocked {
 		return nil
 	}
+	// The writes had seen what the device had pulled from its hub by now:
+	// a merge absorbs before it applies anything.
+	pulled, err := Cursor(ctx, tx, hubPeer, "pulled")
+	if err != nil {
+		return err
+	}
+	st := stamp{seen: uint64(pulled)}
 	for _, c := range b.Changes {
 		t, ok := tracked[c.Table]
 		if !ok {
 			continue
 		}
-		if err := absorbChange(s, t, c); err != nil {
+		if err := absorbChange(s, t, c, st); err != nil {
 			return fmt.Errorf("clock local change to %s: %w", c.Table, err)
 		}
 	}
@@ -36,18 +43,19 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	return err
 }
 
-func absorbChange(s *store, t changelog.Tracked, c changelog.Change) error {
+func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st stamp) error {
 	key := changelog.KeyBytes(c.Key)
 	clock := Clock{HLC: s.next(c.At), Site: s.self}
-	switch c.Op {
-	case changelog.OpInsert, changelog.OpDelete:
-		if err := s.setRow(t.ID, key, clock, c.Op == changelog.OpDelete); err != nil {
+	// Under lww-row an update writes the whole row (changelog sends every
+	// column), so one row clock says it all.
+	if c.Op != changelog.OpUpdate || t.Policy == changelog.LWWRow {
+		if err := s.setRow(t.ID, key, clock, c.Op == changelog.OpDelete, st); err != nil {
 			return err
 		}
 		return s.dropCols(t.ID, key)
 	}
 	for _, name := range c.Columns {
-		if err := s.setCol(t.ID, key, t.ColumnIDs[name], clock); err != nil {
+		if err := s.setCol(t.ID, key, t.ColumnIDs[name], clock, st); err != nil {
 			return err
 		}
 	}

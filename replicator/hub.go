@@ -26,10 +26,12 @@ type Hub interface {
 var ErrNoSchema = errors.New("the hub does not know this database")
 
 // SchemaDoc is a database's schema as the first device gives it to the hub:
-// the DDL of the tracked tables and their indexes.
+// the DDL of the tracked tables and their indexes, and the merge policy of
+// every table whose policy is not the default.
 type SchemaDoc struct {
-	Fingerprint string   `json:"fingerprint"` // hex
-	Statements  []string `json:"statements"`
+	Fingerprint string                      `json:"fingerprint"` // hex
+	Statements  []string                    `json:"statements"`
+	Policies    map[string]changelog.Policy `json:"policies,omitempty"`
 }
 
 // PullRequest asks for a hub's changes after a version.

@@ -24,6 +24,10 @@ var (
 	ErrUnknownColumn = errors.New("unknown column")
 	// ErrClockSkew: a change is stamped too far in the future.
 	ErrClockSkew = errors.New("clock too far in the future")
+	// ErrNotice: a node sent a loss notice, which only a hub sends.
+	ErrNotice = errors.New("a loss notice from a node that is not this node's hub")
+	// ErrStale: a pull response that does not start at the pulled cursor.
+	ErrStale = errors.New("stale pull response")
 )
 
 // DefaultMaxClockSkew is how far in the future a merged change may be stamped.
@@ -51,6 +55,10 @@ type merge struct {
 	// kept only for rows the device itself wrote (see package doc).
 	fromHub bool
 	clocked map[int64]bool // tables that have clocks, for fromHub
+	origin  changelog.SiteID
+	arrived uint64        // on the hub: the version at which this batch arrives
+	pending pendingWrites // on a device: its writes not yet pushed
+	events  []int64       // conflicts recorded
 }
 
 // keeps reports whether the merge records clocks for a row with these local clocks.
@@ -124,7 +132,7 @@ func (m *merge) clock(c codec.Clock) Clock {
 func (m *merge) apply() error {
 	keys := map[*target][][]byte{}
 	for _, c := range m.b.Changes {
-		if c.Op == codec.OpInsert {
+		if c.Op == codec.OpInsert || c.Op == codec.OpLost {
 			continue // insertNew finds out in bulk whether a row has clocks
 		}
 		t := m.targets[c.Table]
@@ -136,7 +144,16 @@ func (m *merge) apply() error {
 		}
 	}
 	cs := m.b.Changes
+	var notices []codec.Change
 	for i := 0; i < len(cs); {
+		if cs[i].Op == codec.OpLost {
+			if !m.fromHub {
+				return fmt.Errorf("change %d: %w", i, ErrNotice)
+			}
+			notices = append(notices, cs[i])
+			i++
+			continue
+		}
 		if n := m.newRowRun(cs[i:]); n > 1 {
 			if err := m.insertNew(m.targets[cs[i].Table], cs[i:i+n]); err != nil {
 				return fmt.Errorf("changes %d-%d (insert %s): %w", i, i+n-1, m.targets[cs[i].Table].Table.Name, err)
@@ -149,7 +166,7 @@ func (m *merge) apply() error {
 		}
 		i++
 	}
-	return nil
+	return m.notices(notices)
 }
 
 // maxParams bounds the values bound to one statement (SQLite allows 32766).
@@ -161,7 +178,7 @@ const maxParams = 30000
 // this node has neither those rows nor clocks for them.
 func (m *merge) newRowRun(cs []codec.Change) int {
 	first := cs[0]
-	limit := max(1, min(200, maxParams/(len(first.Columns)+4)))
+	limit := max(1, min(200, maxParams/(len(first.Columns)+5)))
 	n := 0
 	for n < len(cs) && n < limit && m.isNewRow(cs[n], first) {
 		n++
@@ -273,7 +290,7 @@ func (m *merge) unclocked(t *target, cs []codec.Change) (int64, error) {
 // bulkClocks records the row clocks of cs where the rows have none, and
 // returns how many it recorded.
 func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
-	args := make([]any, 0, 4*len(cs))
+	args := make([]any, 0, 5*len(cs))
 	for _, c := range cs {
 		site, err := m.s.siteNumber(changelog.SiteID(m.b.Sites[c.Clock.Site]))
 		if err != nil {
@@ -281,10 +298,10 @@ func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
 		}
 		key := changelog.KeyBytes(c.Key)
 		m.s.forget(t.ID, key)
-		args = append(args, t.ID, key, c.Clock.HLC, site)
+		args = append(args, t.ID, key, c.Clock.HLC, site, m.stamp().arrived)
 	}
-	q := `INSERT INTO _sync_clock (tbl, key, col, hlc, site) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?, ?, 0, ?, ?), ", len(cs)), ", ") +
+	q := `INSERT INTO _sync_clock (tbl, key, col, hlc, site, arrived) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, 0, ?, ?, nullif(?, 0)), ", len(cs)), ", ") +
 		` ON CONFLICT DO NOTHING`
 	res, err := m.tx.ExecContext(m.ctx, q, args...)
 	if err != nil {
@@ -300,30 +317,61 @@ func (m *merge) change(t *target, c codec.Change) error {
 		return err
 	}
 	rc := m.clock(c.Clock)
-	switch c.Op {
-	case codec.OpDelete:
+	if c.Op == codec.OpDelete {
 		return m.delete(t, c, key, local, rc)
-	case codec.OpInsert:
-		if local.row != nil && local.dead && !rc.Newer(*local.row) {
-			return nil // deleted later than this insert
-		}
 	}
 	exists, err := m.exists(t, c.Key)
 	if err != nil {
 		return err
 	}
+	wholeRow := c.Op == codec.OpInsert || t.Policy == changelog.LWWRow
 	switch {
-	case c.Op == codec.OpInsert && !exists:
-		return m.insert(t, c, key, local, rc)
+	case !exists && wholeRow:
+		return m.revive(t, c, key, local, rc)
 	case !exists:
-		return nil // an update does not bring a deleted row back
+		// An update does not bring a deleted row back: only its writer has
+		// the other columns.
+		if local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+			return m.lostToDelete(t, c, local, rc)
+		}
+		return nil
+	case wholeRow && local.row != nil && *local.row != rc && !local.dead &&
+		(t.Policy == changelog.LWWRow || m.concurrent(t, key, 0, local, rc, c.Clock.Seen)):
+		return m.rowWrite(t, c, key, local, rc)
 	}
 	return m.update(t, c, key, local, rc)
 }
 
+// revive writes a whole row (an insert, or an lww-row update) that this node
+// does not have. The row's register decides: a later delete keeps it out.
+func (m *merge) revive(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
+	if local.row != nil && local.dead && !rc.Newer(*local.row) {
+		if m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+			return m.lostToDelete(t, c, local, rc)
+		}
+		return nil // deleted after this write had seen the row
+	}
+	if local.row != nil && local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+		// A delete made without seeing this row: the row comes back.
+		if err := m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true,
+			lostClock: *local.row, wonClock: rc}}); err != nil {
+			return err
+		}
+	}
+	return m.insert(t, c, key, local, rc)
+}
+
 func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
 	if local.row != nil && !rc.Newer(*local.row) {
+		if !local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+			// The row was written again, later, by a node that had not seen
+			// this delete: the row stays, the delete is recorded.
+			return m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true, lostClock: rc, wonClock: *local.row}})
+		}
 		return nil
+	}
+	if err := m.writesLostToDelete(t, c.Key, key, local, rc, c.Clock.Seen); err != nil {
+		return err
 	}
 	res, err := m.exec(t, "delete", nil, c.Key...)
 	if err != nil {
@@ -339,7 +387,7 @@ func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, r
 	if !m.keeps(local) {
 		return nil
 	}
-	if err := m.s.setRow(t.ID, key, rc, true); err != nil {
+	if err := m.s.setRow(t.ID, key, rc, true, m.stamp()); err != nil {
 		return err
 	}
 	if len(local.cols) == 0 {
@@ -360,7 +408,7 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 	if !m.keeps(local) {
 		return nil
 	}
-	if err := m.s.setRow(t.ID, key, rc, false); err != nil {
+	if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
 		return err
 	}
 	if len(local.cols) > 0 {
@@ -370,7 +418,7 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 	}
 	for i, ci := range c.Columns {
 		if cc := m.clock(c.Clocks[i]); cc != rc {
-			if err := m.s.setCol(t.ID, key, t.ids[ci], cc); err != nil {
+			if err := m.s.setCol(t.ID, key, t.ids[ci], cc, m.stamp()); err != nil {
 				return err
 			}
 		}
@@ -378,20 +426,79 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 	return nil
 }
 
+// rowWrite merges a whole row into a live row written concurrently (an
+// insert collision under any policy) or differently (lww-row): the later
+// write's row wins as a whole, except that under manual the row the hub
+// accepted first stays. The loser's values are recorded.
+func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
+	conc := m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
+	win := rc.Newer(*local.row)
+	switch {
+	case t.Policy == changelog.Manual && conc:
+		win = m.fromHub // the hub's row stands
+	case m.fromHub && !conc:
+		win = true // the hub serves only what won there
+	}
+	if conc {
+		kind := kindUpdate
+		if c.Op == codec.OpInsert {
+			kind = kindInsert
+		}
+		if err := m.recordRow(t, c, local, rc, kind, win); err != nil {
+			return err
+		}
+	}
+	if !win {
+		return nil
+	}
+	if _, err := m.exec(t, "update", c.Columns, append(slices.Clone(c.Values), c.Key...)...); err != nil {
+		return err
+	}
+	if err := m.logChange(t, codec.OpInsert, nil, c.Key); err != nil {
+		return err
+	}
+	if !m.keeps(local) {
+		return nil
+	}
+	if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
+		return err
+	}
+	return m.s.dropCols(t.ID, key)
+}
+
 // update writes the columns whose clocks are newer than this node's, and
-// makes an insert's clock the row's clock when it is newer.
+// makes an insert's clock the row's clock when it is newer. A column written
+// concurrently on both sides has its loser recorded; under manual the
+// value the hub holds stays.
 func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
 	var won []int
 	var args []any
+	var losses []loss
 	for i, ci := range c.Columns {
 		cc := m.clock(c.Clocks[i])
-		if lc, ok := local.column(t.ids[ci]); ok && !cc.Newer(lc) {
+		id := t.ids[ci]
+		lc, has := local.column(id)
+		if has && cc == lc {
+			continue // this very write
+		}
+		win := !has || cc.Newer(lc)
+		conc := has && m.concurrent(t, key, id, local, cc, c.Clocks[i].Seen)
+		switch {
+		case t.Policy == changelog.Manual && m.fromHub:
+			win = true // the hub's value stands
+		case t.Policy == changelog.Manual && conc:
+			win = false // the hub keeps the value it accepted first
+		}
+		if conc {
+			losses = append(losses, loss{col: ci, incoming: c.Values[i], inClock: cc, localClock: lc, localLost: win})
+		}
+		if !win {
 			continue
 		}
 		won = append(won, ci)
 		args = append(args, c.Values[i])
 		if m.keeps(local) {
-			if err := m.s.setCol(t.ID, key, t.ids[ci], cc); err != nil {
+			if err := m.s.setCol(t.ID, key, id, cc, m.stamp()); err != nil {
 				return err
 			}
 		}
@@ -401,9 +508,14 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 			return err
 		}
 	}
+	if len(losses) > 0 {
+		if err := m.recordColumns(t, c.Key, kindUpdate, losses); err != nil {
+			return err
+		}
+	}
 	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row)) {
 		if m.keeps(local) {
-			if err := m.s.setRow(t.ID, key, rc, false); err != nil {
+			if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
 				return err
 			}
 		}
@@ -483,6 +595,8 @@ func (t *target) statement(kind string, cols []int) string {
 	where := keyWhere(t.Table)
 	var q string
 	switch kind {
+	case "select":
+		q = conflictSelect(t.Table)
 	case "exists":
 		q = fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s`, tbl, where)
 	case "delete":

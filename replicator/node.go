@@ -2,11 +2,13 @@ package replicator
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,9 @@ type Node struct {
 	MaxClockSkew time.Duration // 0 means DefaultMaxClockSkew
 	Logger       *slog.Logger
 	Now          func() time.Time // the wall clock; tests replace it
+	// OnConflict, if set, is called after a merge that recorded conflicts,
+	// with them, once the merge has committed.
+	OnConflict func([]Conflict)
 
 	mu   sync.Mutex // one transaction that writes clocks at a time
 	log  *changelog.Log
@@ -96,7 +101,29 @@ func (n *Node) Schema(ctx context.Context, q sqlx.QueryerContext) (map[string]ch
 	for _, t := range tracked {
 		s.Tables = append(s.Tables, t.Table)
 	}
-	return tracked, s.Fingerprint(), nil
+	return tracked, fingerprint(s.Fingerprint(), tracked), nil
+}
+
+// fingerprint adds the tables' merge policies to a schema fingerprint, so
+// that nodes that would merge a table differently refuse each other's
+// batches. With every table on the default policy it is the schema's own.
+func fingerprint(fp [32]byte, tracked map[string]changelog.Tracked) [32]byte {
+	var names []string
+	for name, t := range tracked {
+		if t.Policy != changelog.LWWColumn {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return fp
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	h.Write(fp[:])
+	for _, name := range names {
+		fmt.Fprintf(h, "policy %q %q\n", name, tracked[name].Policy)
+	}
+	return [32]byte(h.Sum(nil))
 }
 
 // SchemaDoc returns the DDL a hub needs to hold this node's tracked tables.
@@ -106,6 +133,14 @@ func (n *Node) SchemaDoc(ctx context.Context) (*SchemaDoc, error) {
 		return nil, err
 	}
 	doc := &SchemaDoc{Fingerprint: hex.EncodeToString(fp[:])}
+	for name, t := range tracked {
+		if t.Policy != changelog.LWWColumn {
+			if doc.Policies == nil {
+				doc.Policies = map[string]changelog.Policy{}
+			}
+			doc.Policies[name] = t.Policy
+		}
+	}
 	rows, err := n.DB.QueryxContext(ctx, `SELECT type, tbl_name, sql FROM sqlite_schema
 		WHERE type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type = 'index', rowid`)
 	if err != nil {
@@ -204,6 +239,7 @@ func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, e
 		return nil, 0, 0, err
 	}
 	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
+	bd.mine = true
 	if err := bd.preload(b.Changes); err != nil {
 		return nil, 0, 0, err
 	}
@@ -260,14 +296,18 @@ func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelo
 			return nil, 0, 0, err
 		}
 	}
+	if err := bd.addNotices(ctx, conn, asker); err != nil {
+		return nil, 0, 0, err
+	}
 	frame, err := n.enc.Encode(nil, bd.b)
 	return frame, b.Through, len(bd.b.Changes), err
 }
 
 // MergeResult says what a merge did.
 type MergeResult struct {
-	Changes int   // changes in the batch
-	Version int64 // this node's last version after the merge
+	Changes   int   // changes in the batch
+	Conflicts int   // conflicts the merge recorded
+	Version   int64 // this node's last version after the merge
 }
 
 // Merge decodes frame and merges it in one transaction. If peer is not
@@ -289,47 +329,78 @@ func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (Mer
 	if err := checkSkew(b, n.Now(), n.maxSkew()); err != nil {
 		return res, err
 	}
+	var events []int64
 	err := n.log.ApplyRemote(ctx, changelog.SiteID(b.Origin), func(tx *sqlx.Tx) error {
-		return n.mergeTx(ctx, tx, b, peer)
+		var err error
+		events, err = n.mergeTx(ctx, tx, b, peer)
+		return err
 	})
 	if err != nil {
 		return res, err
+	}
+	res.Conflicts = len(events)
+	if len(events) > 0 && n.OnConflict != nil {
+		cs, err := n.Conflicts(ctx, ConflictFilter{Events: events})
+		if err != nil {
+			return res, err
+		}
+		n.OnConflict(cs)
 	}
 	res.Version, err = n.log.LastVersion(ctx)
 	return res, err
 }
 
-func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer string) error {
+func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer string) ([]int64, error) {
 	tracked, fp, err := n.Schema(ctx, tx)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if peer != "" {
+		cur, err := Cursor(ctx, tx, peer, "pulled")
+		if err != nil {
+			return nil, err
+		}
+		if int64(b.First) != cur {
+			return nil, fmt.Errorf("%w: it covers versions %d-%d, this node has pulled up to %d", ErrStale, b.First+1, b.Last, cur)
+		}
 	}
 	if fp != b.Fingerprint {
-		return fmt.Errorf("%w: the batch was built for schema %x, this database has %x", ErrSchemaMismatch, b.Fingerprint[:6], fp[:6])
+		return nil, fmt.Errorf("%w: the batch was built for schema %x, this database has %x", ErrSchemaMismatch, b.Fingerprint[:6], fp[:6])
 	}
 	targets, err := resolve(b, tracked)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s, err := newStore(ctx, tx, n.site)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
-		return err
+		return nil, err
 	}
-	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer}
+	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
 	defer m.close()
+	if m.fromHub {
+		if m.pending, err = loadPending(ctx, tx, n.log, tracked); err != nil {
+			return nil, err
+		}
+	} else {
+		var last int64
+		if err := tx.GetContext(ctx, &last, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+			return nil, err
+		}
+		m.arrived = uint64(last) + 1
+	}
 	if err := m.apply(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.close(); err != nil {
-		return err
+		return nil, err
 	}
 	if peer == "" {
-		return nil
+		return m.events, nil
 	}
-	return SetCursor(ctx, tx, peer, "pulled", int64(b.Last))
+	return m.events, SetCursor(ctx, tx, peer, "pulled", int64(b.Last))
 }
 
 // Cursor returns a peer's cursor ("pushed" or "pulled"), 0 if never set.

@@ -18,6 +18,23 @@ type rowClocks struct {
 	row  *Clock // nil: the row was never written since install
 	dead bool
 	cols map[int64]Clock
+	// stamps of the clocks that have any, by column (0: the row)
+	stamps map[int64]stamp
+}
+
+// stamp places a clock in the hub's order of changes (see the 0003
+// migration): seen, on a device, is the hub version the device had pulled
+// when it wrote; arrived, on the hub, the hub version at which the value
+// arrived. Zero is unknown, stored as NULL.
+type stamp struct{ seen, arrived uint64 }
+
+// stamp returns the stamp of a column's clock, which is the row's when the
+// column has no clock of its own.
+func (r rowClocks) stamp(id int64) stamp {
+	if _, ok := r.cols[id]; ok {
+		return r.stamps[id]
+	}
+	return r.stamps[0]
 }
 
 // column returns the clock of a column's value: its own, else the row's,
@@ -59,11 +76,12 @@ func newStore(ctx context.Context, tx querier, self changelog.SiteID) (*store, e
 		return nil, fmt.Errorf("read clock: %w", err)
 	}
 	for dst, q := range map[**sqlx.Stmt]string{
-		&s.stmt.load: `SELECT col, hlc, site, dead FROM _sync_clock WHERE tbl = ? AND key = ?`,
-		&s.stmt.setRow: `INSERT INTO _sync_clock (tbl, key, col, hlc, site, dead) VALUES (?, ?, 0, ?, ?, ?)
-			ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site, dead = excluded.dead`,
-		&s.stmt.setCol: `INSERT INTO _sync_clock (tbl, key, col, hlc, site) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site`,
+		&s.stmt.load: `SELECT col, hlc, site, dead, ifnull(seen, 0), ifnull(arrived, 0) FROM _sync_clock WHERE tbl = ? AND key = ?`,
+		&s.stmt.setRow: `INSERT INTO _sync_clock (tbl, key, col, hlc, site, dead, seen, arrived) VALUES (?, ?, 0, ?, ?, ?, nullif(?, 0), nullif(?, 0))
+			ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site, dead = excluded.dead,
+				seen = excluded.seen, arrived = excluded.arrived`,
+		&s.stmt.setCol: `INSERT INTO _sync_clock (tbl, key, col, hlc, site, seen, arrived) VALUES (?, ?, ?, ?, ?, nullif(?, 0), nullif(?, 0))
+			ON CONFLICT DO UPDATE SET hlc = excluded.hlc, site = excluded.site, seen = excluded.seen, arrived = excluded.arrived`,
 		&s.stmt.dropCols: `DELETE FROM _sync_clock WHERE tbl = ? AND key = ? AND col <> 0`,
 	} {
 		st, err := tx.PreparexContext(ctx, q)
@@ -121,20 +139,27 @@ func (s *store) load(tbl int64, key []byte) (rowClocks, error) {
 		var col, site int64
 		var hlc uint64
 		var dead bool
-		if err := rows.Scan(&col, &hlc, &site, &dead); err != nil {
+		var st stamp
+		if err := rows.Scan(&col, &hlc, &site, &dead, &st.seen, &st.arrived); err != nil {
 			return r, err
 		}
-		if err := s.addClock(&r, col, hlc, site, dead); err != nil {
+		if err := s.addClock(&r, col, hlc, site, dead, st); err != nil {
 			return r, err
 		}
 	}
 	return r, rows.Err()
 }
 
-func (s *store) addClock(r *rowClocks, col int64, hlc uint64, site int64, dead bool) error {
+func (s *store) addClock(r *rowClocks, col int64, hlc uint64, site int64, dead bool, st stamp) error {
 	id, err := s.site(site)
 	if err != nil {
 		return err
+	}
+	if st != (stamp{}) {
+		if r.stamps == nil {
+			r.stamps = map[int64]stamp{}
+		}
+		r.stamps[col] = st
 	}
 	c := Clock{HLC: hlc, Site: id}
 	if col == 0 {
@@ -201,7 +226,7 @@ func (s *store) preloadTable(tbl int64, keys [][]byte) error {
 	for _, k := range keys {
 		s.known[cacheKey(tbl, k)] = rowClocks{}
 	}
-	rows, err := s.tx.QueryContext(s.ctx, `SELECT key, col, hlc, site, dead FROM _sync_clock WHERE tbl = ?`, tbl)
+	rows, err := s.tx.QueryContext(s.ctx, `SELECT key, col, hlc, site, dead, ifnull(seen, 0), ifnull(arrived, 0) FROM _sync_clock WHERE tbl = ?`, tbl)
 	if err != nil {
 		return fmt.Errorf("read clocks: %w", err)
 	}
@@ -216,7 +241,7 @@ func (s *store) preloadChunk(tbl int64, keys [][]byte) error {
 		args = append(args, k)
 		s.known[cacheKey(tbl, k)] = rowClocks{}
 	}
-	q := `SELECT key, col, hlc, site, dead FROM _sync_clock WHERE tbl = ? AND key IN (` +
+	q := `SELECT key, col, hlc, site, dead, ifnull(seen, 0), ifnull(arrived, 0) FROM _sync_clock WHERE tbl = ? AND key IN (` +
 		strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + `)`
 	rows, err := s.tx.QueryContext(s.ctx, q, args...)
 	if err != nil {
@@ -226,7 +251,7 @@ func (s *store) preloadChunk(tbl int64, keys [][]byte) error {
 	return s.addRows(tbl, rows)
 }
 
-// addRows adds clock rows (key, col, hlc, site, dead) to the preloaded
+// addRows adds clock rows (key, col, hlc, site, dead, seen, arrived) to the preloaded
 // clocks of the keys preload asked for.
 func (s *store) addRows(tbl int64, rows *sql.Rows) error {
 	for rows.Next() {
@@ -234,7 +259,8 @@ func (s *store) addRows(tbl int64, rows *sql.Rows) error {
 		var col, site int64
 		var hlc uint64
 		var dead bool
-		if err := rows.Scan(&key, &col, &hlc, &site, &dead); err != nil {
+		var st stamp
+		if err := rows.Scan(&key, &col, &hlc, &site, &dead, &st.seen, &st.arrived); err != nil {
 			return err
 		}
 		ck := cacheKey(tbl, key)
@@ -242,7 +268,7 @@ func (s *store) addRows(tbl int64, rows *sql.Rows) error {
 		if !asked {
 			continue
 		}
-		if err := s.addClock(&r, col, hlc, site, dead); err != nil {
+		if err := s.addClock(&r, col, hlc, site, dead, st); err != nil {
 			return err
 		}
 		s.known[ck] = r
@@ -257,23 +283,23 @@ func (s *store) forget(tbl int64, key []byte) {
 	}
 }
 
-func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool) error {
+func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool, st stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
 		return err
 	}
-	_, err = s.stmt.setRow.ExecContext(s.ctx, tbl, key, c.HLC, site, dead)
+	_, err = s.stmt.setRow.ExecContext(s.ctx, tbl, key, c.HLC, site, dead, st.seen, st.arrived)
 	return err
 }
 
-func (s *store) setCol(tbl int64, key []byte, col int64, c Clock) error {
+func (s *store) setCol(tbl int64, key []byte, col int64, c Clock, st stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
 		return err
 	}
-	_, err = s.stmt.setCol.ExecContext(s.ctx, tbl, key, col, c.HLC, site)
+	_, err = s.stmt.setCol.ExecContext(s.ctx, tbl, key, col, c.HLC, site, st.seen, st.arrived)
 	return err
 }
 

@@ -34,8 +34,19 @@ type Report struct {
 // schema and filter changes nothing. f is stored, so that StoredFilter can
 // give it back to a later run.
 func Install(ctx context.Context, db *sqlx.DB, f schema.Filter) (*Report, error) {
-	// Read first: a bad filter must fail before anything is written.
-	if _, err := schema.Read(ctx, db, f); err != nil {
+	return InstallWithPolicies(ctx, db, f, nil)
+}
+
+// InstallWithPolicies is Install that also sets the merge policy of some of
+// the tracked tables, in the same transaction. Tables it does not name keep
+// the policy they have (lww-column for a new one).
+func InstallWithPolicies(ctx context.Context, db *sqlx.DB, f schema.Filter, policies map[string]changelog.Policy) (*Report, error) {
+	// Read first: a bad filter or policy must fail before anything is written.
+	first, err := schema.Read(ctx, db, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPolicies(first, policies); err != nil {
 		return nil, err
 	}
 	if err := migrations.Up(ctx, db.DB); err != nil {
@@ -74,10 +85,28 @@ func Install(ctx context.Context, db *sqlx.DB, f schema.Filter) (*Report, error)
 	if err := storeFilter(ctx, tx, f); err != nil {
 		return nil, err
 	}
+	for name, p := range policies {
+		if err := changelog.SetPolicy(ctx, tx, name, p); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit install: %w", err)
 	}
 	return rep, nil
+}
+
+// checkPolicies checks that every policy is valid and names a table s tracks.
+func checkPolicies(s *schema.Schema, policies map[string]changelog.Policy) error {
+	for name, p := range policies {
+		if _, err := changelog.ParsePolicy(string(p)); err != nil {
+			return fmt.Errorf("policy of %s: %w", schema.Ident(name), err)
+		}
+		if _, ok := s.Table(name); !ok {
+			return fmt.Errorf("policy of %s: the table is not tracked; name a table that init tracks", schema.Ident(name))
+		}
+	}
+	return nil
 }
 
 // withoutOwnTables leaves deltasync's own tables out of what a user is told was skipped.
