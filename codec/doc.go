@@ -62,7 +62,9 @@
 // own writes lost a conflict on the hub. It has the shape of an update: the
 // key, the losing write's row clock, and the losing values with their
 // clocks, under the same rules as an update's columns; it has no columns
-// when the write that lost was a delete.
+// when the write that lost was a delete. Its row clock's Seen, which a
+// notice has no other use for, names the kind of conflict for the device's
+// record: 1 update, 2 insert, 3 delete, 4 deleted (see package replicator).
 //
 // The row clock is the row's existence register. A column's own bit is 0
 // when its clock (site, HLC and Seen) equals the row clock, which is the

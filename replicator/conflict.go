@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -22,6 +23,18 @@ const (
 	kindDelete  = "delete"  // a delete lost: the row was written again by a node that had not seen it
 	kindDeleted = "deleted" // a value lost because a concurrent delete won
 )
+
+// kinds numbers the kinds in a loss notice (codec: the Seen of its row clock).
+var kinds = []string{1: kindUpdate, 2: kindInsert, 3: kindDelete, 4: kindDeleted}
+
+func kindNumber(kind string) uint64 {
+	for i, k := range kinds {
+		if k == kind {
+			return uint64(i)
+		}
+	}
+	return 0
+}
 
 // lostValue is one row of _sync_conflicts: a column (col "" for the row's
 // existence) whose losing and winning sides differ.
@@ -144,6 +157,9 @@ func (m *merge) lostToDelete(t *target, c codec.Change, local rowClocks, rc Cloc
 	}
 	var out []lostValue
 	for i, ci := range c.Columns {
+		if slices.Contains(t.Table.Key, t.cols[ci].Name) {
+			continue // the same on both sides
+		}
 		out = append(out, lostValue{col: t.cols[ci].Name, lost: c.Values[i], lostClock: m.clock(c.Clocks[i]),
 			wonDead: true, wonClock: *local.row})
 	}
@@ -160,7 +176,7 @@ func (m *merge) writesLostToDelete(t *target, key []any, kb []byte, local rowClo
 	var out []lostValue
 	for _, col := range t.Table.Writable() {
 		id := t.ColumnIDs[col.Name]
-		if !m.concurrent(t, kb, id, local, rc, seen) {
+		if slices.Contains(t.Table.Key, col.Name) || !m.concurrent(t, kb, id, local, rc, seen) {
 			continue
 		}
 		if cur == nil {
@@ -312,13 +328,13 @@ func (m *merge) notices(cs []codec.Change) error {
 		if local.row != nil {
 			won = *local.row
 		}
+		kind := noticeKind(c)
 		if len(c.Columns) == 0 {
-			if err := m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true, lostClock: lost, wonClock: won, wonDead: cur == nil}}); err != nil {
+			if err := m.record(t, c.Key, kind, []lostValue{{lostDead: true, lostClock: lost, wonClock: won, wonDead: cur == nil}}); err != nil {
 				return err
 			}
 			continue
 		}
-		kind := noticeKind(t, c, cur)
 		var out []lostValue
 		for i, ci := range c.Columns {
 			name := t.cols[ci].Name
@@ -333,27 +349,21 @@ func (m *merge) notices(cs []codec.Change) error {
 	return nil
 }
 
-// noticeKind tells from a notice what kind of conflict it was: the hub
-// sends the losing values, not the kind.
-func noticeKind(t *target, c codec.Change, cur map[string]any) string {
-	if cur == nil {
-		return kindDeleted
+// noticeKind is the kind a notice names, or the one its shape suggests.
+func noticeKind(c codec.Change) string {
+	if c.Clock.Seen > 0 && c.Clock.Seen < uint64(len(kinds)) {
+		return kinds[c.Clock.Seen]
 	}
-	if len(c.Columns) < len(t.Table.Writable()) {
-		return kindUpdate
+	if len(c.Columns) == 0 {
+		return kindDelete
 	}
-	for _, cc := range c.Clocks {
-		if cc != c.Clock {
-			return kindUpdate
-		}
-	}
-	return kindInsert
+	return kindUpdate
 }
 
 // addNotices adds to a batch the hub serves a site the losses of that
 // site's writes that the hub recorded in the batch's range of versions.
 func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site changelog.SiteID) error {
-	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, col, lost, lost_hlc, lost_dead
+	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, kind, col, lost, lost_hlc, lost_dead
 		FROM _sync_conflicts WHERE lost_site = ? AND ver > ? AND ver <= ? ORDER BY event, id`,
 		site[:], bd.b.First, bd.b.Last)
 	if err != nil {
@@ -367,12 +377,13 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 			event    int64
 			tbl      string
 			k        [4]any
+			kind     string
 			col      *string
 			lost     any
 			lostHLC  uint64
 			lostDead bool
 		}
-		if err := rows.Scan(&r.event, &r.tbl, &r.k[0], &r.k[1], &r.k[2], &r.k[3], &r.col, &r.lost, &r.lostHLC, &r.lostDead); err != nil {
+		if err := rows.Scan(&r.event, &r.tbl, &r.k[0], &r.k[1], &r.k[2], &r.k[3], &r.kind, &r.col, &r.lost, &r.lostHLC, &r.lostDead); err != nil {
 			return err
 		}
 		t, ok := bd.tracked[r.tbl]
@@ -382,7 +393,9 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 		lc := bd.clock(Clock{HLC: r.lostHLC, Site: site}, 0)
 		if cur == nil || r.event != curEvent {
 			ti := bd.table(t)
-			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: codec.OpLost, Key: slicesCut(r.k[:len(t.Table.Key)]), Clock: lc})
+			rowClock := lc
+			rowClock.Seen = kindNumber(r.kind)
+			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: codec.OpLost, Key: slicesCut(r.k[:len(t.Table.Key)]), Clock: rowClock})
 			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], r.event
 		}
 		if r.col == nil {

@@ -513,7 +513,10 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 			return err
 		}
 	}
-	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row)) {
+	// A device takes its hub's register: the hub serves the row as it
+	// decided it, and a write of this device it had to decide on is no
+	// longer pending.
+	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row) || m.fromHub) {
 		if m.keeps(local) {
 			if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
 				return err
