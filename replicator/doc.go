@@ -48,6 +48,50 @@
 // inserted itself, so every node still converges (TestConvergenceProperty);
 // the dropped update is a write lost to a concurrent delete.
 //
+// # Policies and conflicts
+//
+// Each table has a policy, stored in _sync_tables and part of the schema
+// fingerprint, so every node merges it the same way:
+//
+//   - lww-column (default): the rules above, column by column; concurrent
+//     edits of different columns of a row both survive.
+//   - lww-row: a write is a write of the whole row (an update carries every
+//     column and stamps the row clock), and the later of two concurrent
+//     writes wins as a whole, existence included: a later update brings a
+//     row deleted concurrently back.
+//   - manual: the first of two concurrent writes of a column the hub
+//     accepted stays, on the hub and on every device; the later one is not
+//     applied anywhere and is recorded. Existence follows its register
+//     under every policy.
+//
+// Two writes are concurrent when neither writer had seen the other's write.
+// The hub orders all writes, so "had seen" is a hub version: a device's own
+// write carries, as the Seen of its clock, the hub version it had pulled
+// when it wrote (absorb stamps it before a merge moves the cursor), and the
+// hub keeps, with each clock, the version at which the value arrived
+// (_sync_clock.seen and .arrived). On the hub an incoming write is
+// concurrent with the local value when it comes from its own writer, the
+// local value is another site's, and it arrived after the writer's Seen. A
+// hub serves a merge whole, so a pulled version never splits one. A device
+// judges only its own writes not yet pushed: any value its hub serves over
+// one of them was written without seeing it. A write the device pushed was
+// judged by the hub, which, when that write lost, sends the device a loss
+// notice (codec.OpLost) in its next pull; the device records it with
+// what it then holds as the winner. A write that follows one it had seen is
+// never a conflict, and two sides with the same value lose nothing.
+//
+// Whatever loses is written to _sync_conflicts, one row per column (col NULL
+// for existence) grouped by event: table, key, kind (update, insert: rows
+// inserted with the same key, delete: a delete that lost, deleted: values a
+// concurrent delete removed), both values with their storage classes, both
+// clocks and sites, when. A conflict is recorded on the node whose merge
+// overwrote or rejected the value and on the device that wrote it. Resolve
+// writes the kept side as an ordinary local write, which syncs and, having
+// seen both sides, wins everywhere. One imprecision remains: a write whose
+// push is in flight while the pull that carries a later write made after
+// seeing it arrives is judged as unpushed, and recorded as a conflict that
+// was not one; never the other way round.
+//
 // A batch is applied in one transaction through changelog.ApplyRemote, so it
 // is never captured again as a local change, and a failure leaves nothing of
 // it. Table and column names in a batch must exist in the receiving node's
