@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/deltasync/deltasync"
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3"
@@ -59,4 +60,33 @@ func mustExec(path, ddl string) {
 	db := sqlx.MustOpen("sqlite3", path)
 	defer db.Close()
 	db.MustExec(ddl)
+}
+
+// An app is told of the writes that lost to a concurrent edit on another
+// device, lists them, and keeps its own value where that is what the user
+// wants. (Not run: it needs a second device to disagree with.)
+func ExampleNode_Resolve() {
+	ctx := context.Background()
+	node, err := deltasync.Open(ctx, "notes.db", deltasync.Options{
+		Hub:        "http://127.0.0.1:7070",
+		Policies:   map[string]changelog.Policy{"invoices": changelog.Manual},
+		OnConflict: func(cs []deltasync.Conflict) { fmt.Println(len(cs), "new conflicts") },
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Close(ctx)
+
+	conflicts, err := node.Conflicts(ctx, "notes")
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range conflicts {
+		if c.Resolved.IsZero() {
+			// Writes the local side again, as a new write that every device takes.
+			if err := node.Resolve(ctx, c.ID, deltasync.Keep{Side: "local"}); err != nil {
+				panic(err)
+			}
+		}
+	}
 }

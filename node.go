@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
@@ -23,10 +24,26 @@ type Options struct {
 	Token string // bearer token for the hub
 	// Only and Exclude select the tracked tables, as `deltasync init` does.
 	Only, Exclude []string
+	// Policies sets the merge policy of some tables, as `deltasync init
+	// --policy` does: changelog.LWWColumn (the default), LWWRow or Manual.
+	// Tables not named keep the policy stored in the database. Every device
+	// of a database must use the same policies.
+	Policies map[string]changelog.Policy
+	// OnConflict, if set, is called with the conflicts a merge recorded,
+	// after the merge committed, on the goroutine that syncs: keep it short.
+	OnConflict func([]Conflict)
 	// Run tunes the background loop; its zero value uses the defaults.
 	Run    replicator.RunOptions
 	Logger *slog.Logger
 }
+
+// Conflict is a recorded conflict: a write that lost to a concurrent write
+// on another node, both sides with their values, clocks and sites.
+type Conflict = replicator.Conflict
+
+// Keep says which side resolving a conflict keeps: Keep{Side: "local"},
+// Keep{Side: "remote"}, or Keep{Side: "value", Values: map[string]any{"col": v}}.
+type Keep = replicator.Keep
 
 // Node is an app's database with deltasync running on it.
 type Node struct {
@@ -53,7 +70,7 @@ func Open(ctx context.Context, path string, opt Options) (*Node, error) {
 }
 
 func start(ctx context.Context, db *sqlx.DB, path string, opt Options) (*Node, error) {
-	if _, err := triggers.Install(ctx, db, schema.Filter{Only: opt.Only, Exclude: opt.Exclude}); err != nil {
+	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{Only: opt.Only, Exclude: opt.Exclude}, opt.Policies); err != nil {
 		return nil, sqlitefile.Explain(path, err)
 	}
 	if err := sqlitefile.EnableWAL(ctx, db, path); err != nil {
@@ -63,6 +80,7 @@ func start(ctx context.Context, db *sqlx.DB, path string, opt Options) (*Node, e
 	if opt.Logger != nil {
 		n.node.Logger = opt.Logger
 	}
+	n.node.OnConflict = opt.OnConflict
 	if err := n.node.Open(ctx); err != nil {
 		return nil, err
 	}
@@ -92,6 +110,19 @@ func (n *Node) SyncOnce(ctx context.Context) (replicator.Stats, error) {
 		return replicator.Stats{}, errors.New("deltasync: SyncOnce needs Options.Hub")
 	}
 	return n.syncer.SyncOnce(ctx)
+}
+
+// Conflicts lists the conflicts recorded on this node, oldest first: those
+// of one table, or of every table if table is "".
+func (n *Node) Conflicts(ctx context.Context, table string) ([]Conflict, error) {
+	return n.node.Conflicts(ctx, replicator.ConflictFilter{Table: table})
+}
+
+// Resolve settles conflict id by writing the side keep names into the row,
+// as the app would: an ordinary local write that syncs like any other and
+// wins on every node. It marks the conflict resolved.
+func (n *Node) Resolve(ctx context.Context, id int64, keep Keep) error {
+	return n.node.Resolve(ctx, id, keep)
 }
 
 // Close stops the background sync, waits for it, and closes the database.

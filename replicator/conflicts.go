@@ -239,16 +239,26 @@ func writeRow(ctx context.Context, tx *sqlx.Tx, t schema.Table, key []any, vals 
 }
 
 // ClearConflicts deletes the conflicts recorded before a time (all of them
-// if before is zero) and returns how many it deleted.
+// if before is zero), every column of each, and returns how many conflicts
+// it deleted.
 func (n *Node) ClearConflicts(ctx context.Context, before time.Time) (int64, error) {
-	q, args := `DELETE FROM _sync_conflicts`, []any{}
+	tx, err := n.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	where, args := `id = event`, []any{}
 	if !before.IsZero() {
-		q += ` WHERE at < julianday(?)`
+		where += ` AND at < julianday(?)`
 		args = append(args, before.UTC().Format("2006-01-02 15:04:05.000"))
 	}
-	res, err := n.DB.ExecContext(ctx, q, args...)
+	var events int64
+	if err := tx.GetContext(ctx, &events, `SELECT count(*) FROM _sync_conflicts WHERE `+where, args...); err != nil || events == 0 {
+		return 0, err // nothing to delete: write nothing
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM _sync_conflicts WHERE event IN (SELECT event FROM _sync_conflicts WHERE `+where+`)`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("clear conflicts: %w", err)
 	}
-	return res.RowsAffected()
+	return events, tx.Commit()
 }

@@ -72,7 +72,7 @@ func (s *Syncer) ensureSchema(ctx context.Context) error {
 		return err
 	}
 	if remote.Fingerprint != local.Fingerprint {
-		return fmt.Errorf("%w: the hub holds %q with schema %.12s, this database has %.12s: the tracked tables or their columns differ",
+		return fmt.Errorf("%w: the hub holds %q with schema %.12s, this database has %.12s: the tracked tables, their columns or their conflict policies differ",
 			ErrSchemaMismatch, s.Name, remote.Fingerprint, local.Fingerprint)
 	}
 	return nil

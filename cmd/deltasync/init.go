@@ -4,11 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"sort"
 	"strings"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
+	"github.com/jmoiron/sqlx"
 )
 
 // InitCommand installs change capture.
@@ -17,8 +20,10 @@ type InitCommand struct{ m *Main }
 func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	var only, exclude listFlag
+	policies := policyFlag{}
 	fs.Var(&only, "only", "track only these tables (comma-separated; repeatable)")
 	fs.Var(&exclude, "exclude", "do not track these tables (comma-separated; repeatable)")
+	fs.Var(policies, "policy", "TABLE=POLICY: merge TABLE with lww-column (default), lww-row or manual (repeatable)")
 	busy := fs.Duration("busy-timeout", sqlitefile.DefaultBusyTimeout, "how long to wait for another writer's lock")
 	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
@@ -37,18 +42,54 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 			return sqlitefile.Explain(path, err)
 		}
 	}
-	rep, err := triggers.Install(ctx, db, f)
+	before := storedPolicies(ctx, db)
+	// Without --policy, nil keeps every table's stored policy.
+	var set map[string]changelog.Policy
+	if len(policies) > 0 {
+		set = policies
+	}
+	rep, err := triggers.InstallWithPolicies(ctx, db, f, set)
 	if err != nil {
 		return sqlitefile.Explain(path, err)
 	}
-	c.print(rep)
+	tracked, err := changelog.New(db).Tracked(ctx, db)
+	if err != nil {
+		return sqlitefile.Explain(path, err)
+	}
+	c.print(rep, tracked, before)
 	return nil
 }
 
-func (c *InitCommand) print(rep *triggers.Report) {
+// storedPolicies returns the policy of each registered table before this
+// init, or nothing for a database without deltasync (or one installed before
+// policies existed).
+func storedPolicies(ctx context.Context, db *sqlx.DB) map[string]changelog.Policy {
+	var rows []struct {
+		Name   string           `db:"name"`
+		Policy changelog.Policy `db:"policy"`
+	}
+	if err := sqlx.SelectContext(ctx, db, &rows, `SELECT name, policy FROM _sync_tables`); err != nil {
+		return nil
+	}
+	out := map[string]changelog.Policy{}
+	for _, r := range rows {
+		out[r.Name] = r.Policy
+	}
+	return out
+}
+
+func (c *InitCommand) print(rep *triggers.Report, tracked map[string]changelog.Tracked, before map[string]changelog.Policy) {
 	w := c.m.Stdout
 	for _, t := range rep.Tracked {
-		fmt.Fprintf(w, "tracked  %s  keyed by %s (%s); %s\n", t.Name, strings.Join(t.Key, ", "), t.KeyKind, changed(t))
+		pol := tracked[t.Name].Policy
+		if pol == "" {
+			pol = changelog.LWWColumn
+		}
+		was := ""
+		if old, ok := before[t.Name]; ok && old != pol {
+			was = fmt.Sprintf(" (was %s)", old)
+		}
+		fmt.Fprintf(w, "tracked  %s  keyed by %s (%s); %s; policy %s%s\n", t.Name, strings.Join(t.Key, ", "), t.KeyKind, changed(t), pol, was)
 		for _, warn := range t.Warnings() {
 			fmt.Fprintf(c.m.Stderr, "warning  %s: %s\n", t.Name, warn)
 		}
@@ -66,4 +107,33 @@ func changed(t triggers.TableResult) string {
 		return fmt.Sprintf("%d triggers installed", t.Created)
 	}
 	return fmt.Sprintf("%d triggers replaced", t.Created)
+}
+
+// policyFlag collects --policy TABLE=POLICY, checking each as it is given.
+type policyFlag map[string]changelog.Policy
+
+func (p policyFlag) String() string {
+	var s []string
+	for t, pol := range p {
+		s = append(s, t+"="+string(pol))
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func (p policyFlag) Set(s string) error {
+	table, name, ok := strings.Cut(s, "=")
+	table = strings.TrimSpace(table)
+	if !ok || table == "" {
+		return fmt.Errorf("want TABLE=POLICY, such as --policy notes=lww-row")
+	}
+	pol, err := changelog.ParsePolicy(strings.TrimSpace(name))
+	if err != nil {
+		return fmt.Errorf("%s: %w", table, err)
+	}
+	if old, dup := p[table]; dup && old != pol {
+		return fmt.Errorf("two policies for table %s: give one", table)
+	}
+	p[table] = pol
+	return nil
 }

@@ -49,8 +49,9 @@ type command interface {
 const usage = `deltasync syncs an app's existing SQLite database between devices.
 
 Usage:
-  deltasync init app.db [--only t1,t2] [--exclude t3]   install change capture (idempotent)
-  deltasync status app.db [--json]                      site id, tracked tables, pending changes, last version
+  deltasync init app.db [--only t1,t2] [--exclude t3] [--policy TABLE=lww-column|lww-row|manual]...
+                                                        install change capture (idempotent)
+  deltasync status app.db [--json]                      site id, tables, pending changes, last version, conflicts
   deltasync changes app.db [--since V] [--limit N] [--json]
                                                         print captured changes with exact values
   deltasync uninstall app.db                            remove everything deltasync added
@@ -58,6 +59,10 @@ Usage:
                                                         serve databases to devices
   deltasync sync app.db --hub http://127.0.0.1:7070 [--name tasks] [--token T] [--once]
                                                         sync with a hub (a sidecar, unless --once)
+  deltasync conflicts app.db [--table T] [--json]       list writes that lost to a concurrent write, both sides
+  deltasync conflicts resolve app.db ID --keep local|remote|value=JSON
+                                                        settle one: a local write that syncs like any other
+  deltasync conflicts clear app.db [--before TIME]      delete recorded conflicts (TIME: RFC 3339 or YYYY-MM-DD)
   deltasync diff a.db b.db                              exit 0 if the app tables hold the same rows
   deltasync token [--db tasks,notes]                    make a hub token and its tokens.txt line
 
@@ -84,6 +89,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		cmd = &HubCommand{m: m}
 	case "sync":
 		cmd = &SyncCommand{m: m}
+	case "conflicts":
+		cmd = &ConflictsCommand{m: m}
 	case "diff":
 		cmd = &DiffCommand{m: m}
 	case "token":

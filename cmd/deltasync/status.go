@@ -21,6 +21,7 @@ type status struct {
 	TrackedTables  []string `json:"tracked_tables"`
 	PendingChanges int64    `json:"pending_changes"`
 	LastVersion    int64    `json:"last_version"`
+	Conflicts      int64    `json:"unresolved_conflicts"`
 	LastSyncError  string   `json:"last_sync_error,omitempty"`
 	LastSyncErrAt  string   `json:"last_sync_error_at,omitempty"`
 }
@@ -51,6 +52,11 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(w, "tracked tables:  %d (%s)\n", len(st.TrackedTables), strings.Join(st.TrackedTables, ", "))
 	fmt.Fprintf(w, "pending changes: %d\n", st.PendingChanges)
 	fmt.Fprintf(w, "last version:    %d\n", st.LastVersion)
+	fmt.Fprintf(w, "conflicts:       %d unresolved", st.Conflicts)
+	if st.Conflicts > 0 {
+		fmt.Fprintf(w, " (deltasync conflicts %s)", pos[0])
+	}
+	fmt.Fprintln(w)
 	if st.LastSyncError != "" {
 		fmt.Fprintf(w, "last sync failed at %s: %s\n", st.LastSyncErrAt, st.LastSyncError)
 	}
@@ -70,6 +76,9 @@ func readStatus(ctx context.Context, l *changelog.Log) (*status, error) {
 		return nil, err
 	}
 	if st.LastVersion, err = l.LastVersion(ctx); err != nil {
+		return nil, err
+	}
+	if st.Conflicts, err = unresolvedConflicts(ctx, l.DB()); err != nil {
 		return nil, err
 	}
 	msg, at, err := replicator.LastError(ctx, l.DB())
