@@ -34,7 +34,7 @@ fuzz:
 # Longer runs of the randomized tests, each with fresh seeds (printed on failure).
 SOAK ?= 30
 soak: check-tools
-	$(GO) test -count=$(SOAK) -timeout 2h -run 'Convergence|Commutes' ./replicator
+	DELTASYNC_FRESH_SEEDS=1 $(GO) test -count=$(SOAK) -timeout 2h -run 'Convergence|Commutes' ./replicator
 	$(GO) test -count=$(SOAK) -timeout 2h -run 'EndToEnd|Kill|Flaky' ./cmd/deltasync
 
 # Benchmarks compare against plain SQLite in the same run; see benchmarks/README.md.

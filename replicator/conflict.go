@@ -144,7 +144,7 @@ func (m *merge) recordRow(t *target, c codec.Change, local rowClocks, rc Clock, 
 	losses := make([]loss, len(c.Columns))
 	for i, ci := range c.Columns {
 		lc, _ := local.column(t.ids[ci])
-		losses[i] = loss{col: ci, incoming: c.Values[i], inClock: rc, localClock: lc, localLost: incomingWon}
+		losses[i] = loss{col: ci, incoming: c.Values[i], inClock: m.clock(c.Clocks[i]), localClock: lc, localLost: incomingWon}
 	}
 	return m.recordColumns(t, c.Key, kind, losses)
 }

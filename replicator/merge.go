@@ -335,7 +335,7 @@ func (m *merge) change(t *target, c codec.Change) error {
 			return m.lostToDelete(t, c, local, rc)
 		}
 		return nil
-	case wholeRow && local.row != nil && *local.row != rc && !local.dead &&
+	case wholeRow && local.row != nil && *local.row != rc && !local.dead && t.Policy != changelog.LWWColumn &&
 		(t.Policy == changelog.LWWRow || m.concurrent(t, key, 0, local, rc, c.Clock.Seen)):
 		return m.rowWrite(t, c, key, local, rc)
 	}
@@ -432,12 +432,9 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 // accepted first stays. The loser's values are recorded.
 func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
 	conc := m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
-	win := rc.Newer(*local.row)
-	switch {
-	case t.Policy == changelog.Manual && conc:
+	win := rc.Newer(newest(local))
+	if t.Policy == changelog.Manual && (conc || m.fromHub) {
 		win = m.fromHub // the hub's row stands
-	case m.fromHub && !conc:
-		win = true // the hub serves only what won there
 	}
 	if conc {
 		kind := kindUpdate
@@ -466,6 +463,20 @@ func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks,
 	return m.s.dropCols(t.ID, key)
 }
 
+// newest is the newest clock of a row: its register's or a column's.
+func newest(local rowClocks) Clock {
+	var n Clock
+	if local.row != nil {
+		n = *local.row
+	}
+	for _, c := range local.cols {
+		if c.Newer(n) {
+			n = c
+		}
+	}
+	return n
+}
+
 // update writes the columns whose clocks are newer than this node's, and
 // makes an insert's clock the row's clock when it is newer. A column written
 // concurrently on both sides has its loser recorded; under manual the
@@ -491,6 +502,10 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		}
 		if conc {
 			losses = append(losses, loss{col: ci, incoming: c.Values[i], inClock: cc, localClock: lc, localLost: win})
+		} else if c.Op == codec.OpInsert && has && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+			// An insert collision under lww-column: decided column by
+			// column like any write, recorded as the insert it was.
+			losses = append(losses, loss{col: ci, incoming: c.Values[i], inClock: cc, localClock: lc, localLost: win})
 		}
 		if !win {
 			continue
@@ -509,7 +524,11 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		}
 	}
 	if len(losses) > 0 {
-		if err := m.recordColumns(t, c.Key, kindUpdate, losses); err != nil {
+		kind := kindUpdate
+		if c.Op == codec.OpInsert && local.row != nil && *local.row != rc {
+			kind = kindInsert
+		}
+		if err := m.recordColumns(t, c.Key, kind, losses); err != nil {
 			return err
 		}
 	}
