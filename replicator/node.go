@@ -289,7 +289,7 @@ func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (Mer
 	if err := checkSkew(b, n.Now(), n.maxSkew()); err != nil {
 		return res, err
 	}
-	err := n.log.ApplyRemote(ctx, changelog.SiteID(b.Origin), func(tx *sqlx.Tx) error {
+	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), changelog.ApplyOptions{Discard: peer == hubPeer, Writes: len(b.Changes)}, func(tx *sqlx.Tx) error {
 		return n.mergeTx(ctx, tx, b, peer)
 	})
 	if err != nil {
