@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
@@ -155,5 +156,53 @@ func TestPullStopsAtFailedBatch(t *testing.T) {
 	// Nothing of b's merges is left to push.
 	if pending, err := b.Node.Log().Pending(ctx); err != nil || pending != 0 {
 		t.Errorf("%d changes pending on b (%v), want 0", pending, err)
+	}
+}
+
+// TestLongPollIgnoresOwnPush: a device's long-poll does not end when the
+// hub merges that device's own push, which it is not served, but when
+// another device's change arrives.
+func TestLongPollIgnoresOwnPush(t *testing.T) {
+	local := newLocal(t)
+	a, apath, _ := newSyncer(t, local, notesDDL)
+	b, bpath, _ := newSyncer(t, local, notesDDL)
+	ctx := context.Background()
+	for _, s := range []*replicator.Syncer{a, b} {
+		if _, err := s.SyncOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since, err := replicator.Cursor(ctx, a.Node.DB, "hub", "pulled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		frame []byte
+		err   error
+	}
+	got := make(chan result, 1)
+	go func() {
+		f, err := local.Pull(ctx, "notes", replicator.PullRequest{Since: uint64(since), Limit: 100, Wait: time.Minute, Site: a.Node.Site()})
+		got <- result{f, err}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the long-poll start waiting
+	insertNotes(t, apath, "a", 3)
+	if _, err := a.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	insertNotes(t, bpath, "b", 2)
+	if _, err := b.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	hd, err := a.Node.Header(r.frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hd.Changes != 2 {
+		t.Errorf("the long-poll returned %d changes, want b's 2", hd.Changes)
 	}
 }
