@@ -81,8 +81,11 @@ func (s *Syncer) ensureSchema(ctx context.Context) error {
 }
 
 // Push sends local changes in batches; the pushed cursor moves only after
-// the hub acknowledged each batch. The next batch is built while one is
-// pushed: building reads the changelog on the device, while the hub merges.
+// the hub acknowledged each batch. While a full batch is pushed, the next
+// one is built: the device reads its changelog while the hub merges. After
+// a batch that was not full, the next is built only once it is pushed:
+// there is no backlog to catch up, and building takes the write lock from
+// an app that may still be writing.
 func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pushed")
 	if err != nil {
@@ -93,6 +96,7 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 		from, through int64
 		n             int
 		err           error
+		pushed        chan struct{} // closed once the batch is pushed and its cursor set
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	next := make(chan outgoing) // unbuffered: one batch built ahead, no more
@@ -103,13 +107,21 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 		defer close(next)
 		for from := since; ; {
 			frame, through, n, err := s.Node.Outgoing(ctx, from)
+			o := outgoing{frame, from, through, n, err, make(chan struct{})}
 			select {
-			case next <- outgoing{frame, from, through, n, err}:
+			case next <- o:
 			case <-ctx.Done():
 				return
 			}
 			if err != nil || through == from {
 				return
+			}
+			if through-from < int64(s.Node.batchSize()) {
+				select {
+				case <-o.pushed:
+				case <-ctx.Done():
+					return
+				}
 			}
 			from = through
 		}
@@ -132,6 +144,7 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 		if err := SetCursor(ctx, s.Node.DB, hubPeer, "pushed", o.through); err != nil {
 			return err
 		}
+		close(o.pushed)
 	}
 	return ctx.Err()
 }
