@@ -153,12 +153,19 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	return err
 }
 
+// replicaCacheKiB is the page cache of every connection to a replica: a
+// merge of a big batch needs one larger than its working set, or it writes
+// pages twice (see sqlitefile.DSN).
+const replicaCacheKiB = 64 << 10
+
 func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
-	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{})
+	// In the DSN, so that every connection of the pool gets them: run as
+	// PRAGMAs they would set the one connection that ran them.
+	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{WAL: true, CacheKiB: replicaCacheKiB})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536`); err != nil {
+	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
 		db.Close()
 		return nil, err
 	}
