@@ -128,3 +128,40 @@ func count(t *testing.T, db *sqlx.DB, q string) int {
 	}
 	return n
 }
+
+// TestApplyRemoteBulkTempStore: a bulk apply keeps its statement journals
+// in memory (temp_store MEMORY) and gives the connection back as it was;
+// a connection with temporary tables keeps them, and its temp_store.
+func TestApplyRemoteBulkTempStore(t *testing.T) {
+	_, db := mustInstall(t, notesDDL)
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	l := changelog.New(db)
+	apply := func(key string) int {
+		var during int
+		err := l.ApplyRemoteWith(ctx, changelog.SiteID{1}, changelog.ApplyOptions{Writes: 1 << 20}, func(tx *sqlx.Tx) error {
+			if err := tx.Get(&during, `PRAGMA temp_store`); err != nil {
+				return err
+			}
+			_, err := tx.Exec(`INSERT INTO notes VALUES (?, 't', 'b', 1)`, key)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return during
+	}
+	if during := apply("a"); during != 2 {
+		t.Errorf("temp_store %d during a bulk apply, want 2 (MEMORY)", during)
+	}
+	if n := count(t, db, `PRAGMA temp_store`); n != 0 {
+		t.Errorf("temp_store %d after a bulk apply, want 0 as before", n)
+	}
+	mustExec(t, db, `CREATE TEMP TABLE scratch (x)`)
+	if during := apply("b"); during != 0 {
+		t.Errorf("temp_store %d during a bulk apply on a connection with a temporary table, want 0 (left as it was)", during)
+	}
+	if n := count(t, db, `SELECT count(*) FROM temp.sqlite_schema WHERE name = 'scratch'`); n != 1 {
+		t.Error("a bulk apply dropped the connection's temporary table")
+	}
+}
