@@ -2,10 +2,37 @@ package changelog
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
 )
+
+// ApplyOptions tune ApplyRemoteWith.
+type ApplyOptions struct {
+	// Discard: this node never serves what fn writes, so its changelog
+	// keeps none of it. For a device merging a pull from its hub: only a
+	// hub serves merged changes, and a device's push skips the versions a
+	// merge logged anyway. Nothing is recorded in _sync_applied either, and
+	// the versions fn's writes took are free again: nobody outside the
+	// transaction saw them. (A table whose baseline was not taken yet would
+	// log the rows fn inserted in its baseline: they would travel back to the
+	// hub once, with the baseline's clock, older than any write.)
+	Discard bool
+	// Writes is about how many rows fn writes. An apply of bulkMin writes
+	// or more keeps its statement journals in memory, and with Discard
+	// compiles the changelog inserts out of fn's statements; a smaller one
+	// deletes what they logged before it commits.
+	Writes int
+}
+
+// bulkMin is the fewest writes for which ApplyRemoteWith sets up a bulk
+// apply. Compiling the changelog inserts out makes every statement of the
+// connection compile again, before and after the apply: on a merge of one
+// change it cost as much as the insert it saves (measured: 1-change merges
+// took about 230 µs either way, 215 µs deleting the row instead).
+const bulkMin = 1000
 
 // ApplyRemote runs fn in one write transaction and marks everything the
 // triggers log meanwhile as written by origin, so that Read never returns it
@@ -15,8 +42,44 @@ import (
 // SQLite has one writer at a time, so no app write can interleave with fn:
 // the versions logged between the start and the end of the transaction are
 // exactly fn's writes and what the app's own triggers derived from them.
-func (l *Log) ApplyRemote(ctx context.Context, origin SiteID, fn func(tx *sqlx.Tx) error) (err error) {
-	tx, err := l.db.BeginTxx(ctx, nil)
+func (l *Log) ApplyRemote(ctx context.Context, origin SiteID, fn func(tx *sqlx.Tx) error) error {
+	return l.ApplyRemoteWith(ctx, origin, ApplyOptions{}, fn)
+}
+
+// ApplyRemoteWith is ApplyRemote with options.
+func (l *Log) ApplyRemoteWith(ctx context.Context, origin SiteID, opt ApplyOptions, fn func(tx *sqlx.Tx) error) (err error) {
+	conn, err := l.db.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin apply: %w", err)
+	}
+	defer conn.Close()
+	if opt.Writes >= bulkMin {
+		restore, err := memoryJournals(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("begin apply: %w", err)
+		}
+		defer func() {
+			if restore() != nil {
+				// Rather than give the pool (the app's, maybe) a
+				// connection with another temp_store, drop it.
+				conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // it is ErrBadConn
+			}
+		}()
+	}
+	if opt.Discard && opt.Writes >= bulkMin {
+		unlogged, err := setUnlogged(conn, true)
+		if err != nil {
+			return fmt.Errorf("begin apply: %w", err)
+		}
+		if unlogged {
+			defer func() {
+				if _, rerr := setUnlogged(conn, false); rerr != nil && err == nil {
+					err = fmt.Errorf("end apply: %w", rerr)
+				}
+			}()
+		}
+	}
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin apply: %w", err)
 	}
@@ -35,7 +98,13 @@ func (l *Log) ApplyRemote(ctx context.Context, origin SiteID, fn func(tx *sqlx.T
 	if err := tx.GetContext(ctx, &after, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
 		return fmt.Errorf("end apply: %w", err)
 	}
-	if after > before {
+	switch {
+	case after <= before:
+	case opt.Discard:
+		if _, err := tx.ExecContext(ctx, `DELETE FROM _sync_changelog WHERE version > ? AND version <= ?`, before, after); err != nil {
+			return fmt.Errorf("discard applied versions: %w", err)
+		}
+	default:
 		_, err := tx.ExecContext(ctx, `INSERT INTO _sync_applied (first, last, origin) VALUES (?, ?, ?)`,
 			before+1, after, origin[:])
 		if err != nil {
@@ -47,3 +116,74 @@ func (l *Log) ApplyRemote(ctx context.Context, origin SiteID, fn func(tx *sqlx.T
 	}
 	return nil
 }
+
+// memoryJournals keeps conn's statement journals in memory until restore.
+//
+// A statement that writes several rows, or fires triggers, inside a
+// transaction keeps a journal of the pages it changes, to undo itself
+// alone; past 64 KiB SQLite spills it to a temporary file unless
+// temp_store is MEMORY. A merge's 200-row inserts into a table with
+// triggers change hundreds of pages each: with the journals in temporary
+// files, replay ran at 0.48-0.51x of plain inserts, in memory at 0.59-0.64x.
+// At most one statement's journal is held at a time.
+//
+// Changing temp_store drops the connection's temporary tables, if it has
+// any: such a connection is left as it is.
+func memoryJournals(ctx context.Context, conn *sqlx.Conn) (restore func() error, err error) {
+	none := func() error { return nil }
+	var store, temps int
+	if err := conn.GetContext(ctx, &store, `PRAGMA temp_store`); err != nil {
+		return nil, err
+	}
+	if store == 2 {
+		return none, nil
+	}
+	if err := conn.GetContext(ctx, &temps, `SELECT count(*) FROM temp.sqlite_schema`); err != nil || temps > 0 {
+		return none, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d`, store))
+		return err
+	}, nil
+}
+
+// setUnlogged makes the statements conn compiles from now on leave out
+// every insert into the changelog, the triggers' included (on), or log
+// again (off). It reports false if the driver is not go-sqlite3.
+//
+// It uses SQLite's authorizer, which decides what a statement does when it
+// is compiled: SQLITE_IGNORE drops the insert and compiles the rest.
+// Setting an authorizer expires every statement compiled on the connection
+// before, so each compiles again when next run; off sets a permissive one
+// first for that reason, then none. If that fails, the connection is
+// discarded rather than returned to the pool.
+func setUnlogged(conn *sqlx.Conn, on bool) (bool, error) {
+	ok := false
+	err := conn.Raw(func(dc any) error {
+		c, isSQLite := dc.(*sqlite3.SQLiteConn)
+		if !isSQLite {
+			return nil
+		}
+		ok = true
+		if on {
+			c.RegisterAuthorizer(skipChangelogInserts)
+			return nil
+		}
+		c.RegisterAuthorizer(allowAll)
+		c.RegisterAuthorizer(nil)
+		return nil
+	})
+	return ok, err
+}
+
+func skipChangelogInserts(op int, arg1, _, _ string) int {
+	if op == sqlite3.SQLITE_INSERT && arg1 == "_sync_changelog" {
+		return sqlite3.SQLITE_IGNORE
+	}
+	return sqlite3.SQLITE_OK
+}
+
+func allowAll(int, string, string, string) int { return sqlite3.SQLITE_OK }

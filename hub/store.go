@@ -153,12 +153,19 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	return err
 }
 
+// replicaCacheKiB is the page cache of every connection to a replica: a
+// merge of a big batch needs one larger than its working set, or it writes
+// pages twice (see sqlitefile.DSN).
+const replicaCacheKiB = 64 << 10
+
 func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
-	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{})
+	// In the DSN, so that every connection of the pool gets them: run as
+	// PRAGMAs they would set the one connection that ran them.
+	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{WAL: true, CacheKiB: replicaCacheKiB})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536`); err != nil {
+	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -210,9 +217,13 @@ func (r *Replica) Push(ctx context.Context, frame []byte) (replicator.PushResult
 }
 
 // Pull returns the changes after req.Since, waiting up to req.Wait for a
-// merge if there are none yet.
+// merge if there are none yet. A merge that brings nothing for the asker
+// (its own push, which it is not served) does not end the wait: the device
+// would only commit an empty merge to move its cursor.
 func (r *Replica) Pull(ctx context.Context, req replicator.PullRequest) ([]byte, error) {
 	deadline := time.Now().Add(req.Wait)
+	served := int64(req.Since) // the version up to which there is nothing for the asker
+	var empty []byte           // the frame that says so
 	for {
 		r.mu.Lock()
 		changed := r.changed
@@ -222,7 +233,17 @@ func (r *Replica) Pull(ctx context.Context, req replicator.PullRequest) ([]byte,
 			return nil, err
 		}
 		wait := time.Until(deadline)
-		if int64(req.Since) < last || wait <= 0 {
+		if served < last {
+			frame, through, n, err := r.Node.Serve(ctx, int64(req.Since), req.Limit, req.Site)
+			if err != nil || n > 0 || through < last || wait <= 0 {
+				return frame, err // through < last: the limit stopped the read
+			}
+			served, empty = through, frame
+		}
+		if wait <= 0 {
+			if empty != nil {
+				return empty, nil
+			}
 			frame, _, _, err := r.Node.Serve(ctx, int64(req.Since), req.Limit, req.Site)
 			return frame, err
 		}

@@ -330,7 +330,8 @@ func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (Mer
 		return res, err
 	}
 	var events []int64
-	err := n.log.ApplyRemote(ctx, changelog.SiteID(b.Origin), func(tx *sqlx.Tx) error {
+	opt := changelog.ApplyOptions{Discard: peer == hubPeer, Writes: len(b.Changes)}
+	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), opt, func(tx *sqlx.Tx) error {
 		var err error
 		events, err = n.mergeTx(ctx, tx, b, peer)
 		return err

@@ -11,14 +11,25 @@ const (
 	DefaultInterval   = 30 * time.Second
 	DefaultWait       = 25 * time.Second
 	DefaultWatch      = 5 * time.Millisecond
+	DefaultBusyWatch  = time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
 )
 
+// busyFor is how long after a change of the database Run checks it every
+// BusyWatch rather than every Watch.
+const busyFor = time.Second
+
 // RunOptions tune Syncer.Run. Zero values mean the defaults.
 type RunOptions struct {
-	Interval   time.Duration // a full sync at least this often
-	Wait       time.Duration // long-poll time of each pull
-	Watch      time.Duration // how often PRAGMA data_version is checked for local writes
+	Interval time.Duration // a full sync at least this often
+	Wait     time.Duration // long-poll time of each pull
+	Watch    time.Duration // how often PRAGMA data_version is checked for local writes
+	// BusyWatch is how often it is checked within a second of the last
+	// change seen: writes come in bursts, and the wait for the next check
+	// is most of a change's propagation time. Idle, a check every
+	// millisecond would cost about 3.5% of a core more than one every 5 ms
+	// (measured, see benchmarks/README.md).
+	BusyWatch  time.Duration
 	MaxBackoff time.Duration // the longest pause between retries while the hub is unreachable
 	OnSync     func(Stats)   // called after each push or pull that moved something
 }
@@ -33,6 +44,10 @@ func (o RunOptions) withDefaults() RunOptions {
 	if o.Watch <= 0 {
 		o.Watch = DefaultWatch
 	}
+	if o.BusyWatch <= 0 {
+		o.BusyWatch = DefaultBusyWatch
+	}
+	o.BusyWatch = min(o.BusyWatch, o.Watch)
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = DefaultMaxBackoff
 	}
@@ -73,11 +88,12 @@ func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	defer conn.Close()
-	watch := time.NewTicker(o.Watch)
+	watch := time.NewTimer(o.Watch)
 	defer watch.Stop()
 	full := time.NewTicker(o.Interval)
 	defer full.Stop()
 	var seen int64
+	var busyUntil time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -85,10 +101,26 @@ func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
 		case <-full.C:
 		case <-watch.C:
 			var v int64
-			if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil || v == seen {
+			err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
+			moved := err == nil && v != seen
+			if moved {
+				seen, busyUntil = v, time.Now().Add(busyFor)
+			}
+			if time.Now().Before(busyUntil) {
+				watch.Reset(o.BusyWatch)
+			} else {
+				watch.Reset(o.Watch)
+			}
+			if !moved {
 				continue
 			}
-			seen = v
+			// Merging a pull moves data_version too, but logs nothing to
+			// push (changelog.ApplyOptions.Discard): skip the push's
+			// write transaction then.
+			var pending bool
+			if err := conn.QueryRowContext(ctx, pendingSQL).Scan(&pending); err == nil && !pending {
+				continue
+			}
 		}
 		s.retry(ctx, o, func() error { //nolint:errcheck // returns only when ctx ends
 			var st Stats
@@ -101,6 +133,10 @@ func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
 		})
 	}
 }
+
+// pendingSQL says whether the changelog goes past the pushed cursor.
+const pendingSQL = `SELECT (SELECT coalesce(max(version), 0) FROM _sync_changelog) >
+	coalesce((SELECT pushed FROM _sync_peers WHERE peer = '` + hubPeer + `'), 0)`
 
 // retry calls fn until it succeeds or ctx ends, pausing between attempts
 // with exponential backoff and full jitter.

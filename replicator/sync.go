@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/deltasync/deltasync/codec"
 )
 
 // hubPeer is the _sync_peers name of a device's hub.
@@ -79,61 +81,133 @@ func (s *Syncer) ensureSchema(ctx context.Context) error {
 }
 
 // Push sends local changes in batches; the pushed cursor moves only after
-// the hub acknowledged each batch.
+// the hub acknowledged each batch. While a full batch is pushed, the next
+// one is built: the device reads its changelog while the hub merges. After
+// a batch that was not full, the next is built only once it is pushed:
+// there is no backlog to catch up, and building takes the write lock from
+// an app that may still be writing.
 func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pushed")
 	if err != nil {
 		return err
 	}
-	for {
-		frame, through, n, err := s.Node.Outgoing(ctx, since)
-		if err != nil {
-			return fmt.Errorf("read local changes: %w", err)
+	type outgoing struct {
+		frame         []byte
+		from, through int64
+		n             int
+		err           error
+		pushed        chan struct{} // closed once the batch is pushed and its cursor set
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	next := make(chan outgoing) // unbuffered: one batch built ahead, no more
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		defer close(next)
+		for from := since; ; {
+			frame, through, n, err := s.Node.Outgoing(ctx, from)
+			o := outgoing{frame, from, through, n, err, make(chan struct{})}
+			select {
+			case next <- o:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || through == from {
+				return
+			}
+			if through-from < int64(s.Node.batchSize()) {
+				select {
+				case <-o.pushed:
+				case <-ctx.Done():
+					return
+				}
+			}
+			from = through
 		}
-		if through == since {
+	}()
+	for o := range next {
+		if o.err != nil {
+			return fmt.Errorf("read local changes: %w", o.err)
+		}
+		if o.through == o.from {
 			return nil
 		}
-		if n > 0 {
-			_, err := s.Hub.Push(ctx, s.Name, frame)
+		if o.n > 0 {
+			_, err := s.Hub.Push(ctx, s.Name, o.frame)
 			if err != nil {
-				return fmt.Errorf("push versions %d-%d: %w", since+1, through, err)
+				return fmt.Errorf("push versions %d-%d: %w", o.from+1, o.through, err)
 			}
-			st.Pushed += n
-			st.BytesSent += int64(len(frame))
+			st.Pushed += o.n
+			st.BytesSent += int64(len(o.frame))
 		}
-		if err := SetCursor(ctx, s.Node.DB, hubPeer, "pushed", through); err != nil {
+		if err := SetCursor(ctx, s.Node.DB, hubPeer, "pushed", o.through); err != nil {
 			return err
 		}
-		since = through
+		close(o.pushed)
 	}
+	return ctx.Err()
 }
 
 // Pull merges what the hub has after the pulled cursor, batch by batch,
 // each in one transaction with the cursor. wait is the long-poll time of the
-// first request.
+// first request. The next batch is fetched and decoded while one merges.
 func (s *Syncer) Pull(ctx context.Context, wait time.Duration, st *Stats) error {
 	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pulled")
 	if err != nil {
 		return err
 	}
-	for {
-		frame, err := s.Hub.Pull(ctx, s.Name, PullRequest{Since: uint64(since), Limit: s.Node.batchSize(), Wait: wait, Site: s.Node.site})
-		if err != nil {
-			return fmt.Errorf("pull after hub version %d: %w", since, err)
+	type incoming struct {
+		b     *codec.Batch
+		bytes int
+		err   error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	next := make(chan incoming) // unbuffered: one batch fetched ahead, no more
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		defer close(next)
+		for from := since; ; wait = 0 {
+			b, n, err := s.fetch(ctx, from, wait)
+			if err == nil && int64(b.Last) <= from {
+				return // nothing newer
+			}
+			select {
+			case next <- incoming{b, n, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			from = int64(b.Last)
 		}
-		wait = 0
-		b, err := s.Node.dec.Decode(frame)
-		if err != nil {
-			return fmt.Errorf("pull after hub version %d: %w", since, err)
+	}()
+	for in := range next {
+		if in.err != nil {
+			return in.err
 		}
-		if int64(b.Last) <= since {
-			return nil
-		}
+		b := in.b
 		if _, err := s.Node.MergeBatch(ctx, b, hubPeer); err != nil {
 			return fmt.Errorf("merge hub versions %d-%d: %w", b.First+1, b.Last, err)
 		}
 		st.Pulled += len(b.Changes)
-		st.BytesPulled += int64(len(frame))
-		since = int64(b.Last)
+		st.BytesPulled += int64(in.bytes)
 	}
+	return ctx.Err()
+}
+
+// fetch pulls and decodes the hub's next batch after version since.
+func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*codec.Batch, int, error) {
+	frame, err := s.Hub.Pull(ctx, s.Name, PullRequest{Since: uint64(since), Limit: s.Node.batchSize(), Wait: wait, Site: s.Node.site})
+	if err != nil {
+		return nil, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+	}
+	b, err := s.Node.dec.Decode(frame)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+	}
+	return b, len(frame), nil
 }
