@@ -53,12 +53,14 @@ type merge struct {
 	// each column's value only as it grows newer, so a value that came from
 	// the hub never needs its clock compared again on the device: clocks are
 	// kept only for rows the device itself wrote (see package doc).
-	fromHub bool
-	clocked map[int64]bool // tables that have clocks, for fromHub
-	origin  changelog.SiteID
-	arrived uint64        // on the hub: the version at which this batch arrives
-	pending pendingWrites // on a device: its writes not yet pushed
-	events  []int64       // conflicts recorded
+	fromHub     bool
+	clocked     map[int64]bool // tables that have clocks, for fromHub
+	origin      changelog.SiteID
+	arrived     uint64        // on the hub: the version at which this batch arrives
+	pending     pendingWrites // on a device: its writes not yet pushed, once read
+	loadPending func() (pendingWrites, error)
+	err         error   // a failure inside concurrent, reported by apply
+	events      []int64 // conflicts recorded
 }
 
 // keeps reports whether the merge records clocks for a row with these local clocks.

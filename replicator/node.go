@@ -381,11 +381,15 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	}
 	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
 	defer m.close()
-	if m.fromHub {
+	if m.fromHub && len(b.Changes) > 0 {
+		// Read before anything is merged: the merge's own log rows are not
+		// marked as remote until it ends. A batch of nothing (the hub had
+		// only this device's own pushes) reads nothing, which keeps a
+		// device with a large backlog from reading it for every pull.
 		if m.pending, err = loadPending(ctx, tx, n.log, tracked); err != nil {
 			return nil, err
 		}
-	} else {
+	} else if !m.fromHub {
 		var last int64
 		if err := tx.GetContext(ctx, &last, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
 			return nil, err
