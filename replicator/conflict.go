@@ -188,6 +188,11 @@ func (m *merge) writesLostToDelete(t *target, key []any, kb []byte, local rowClo
 		lc, _ := local.column(id)
 		out = append(out, lostValue{col: col.Name, lost: cur[col.Name], lostClock: lc, wonDead: true, wonClock: rc})
 	}
+	// The row itself, inserted where the delete's writer had not seen it.
+	if local.row != nil && m.concurrent(t, kb, 0, local, rc, seen) &&
+		(!m.fromHub || m.pending[cacheKey(t.ID, kb)].whole) {
+		out = append(out, lostValue{lostClock: *local.row, wonDead: true, wonClock: rc})
+	}
 	return m.record(t, key, kindDeleted, out)
 }
 
