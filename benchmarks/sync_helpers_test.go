@@ -273,9 +273,10 @@ func newSyncDevice(tb testing.TB, dir, name string, h replicator.Hub, dbName str
 	return d
 }
 
-// run starts the device's sidecar loop (Syncer.Run, default options: a
-// 5 ms data_version watch and 25 s long-polls) and returns the function
-// that stops it and waits for it to end.
+// run starts the device's sidecar loop (Syncer.Run, default options:
+// data_version checked every 5 ms, every 1 ms within a second of a change,
+// and 25 s long-polls) and returns the function that stops it and waits
+// for it to end.
 func (d *syncDevice) run(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

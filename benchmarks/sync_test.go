@@ -522,9 +522,12 @@ const (
 // device A, by the app's own connection pool, until a read on device B's
 // database sees it, through a hub on loopback: an httptest server in this
 // process (hub=inproc) or a `deltasync hub` process (hub=process). Both
-// devices run Syncer.Run with its defaults (a 5 ms data_version watch, 25 s
-// long-polls), as `deltasync sync` does. Each iteration waits 0-5 ms first,
-// so that writes fall anywhere in the watch's period. The floor is the
+// devices run Syncer.Run with its defaults (data_version checked every 5 ms,
+// every 1 ms within a second of a change; 25 s long-polls), as `deltasync
+// sync` does. Iterations follow each other within a second, so writes meet
+// the 1 ms watch; a write after a quiet second meets the 5 ms one. Each
+// iteration waits 0-5 ms first, so that writes fall anywhere in the watch's
+// period. The floor is the
 // same write and poll on a plain database (a write pool and a read pool on
 // one file), timed in turns; x-floor is p50-ms over floor-p50-ms. poll-us
 // is the mean time between two reads of B. Target: p50-ms under 10.
