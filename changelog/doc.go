@@ -37,6 +37,10 @@
 // those versions, so replayed changes, and whatever the app's own triggers
 // derived from them, are never shipped as local changes. The triggers need
 // no guard: a guard would be compiled into every app statement.
+// ApplyRemoteWith's Discard option is for a device merging from its hub:
+// only the hub serves replayed changes, so the device keeps no log rows for
+// them (large merges compile the log inserts out with an authorizer, small
+// ones delete their rows).
 //
 // changelog imports schema; it must not import triggers, replicator or codec.
 package changelog
