@@ -51,9 +51,9 @@ func BenchmarkConflictPolicy(b *testing.B) {
 				}
 			}
 			for _, p := range changelog.Policies {
-				b.ReportMetric(syncMedian(perChange[p]), fmt.Sprintf("ns/change-%s", p))
+				b.ReportMetric(median(perChange[p]), fmt.Sprintf("ns/change-%s", p))
 				if p != changelog.LWWColumn {
-					b.ReportMetric(syncMedian(ratio[p]), fmt.Sprintf("x-lww-column-%s", p))
+					b.ReportMetric(median(ratio[p]), fmt.Sprintf("x-lww-column-%s", p))
 				}
 			}
 		})

@@ -436,18 +436,6 @@ func syncPercentile(v []float64, p float64) float64 {
 	return v[max(0, min(i, len(v)-1))]
 }
 
-// syncMedian returns the median of v, which it sorts.
-func syncMedian(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
 // syncWait polls cond every poll until it is true, failing tb after timeout.
 // It returns how many times it polled.
 func syncWait(tb testing.TB, timeout, poll time.Duration, what string, cond func() (bool, error)) int {

@@ -91,17 +91,17 @@ func BenchmarkSyncDelta(b *testing.B) {
 		frames = append(frames, float64(st.BytesSent))
 		wires = append(wires, float64(wire.total()-w0))
 	}
-	delta := syncMedian(frames)
+	delta := median(frames)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(delta, "delta-B")
-	b.ReportMetric(syncMedian(wires), "wire-B")
+	b.ReportMetric(median(wires), "wire-B")
 	b.ReportMetric(float64(csvZ), "full-csv-B")
 	b.ReportMetric(float64(fileZ), "full-db-B")
 	b.ReportMetric(delta/float64(csvZ), "x-full")
 	b.ReportMetric(delta/float64(fileZ), "x-full-db")
 	b.ReportMetric(float64(first.BytesSent)/float64(csvZ), "first-sync-x-full")
 	b.ReportMetric(firstTime.Seconds(), "first-sync-s")
-	b.ReportMetric(syncMedian(ms), "sync-ms")
+	b.ReportMetric(median(ms), "sync-ms")
 }
 
 // noteOp is one app write: an insert of row, an update of cols of row at
@@ -281,11 +281,11 @@ func BenchmarkSyncWire(b *testing.B) {
 		ratio[i], ratioCols[i] = frame[i]/full[i], frame[i]/cols[i]
 	}
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(syncMedian(frame), "B/change")
-	b.ReportMetric(syncMedian(full), "json-B/change")
-	b.ReportMetric(syncMedian(cols), "json-cols-B/change")
-	b.ReportMetric(syncMedian(ratio), "x-json")
-	b.ReportMetric(syncMedian(ratioCols), "x-json-cols")
+	b.ReportMetric(median(frame), "B/change")
+	b.ReportMetric(median(full), "json-B/change")
+	b.ReportMetric(median(cols), "json-cols-B/change")
+	b.ReportMetric(median(ratio), "x-json")
+	b.ReportMetric(median(ratioCols), "x-json-cols")
 }
 
 // wireMix returns wireChanges shuffled ops on distinct rows: inserts of new
@@ -452,9 +452,9 @@ func BenchmarkSyncReplay(b *testing.B) {
 		ratio = append(ratio, tp.Seconds()/tr.Seconds())
 	}
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(syncMedian(replay), "replay-changes/s")
-	b.ReportMetric(syncMedian(plain), "plain-changes/s")
-	b.ReportMetric(syncMedian(ratio), "x-plain")
+	b.ReportMetric(median(replay), "replay-changes/s")
+	b.ReportMetric(median(plain), "plain-changes/s")
+	b.ReportMetric(median(ratio), "x-plain")
 }
 
 // syncPullAll returns the frames a device pulling db from h from version 0
@@ -693,9 +693,9 @@ func benchThroughput(b *testing.B, kind string, txRows int) {
 		ratio = append(ratio, tp.Seconds()/te.Seconds())
 	}
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(syncMedian(e2e), "changes/s")
-	b.ReportMetric(syncMedian(plain), "plain-changes/s")
-	b.ReportMetric(syncMedian(ratio), "x-plain")
+	b.ReportMetric(median(e2e), "changes/s")
+	b.ReportMetric(median(plain), "plain-changes/s")
+	b.ReportMetric(median(ratio), "x-plain")
 }
 
 // ---------------------------------------------------------------------------
@@ -832,9 +832,9 @@ func benchHubMerge(b *testing.B, kind string, frames [][][]byte, doc *replicator
 		ratio = append(ratio, tp.Seconds()/th.Seconds())
 	}
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(syncMedian(merged), "changes/s")
-	b.ReportMetric(syncMedian(plain), "plain-changes/s")
-	b.ReportMetric(syncMedian(ratio), "x-plain")
+	b.ReportMetric(median(merged), "changes/s")
+	b.ReportMetric(median(plain), "plain-changes/s")
+	b.ReportMetric(median(ratio), "x-plain")
 	b.ReportMetric(syncPercentile(lats, 50), "push-p50-ms")
 	b.ReportMetric(syncPercentile(lats, 99), "push-p99-ms")
 }

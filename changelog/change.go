@@ -1,6 +1,7 @@
 package changelog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -50,11 +51,18 @@ type SiteID [16]byte
 
 func (s SiteID) String() string { return fmt.Sprintf("%x", s[:]) }
 
-// julianToTime converts a Julian day number, as julianday('now') writes it,
+// JulianTime converts a Julian day number, as julianday('now') writes it,
 // to a time with millisecond precision.
-func julianToTime(jd float64) time.Time {
+func JulianTime(jd float64) time.Time {
 	ms := math.Round((jd - 2440587.5) * 86400000)
 	return time.UnixMilli(int64(ms)).UTC()
+}
+
+// SameValue reports whether a and b are the same SQLite value: the same
+// storage class and bytes, REALs bit for bit. Values are those the driver
+// returns (nil, int64, float64, string, []byte).
+func SameValue(a, b any) bool {
+	return bytes.Equal(appendKey(nil, []any{a}), appendKey(nil, []any{b}))
 }
 
 // keyString encodes key values into a map key that distinguishes storage

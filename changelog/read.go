@@ -392,7 +392,7 @@ func changes(order []*pending) []Change {
 			Key:     p.key,
 			Columns: p.names,
 			Values:  p.values,
-			At:      julianToTime(p.at),
+			At:      JulianTime(p.at),
 		}
 	}
 	return out

@@ -1,12 +1,10 @@
 package replicator
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -233,7 +231,7 @@ func (m *merge) rowValues(t *target, key []any) (map[string]any, error) {
 func (m *merge) record(t *target, key []any, kind string, vals []lostValue) error {
 	var event int64
 	for _, v := range vals {
-		if !v.lostDead && !v.wonDead && sameValue(v.lost, v.won) {
+		if !v.lostDead && !v.wonDead && changelog.SameValue(v.lost, v.won) {
 			continue
 		}
 		id, err := m.insertConflict(t, key, kind, v, event)
@@ -290,27 +288,6 @@ func (m *merge) insertConflict(t *target, key []any, kind string, v lostValue, e
 		_, err = m.tx.ExecContext(m.ctx, `UPDATE _sync_conflicts SET event = id WHERE id = ?`, id)
 	}
 	return id, err
-}
-
-// sameValue reports whether two values are the same SQLite value, storage class included.
-func sameValue(a, b any) bool {
-	switch x := a.(type) {
-	case nil:
-		return b == nil
-	case int64:
-		y, ok := b.(int64)
-		return ok && x == y
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	}
-	return false
 }
 
 // notices records, on a device, the losses its hub reports: writes this
@@ -400,7 +377,7 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 			ti := bd.table(t)
 			rowClock := lc
 			rowClock.Seen = kindNumber(r.kind)
-			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: codec.OpLost, Key: slicesCut(r.k[:len(t.Table.Key)]), Clock: rowClock})
+			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: codec.OpLost, Key: slices.Clone(r.k[:len(t.Table.Key)]), Clock: rowClock})
 			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], r.event
 		}
 		if r.col == nil {
@@ -416,8 +393,6 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 	}
 	return rows.Err()
 }
-
-func slicesCut(k []any) []any { return append([]any(nil), k...) }
 
 // conflictSelect is the statement rowValues runs.
 func conflictSelect(t schema.Table) string {

@@ -3,7 +3,6 @@ package replicator_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -220,11 +219,17 @@ func TestPolicyInFingerprint(t *testing.T) {
 
 func policyDevice(t *testing.T, h replicator.Hub, ddl string, p changelog.Policy) *device {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "app.db")
-	dbtest.Shell(t, path, ddl)
+	return installDevice(t, h, ddl, map[string]changelog.Policy{"t": p})
+}
+
+// installDevice makes a database from ddl, installs deltasync with the
+// policies given, and opens a node and a syncer on it.
+func installDevice(t *testing.T, h replicator.Hub, ddl string, policies map[string]changelog.Policy) *device {
+	t.Helper()
+	path := dbtest.NewDB(t, ddl)
 	db := dbtest.MustOpenDB(t, path)
 	ctx := context.Background()
-	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{}, map[string]changelog.Policy{"t": p}); err != nil {
+	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{}, policies); err != nil {
 		t.Fatal(err)
 	}
 	n := replicator.NewNode(db)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
 )
@@ -82,9 +83,9 @@ func listConflicts(ctx context.Context, q sqlx.QueryerContext, f ConflictFilter)
 		copy(col.WonClock.Site[:], wonSite)
 		if len(out) == 0 || out[len(out)-1].ID != c.ID {
 			c.Key = trimKey(k)
-			c.At = julianTime(at)
+			c.At = changelog.JulianTime(at)
 			if resolved != nil {
-				c.Resolved = julianTime(*resolved)
+				c.Resolved = changelog.JulianTime(*resolved)
 			}
 			out = append(out, c)
 		}
@@ -102,11 +103,6 @@ func trimKey(k [4]any) []any {
 		n--
 	}
 	return append([]any(nil), k[:n]...)
-}
-
-func julianTime(d float64) time.Time {
-	const unixEpoch = 2440587.5 // julian day of 1970-01-01T00:00Z
-	return time.UnixMilli(int64((d - unixEpoch) * 86400000)).UTC()
 }
 
 // Keep says which side a resolution keeps.

@@ -487,6 +487,10 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 	var won []int
 	var args []any
 	var losses []loss
+	// An insert collision under lww-column: decided column by column like
+	// any write, and every column recorded as the insert it was.
+	collision := c.Op == codec.OpInsert && local.row != nil && *local.row != rc &&
+		m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
 	for i, ci := range c.Columns {
 		cc := m.clock(c.Clocks[i])
 		id := t.ids[ci]
@@ -502,11 +506,7 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		case t.Policy == changelog.Manual && conc:
 			win = false // the hub keeps the value it accepted first
 		}
-		if conc {
-			losses = append(losses, loss{col: ci, incoming: c.Values[i], inClock: cc, localClock: lc, localLost: win})
-		} else if c.Op == codec.OpInsert && has && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
-			// An insert collision under lww-column: decided column by
-			// column like any write, recorded as the insert it was.
+		if conc || collision && has {
 			losses = append(losses, loss{col: ci, incoming: c.Values[i], inClock: cc, localClock: lc, localLost: win})
 		}
 		if !win {
@@ -527,7 +527,7 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 	}
 	if len(losses) > 0 {
 		kind := kindUpdate
-		if c.Op == codec.OpInsert && local.row != nil && *local.row != rc {
+		if collision {
 			kind = kindInsert
 		}
 		if err := m.recordColumns(t, c.Key, kind, losses); err != nil {

@@ -1,12 +1,10 @@
 package replicator_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -18,10 +16,7 @@ import (
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbdiff"
-	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
-	"github.com/deltasync/deltasync/schema"
-	"github.com/deltasync/deltasync/triggers"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -252,19 +247,7 @@ func convergence(t *testing.T, h replicator.Hub, st *hub.Store, seed uint64, p c
 
 func propertyDevice(t *testing.T, h replicator.Hub, p changelog.Policy) *device {
 	t.Helper()
-	path := dbtest.NewDB(t, propertyDDL)
-	db := dbtest.MustOpenDB(t, path)
-	ctx := context.Background()
-	policies := map[string]changelog.Policy{"kv": p, "pairs": p}
-	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{}, policies); err != nil {
-		t.Fatal(err)
-	}
-	n := replicator.NewNode(db)
-	if err := n.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return &device{path: path, db: db, s: &replicator.Syncer{Node: n, Hub: h, Name: "app"}}
+	return installDevice(t, h, propertyDDL, map[string]changelog.Policy{"kv": p, "pairs": p})
 }
 
 // A write is one register a device's statement changed: a column of a row,
@@ -310,7 +293,7 @@ func (w write) sameRegister(v write) bool {
 
 // sameValue reports whether v wrote the register w wrote with the same value.
 func (w write) sameValue(v write) bool {
-	return w.sameRegister(v) && w.dead == v.dead && sameValue(w.val, v.val)
+	return w.sameRegister(v) && w.dead == v.dead && changelog.SameValue(w.val, v.val)
 }
 
 // oracle records every write the property test makes, in order, and what
@@ -383,7 +366,7 @@ func (o *oracle) randomWrite(d *propDevice, rng *rand.Rand) {
 		after := readRow(t, d.db, "kv", k)
 		var cols []string
 		for _, col := range []string{"a", "b", "c"} {
-			if changed == 1 && !sameValue(before[col], after[col]) {
+			if changed == 1 && !changelog.SameValue(before[col], after[col]) {
 				cols = append(cols, col)
 			}
 		}
@@ -426,7 +409,7 @@ func (o *oracle) randomWrite(d *propDevice, rng *rand.Rand) {
 		if old == nil {
 			o.add(d, seen, write{table: "pairs", key: pk})
 		}
-		if old == nil || !sameValue(old["v"], v) {
+		if old == nil || !changelog.SameValue(old["v"], v) {
 			o.add(d, seen, write{table: "pairs", key: pk, col: "v", val: v})
 		}
 	default:
@@ -468,7 +451,7 @@ func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts ma
 		if w.col == "" && live != w.dead {
 			continue // the row's existence is what this write made it
 		}
-		if w.col != "" && live && sameValue(row[w.col], w.val) {
+		if w.col != "" && live && changelog.SameValue(row[w.col], w.val) {
 			continue
 		}
 		ok := direct(w)
@@ -509,7 +492,7 @@ func recorded(w write, conflicts map[string][]replicator.Conflict, site changelo
 					continue
 				}
 				switch {
-				case w.col != "" && col.Column == w.col && !col.LostDeleted && sameValue(col.Lost, w.val):
+				case w.col != "" && col.Column == w.col && !col.LostDeleted && changelog.SameValue(col.Lost, w.val):
 					return true
 				case w.col == "" && w.dead && col.Column == "" && col.LostDeleted:
 					return true
@@ -543,7 +526,7 @@ func (o *oracle) diffWrites(x, y map[string]map[string]any) string {
 		rx, ry := x[id], y[id]
 		same := (rx == nil) == (ry == nil)
 		for col, v := range rx {
-			same = same && sameValue(v, ry[col])
+			same = same && changelog.SameValue(v, ry[col])
 		}
 		if same || seen[id] {
 			continue
@@ -602,27 +585,6 @@ func showValue(v any) string {
 		return fmt.Sprintf("real:%v", x)
 	}
 	return fmt.Sprint(v)
-}
-
-// sameValue reports whether two values are the same SQLite value, storage class included.
-func sameValue(a, b any) bool {
-	switch x := a.(type) {
-	case nil:
-		return b == nil
-	case int64:
-		y, ok := b.(int64)
-		return ok && x == y
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	}
-	return false
 }
 
 var propertyColumns = map[string][]string{"kv": {"k", "a", "b", "c"}, "pairs": {"x", "y", "v"}}
