@@ -68,8 +68,13 @@ func (l *Log) SiteID(ctx context.Context) (SiteID, error) {
 
 // LastVersion returns the newest version in the changelog, 0 if it is empty.
 func (l *Log) LastVersion(ctx context.Context) (int64, error) {
+	return l.LastVersionTx(ctx, l.db)
+}
+
+// LastVersionTx is LastVersion inside q's transaction.
+func (l *Log) LastVersionTx(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
 	var v int64
-	err := l.db.GetContext(ctx, &v, `SELECT coalesce(max(version), 0) FROM _sync_changelog`)
+	err := sqlx.GetContext(ctx, q, &v, `SELECT coalesce(max(version), 0) FROM _sync_changelog`)
 	if err != nil {
 		return 0, l.explain(ctx, fmt.Errorf("read last version: %w", err))
 	}

@@ -81,7 +81,11 @@ type Batch struct {
 	Fingerprint [32]byte // schema fingerprint of the sender
 	Origin      SiteID   // the node that built the batch
 	First, Last uint64   // the batch covers the sender's versions (First, Last]
-	Sites       []SiteID // the sites clocks refer to
-	Tables      []Table
-	Changes     []Change
+	// Head is the sender's last version when it built the batch, at least
+	// Last, or 0 if the sender does not say. A hub gives it, so that a
+	// device can tell a response built before its last push landed.
+	Head    uint64
+	Sites   []SiteID // the sites clocks refer to
+	Tables  []Table
+	Changes []Change
 }

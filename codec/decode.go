@@ -118,7 +118,7 @@ func (d *Decoder) Decode(frame []byte) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{Fingerprint: h.Fingerprint, Origin: h.Origin, First: h.First, Last: h.Last}
+	b := &Batch{Fingerprint: h.Fingerprint, Origin: h.Origin, First: h.First, Last: h.Last, Head: h.Head}
 	if err := decodeBody(b, body, int(h.Changes)); err != nil {
 		return nil, err
 	}

@@ -12,23 +12,25 @@
 //
 // # Frame
 //
-// A frame is a fixed 92-byte header, big-endian, then the body.
+// A frame is a fixed 100-byte header, big-endian, then the body.
 //
 //	offset  size  field
 //	     0     4  magic "DLTS"
-//	     4     1  format version, 2
+//	     4     1  format version, 3
 //	     5     1  flags: bit 0 set means the body is zstd-compressed; other bits must be 0
 //	     6     2  reserved, must be 0
 //	     8    32  schema fingerprint of the sender
 //	    40    16  origin: site id of the node that built the batch
 //	    56     8  first version (exclusive)
 //	    64     8  last version (inclusive), at least first
-//	    72     4  change count
-//	    76     4  body length, uncompressed
-//	    80     4  stored body length: the bytes that follow the header
-//	    84     4  CRC-32C (Castagnoli) of the stored body
-//	    88     4  CRC-32C of header bytes 0..87
-//	    92     n  body, zstd-compressed if flag bit 0 is set, otherwise as is
+//	    72     8  head: the sender's last version when it built the batch,
+//	              at least last, or 0 if not given
+//	    80     4  change count
+//	    84     4  body length, uncompressed
+//	    88     4  stored body length: the bytes that follow the header
+//	    92     4  CRC-32C (Castagnoli) of the stored body
+//	    96     4  CRC-32C of header bytes 0..95
+//	   100     n  body, zstd-compressed if flag bit 0 is set, otherwise as is
 //
 // The encoder stores the body uncompressed when zstd would not make it
 // smaller, as for a tiny or empty batch; then both lengths are equal. The
@@ -75,10 +77,12 @@
 // are strictly increasing and stored as the gap from the previous one minus
 // one (the first as itself), so that they are mostly zero.
 //
-// A clock's Seen is, for a write a device made itself, the hub version the
-// device had pulled when it wrote, so that the hub can tell whether the
-// writer had seen the value it replaced; it is 0 when not known or not
-// applicable, as in everything a hub serves. It is stored as the HLC is, as
+// A clock's Seen places the value in the hub's order of changes. In a
+// device's push, for a write the device made itself, it is the hub version
+// the device had pulled when it wrote, so that the hub can tell whether the
+// writer had seen the value it replaced. In a batch a hub serves, it is the
+// hub version at which the value arrived there, so that a device can tell
+// the same about its own writes. It is 0 when not known. It is stored as the HLC is, as
 // the difference from the previous clock's Seen in the body (wrapping, from
 // 0 for the first), so that equal Seens, the common case, cost one zero
 // byte a clock.

@@ -47,6 +47,9 @@ func (e *Encoder) Encode(dst []byte, b *Batch) ([]byte, error) {
 	if b.Last < b.First {
 		return dst, fmt.Errorf("%w: last version %d before first %d", ErrInvalid, b.Last, b.First)
 	}
+	if b.Head != 0 && b.Head < b.Last {
+		return dst, fmt.Errorf("%w: head version %d before last %d", ErrInvalid, b.Head, b.Last)
+	}
 	s := e.getScratch()
 	defer e.scratch.Put(s)
 	if err := appendBody(s, b); err != nil {
@@ -86,6 +89,7 @@ func (e *Encoder) frame(dst []byte, b *Batch, body []byte) []byte {
 		Origin:      b.Origin,
 		First:       b.First,
 		Last:        b.Last,
+		Head:        b.Head,
 		Changes:     uint32(len(b.Changes)),
 		BodyLen:     uint32(len(body)),
 		StoredLen:   uint32(len(stored)),

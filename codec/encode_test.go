@@ -18,6 +18,7 @@ func TestEncodeInvalid(t *testing.T) {
 		detail string
 	}{
 		{"last before first", func(b *codec.Batch, _ *codec.Change) { b.First = b.Last + 1 }, "before first"},
+		{"head before last", func(b *codec.Batch, _ *codec.Change) { b.Head = b.Last - 1 }, "head version 1 before last 2"},
 		{"table index", func(_ *codec.Batch, c *codec.Change) { c.Table = 1 }, "change 0: table index 1 of 1"},
 		{"negative table index", func(_ *codec.Batch, c *codec.Change) { c.Table = -1 }, "table index -1 of 1"},
 		{"op 0", func(_ *codec.Batch, c *codec.Change) { c.Op = 0 }, "unknown op 0"},

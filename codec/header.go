@@ -10,10 +10,10 @@ import (
 const Magic = "DLTS"
 
 // Version is the format version this package writes and reads.
-const Version = 2
+const Version = 3
 
 // HeaderSize is the length of the fixed header that opens every frame.
-const HeaderSize = 92
+const HeaderSize = 100
 
 // FlagZstd marks a zstd-compressed body. No other flag is defined.
 const FlagZstd = 1 << 0
@@ -27,11 +27,12 @@ const (
 	offOrigin      = 40
 	offFirst       = 56
 	offLast        = 64
-	offChanges     = 72
-	offBodyLen     = 76
-	offStoredLen   = 80
-	offBodyCRC     = 84
-	offHeaderCRC   = 88
+	offHead        = 72
+	offChanges     = 80
+	offBodyLen     = 84
+	offStoredLen   = 88
+	offBodyCRC     = 92
+	offHeaderCRC   = 96
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -52,6 +53,7 @@ type Header struct {
 	Fingerprint [32]byte
 	Origin      SiteID
 	First, Last uint64
+	Head        uint64 // the sender's last version when it built the batch, 0 if not given
 	Changes     uint32 // change count
 	BodyLen     uint32 // uncompressed body length
 	StoredLen   uint32 // bytes of body that follow the header
@@ -75,6 +77,7 @@ func putHeader(b []byte, h *Header) {
 	copy(b[offOrigin:], h.Origin[:])
 	binary.BigEndian.PutUint64(b[offFirst:], h.First)
 	binary.BigEndian.PutUint64(b[offLast:], h.Last)
+	binary.BigEndian.PutUint64(b[offHead:], h.Head)
 	binary.BigEndian.PutUint32(b[offChanges:], h.Changes)
 	binary.BigEndian.PutUint32(b[offBodyLen:], h.BodyLen)
 	binary.BigEndian.PutUint32(b[offStoredLen:], h.StoredLen)
@@ -119,6 +122,7 @@ func readHeader(b []byte) Header {
 		Flags:     b[offFlags],
 		First:     binary.BigEndian.Uint64(b[offFirst:]),
 		Last:      binary.BigEndian.Uint64(b[offLast:]),
+		Head:      binary.BigEndian.Uint64(b[offHead:]),
 		Changes:   binary.BigEndian.Uint32(b[offChanges:]),
 		BodyLen:   binary.BigEndian.Uint32(b[offBodyLen:]),
 		StoredLen: binary.BigEndian.Uint32(b[offStoredLen:]),
@@ -136,6 +140,9 @@ func (h Header) check() error {
 	}
 	if h.Last < h.First {
 		return fmt.Errorf("%w: last version %d before first %d", ErrCorrupt, h.Last, h.First)
+	}
+	if h.Head != 0 && h.Head < h.Last {
+		return fmt.Errorf("%w: head version %d before last %d", ErrCorrupt, h.Head, h.Last)
 	}
 	if !h.Compressed() && h.StoredLen != h.BodyLen {
 		return fmt.Errorf("%w: uncompressed body stored in %d bytes, header says %d", ErrCorrupt, h.StoredLen, h.BodyLen)

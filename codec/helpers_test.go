@@ -18,11 +18,12 @@ const (
 	offReserved  = 6
 	offFirst     = 56
 	offLast      = 64
-	offChanges   = 72
-	offBodyLen   = 76
-	offStoredLen = 80
-	offBodyCRC   = 84
-	offHeaderCRC = 88
+	offHead      = 72
+	offChanges   = 80
+	offBodyLen   = 84
+	offStoredLen = 88
+	offBodyCRC   = 92
+	offHeaderCRC = 96
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -135,7 +135,7 @@ func TestHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Fingerprint != b.Fingerprint || h.Origin != b.Origin || h.First != b.First || h.Last != b.Last {
+	if h.Fingerprint != b.Fingerprint || h.Origin != b.Origin || h.First != b.First || h.Last != b.Last || h.Head != b.Head {
 		t.Errorf("got %+v, want the batch's fingerprint, origin and versions", h)
 	}
 	if int(h.Changes) != len(b.Changes) || h.FrameLen() != int64(len(frame)) {
@@ -166,7 +166,7 @@ func everyOpBatch() *codec.Batch {
 	return &codec.Batch{
 		Fingerprint: [32]byte{1, 2, 3, 31: 0xff},
 		Origin:      siteA,
-		First:       41, Last: 44,
+		First:       41, Last: 44, Head: 50,
 		Sites:  []codec.SiteID{siteA},
 		Tables: []codec.Table{{Name: "notes", Columns: []string{"title", "body", "pinned"}}},
 		Changes: []codec.Change{
@@ -182,7 +182,7 @@ func everyOpBatch() *codec.Batch {
 }
 
 func tablesAndSitesBatch() *codec.Batch {
-	b := &codec.Batch{First: 0, Last: 1000, Origin: siteB,
+	b := &codec.Batch{First: 0, Last: 1000, Head: 1200, Origin: siteB,
 		Sites: []codec.SiteID{siteA, siteB, siteC},
 		Tables: []codec.Table{
 			{Name: "a", Columns: []string{"x", "y", "z", "w"}},

@@ -61,7 +61,9 @@ func (m *merge) stamp() stamp { return stamp{arrived: m.arrived} }
 // its own writer, who had pulled up to seen, and the local value arrived
 // after that from another site. On a device merging from its hub: the local
 // value is the device's own write that it has not pushed yet (what it
-// pushed, the hub compared already and tells it about, see notices).
+// pushed, the hub compared already and tells it about, see notices), and
+// the hub's value arrived there (seen, in a hub's batch) after the version
+// the device had pulled when it wrote.
 func (m *merge) concurrent(t *target, key []byte, id int64, local rowClocks, in Clock, seen uint64) bool {
 	var lc Clock
 	if id == 0 {
@@ -76,9 +78,20 @@ func (m *merge) concurrent(t *target, key []byte, id int64, local rowClocks, in 
 		}
 	}
 	if m.fromHub {
-		return lc.Site == m.s.self && m.pending.has(t.ID, key, id)
+		return lc.Site == m.s.self && m.pending.has(t.ID, key, id) && seen > local.stamp(id).seen
 	}
 	return in.Site == m.origin && lc.Site != in.Site && local.stamp(id).arrived > seen
+}
+
+// hubStands reports whether, on a device, the value its hub serves replaces
+// the local one regardless of clocks (manual, and a row's register): it does
+// unless the local value is this device's own write made after it had pulled
+// the hub's value (arrived, the version the value arrived at on the hub, is
+// at most what the write had seen). Then the hub built the response before it
+// had the device's write, which follows the served value and which the hub
+// will not serve back to its writer.
+func (m *merge) hubStands(lc Clock, lst stamp, arrived uint64) bool {
+	return lc.Site != m.s.self || arrived > lst.seen
 }
 
 // pendingWrites are a device's local writes not yet pushed, by row.

@@ -72,13 +72,25 @@
 // (_sync_clock.seen and .arrived). On the hub an incoming write is
 // concurrent with the local value when it comes from its own writer, the
 // local value is another site's, and it arrived after the writer's Seen. A
-// hub serves a merge whole, so a pulled version never splits one. A device
-// judges only its own writes not yet pushed: any value its hub serves over
-// one of them was written without seeing it. A write the device pushed was
-// judged by the hub, which, when that write lost, sends the device a loss
-// notice (codec.OpLost) in its next pull; the device records it with
-// what it then holds as the winner. A write that follows one it had seen is
-// never a conflict, and two sides with the same value lose nothing.
+// hub serves a merge whole, so a pulled version never splits one, and the
+// clocks of what it serves carry, as their Seen, the version at which each
+// value arrived there. A device judges only its own writes not yet pushed,
+// by the same rule: a value its hub serves over one of them is concurrent
+// with it when it arrived after the version the device had pulled when it
+// wrote. A write the device pushed was judged by the hub, which, when that
+// write lost, sends the device a loss notice (codec.OpLost) in its next
+// pull; the device records it with what it then holds as the winner. A
+// write that follows one it had seen is never a conflict, and two sides
+// with the same value lose nothing. Under manual a device takes the value
+// its hub serves over its own, unless its own write had seen that value.
+//
+// A pull response must start at the device's pulled cursor, and the hub
+// must have built it (the frame's head) no earlier than the version after
+// the device's last acknowledged push (_sync_peers.acked). An older
+// response shows the hub from before that push, and the hub does not serve
+// a device its own writes again, so applying it could leave an older value
+// for good (under manual, or a row's register). Either is refused with
+// ErrStale, changing nothing, and asked for again.
 //
 // Whatever loses is written to _sync_conflicts, one row per column (col NULL
 // for existence) grouped by event: table, key, kind (update, insert: rows

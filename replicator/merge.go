@@ -435,8 +435,11 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
 	conc := m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
 	win := rc.Newer(newest(local))
-	if t.Policy == changelog.Manual && (conc || m.fromHub) {
-		win = m.fromHub // the hub's row stands
+	switch {
+	case t.Policy == changelog.Manual && m.fromHub:
+		win = m.hubStands(*local.row, local.stamps[0], c.Clock.Seen) // the hub's row stands
+	case t.Policy == changelog.Manual && conc:
+		win = false // the hub keeps the row it accepted first
 	}
 	if conc {
 		kind := kindUpdate
@@ -502,7 +505,7 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		conc := has && m.concurrent(t, key, id, local, cc, c.Clocks[i].Seen)
 		switch {
 		case t.Policy == changelog.Manual && m.fromHub:
-			win = true // the hub's value stands
+			win = m.hubStands(lc, local.stamp(id), c.Clocks[i].Seen) // the hub's value stands
 		case t.Policy == changelog.Manual && conc:
 			win = false // the hub keeps the value it accepted first
 		}
@@ -537,7 +540,8 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 	// A device takes its hub's register: the hub serves the row as it
 	// decided it, and a write of this device it had to decide on is no
 	// longer pending.
-	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row) || m.fromHub) {
+	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row) ||
+		m.fromHub && m.hubStands(*local.row, local.stamps[0], c.Clock.Seen)) {
 		if m.keeps(local) {
 			if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
 				return err

@@ -16,7 +16,10 @@ package replicator_test
 //     (TestInsertCollisionCoalescedUpdate/manual).
 //   - a device merging its hub's row under lww-row takes it unconditionally
 //     once its own write is pushed, so a pull response built before that
-//     push overwrites it for good (TestLateResponseAfterPush).
+//     push overwrites it for good (TestLateResponseAfterPush). Under manual
+//     the same happened to values (seed 4691127972932607783): now a device
+//     refuses a response built before its last acknowledged push (the
+//     frame's head) and asks again.
 
 import (
 	"context"
@@ -172,9 +175,9 @@ func (h *replayHub) Pull(ctx context.Context, db string, req replicator.PullRequ
 // lost on the way; A, not having seen B's row, inserts r2 too, later, and
 // syncs: its push is merged (A's row wins: it is the later one) and
 // acknowledged, and then the lost response, built before that push, arrives
-// as the answer to A's pull; it still starts at A's pulled cursor. Every
-// node must end with A's row (B's under manual, where the hub keeps the
-// row it accepted first).
+// as the answer to A's pull; it still starts at A's pulled cursor. A must
+// refuse it and ask again, and every node must end with A's row (B's under
+// manual, where the hub keeps the row it accepted first).
 func TestLateResponseAfterPush(t *testing.T) {
 	for _, p := range changelog.Policies {
 		t.Run(string(p), func(t *testing.T) {
@@ -195,6 +198,9 @@ func TestLateResponseAfterPush(t *testing.T) {
 			mustExec(t, a, `INSERT INTO t VALUES ('r2', 'A', 'A')`)
 			link.late = true
 			a.sync(t)
+			if link.late {
+				t.Fatal("the late response was never delivered")
+			}
 			b.sync(t)
 			a.sync(t)
 			want := "r2|A|A"

@@ -299,6 +299,11 @@ func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelo
 	if err := bd.addNotices(ctx, conn, asker); err != nil {
 		return nil, 0, 0, err
 	}
+	head, err := n.log.LastVersionTx(ctx, conn)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	bd.b.Head = uint64(max(head, b.Through))
 	frame, err := n.enc.Encode(nil, bd.b)
 	return frame, b.Through, len(bd.b.Changes), err
 }
@@ -364,6 +369,16 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 		if int64(b.First) != cur {
 			return nil, fmt.Errorf("%w: it covers versions %d-%d, this node has pulled up to %d", ErrStale, b.First+1, b.Last, cur)
 		}
+		// A response built before this node's last push landed shows the
+		// hub as it was then, and the hub will not serve this node its own
+		// writes again: applying it could leave an older value for good.
+		acked, err := Cursor(ctx, tx, peer, "acked")
+		if err != nil {
+			return nil, err
+		}
+		if b.Head != 0 && int64(b.Head) < acked {
+			return nil, fmt.Errorf("%w: the hub built it at version %d, before this node's last push landed (version %d)", ErrStale, b.Head, acked)
+		}
 	}
 	if fp != b.Fingerprint {
 		return nil, fmt.Errorf("%w: the batch was built for schema %x, this database has %x", ErrSchemaMismatch, b.Fingerprint[:6], fp[:6])
@@ -408,7 +423,9 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	return m.events, SetCursor(ctx, tx, peer, "pulled", int64(b.Last))
 }
 
-// Cursor returns a peer's cursor ("pushed" or "pulled"), 0 if never set.
+// Cursor returns a peer's cursor, 0 if never set: "pushed" and "pulled",
+// this node's and the peer's versions; "acked", the peer's version after
+// the last push it acknowledged.
 func Cursor(ctx context.Context, q sqlx.QueryerContext, peer, which string) (int64, error) {
 	var v int64
 	err := sqlx.GetContext(ctx, q, &v, `SELECT `+cursorColumn(which)+` FROM _sync_peers WHERE peer = ?`, peer)
@@ -430,8 +447,9 @@ func SetCursor(ctx context.Context, e sqlx.ExecerContext, peer, which string, v 
 }
 
 func cursorColumn(which string) string {
-	if which == "pushed" {
-		return "pushed"
+	switch which {
+	case "pushed", "acked":
+		return which
 	}
 	return "pulled"
 }

@@ -130,11 +130,12 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, cl
 	return out
 }
 
-// seen is what a batch says a write had seen: only a device's own writes,
-// which it pushes, carry it.
+// seen is what a batch says about where a value stands in the hub's order:
+// a device's push, the hub version the device had pulled when it wrote; a
+// hub's batch, the hub version at which the value arrived there.
 func (bd *builder) seen(st stamp) uint64 {
 	if !bd.mine {
-		return 0
+		return st.arrived
 	}
 	return st.seen
 }

@@ -121,11 +121,12 @@ func TestConvergenceProperty(t *testing.T) {
 		// device, a row the hub never had, while another device inserted
 		// it; the hub did not serve the delete. The 179555... seeds found
 		// insert collisions decided by row clock alone (TestInsertCollision*).
-		// make soak adds a fresh seed per run (DELTASYNC_FRESH_SEEDS=1):
-		// fresh seeds still find, about once in 25 runs, a row inserted on
-		// one device and deleted on another whose loss is not recorded.
+		// 1795555636048662889 found the oracle wrong about REPLACE (a
+		// whole-row write, see randomWrite); 4691127972932607783 a late pull
+		// response applied under manual (TestLateResponseAfterPush).
+		// make soak adds a fresh seed per run (DELTASYNC_FRESH_SEEDS=1).
 		seeds = []uint64{1, 1795543890995219511, 1795551181031697566, 1795551746464779293,
-			1795552157438921687, 1795552162013986049}
+			1795552157438921687, 1795552162013986049, 1795555636048662889, 4691127972932607783}
 		if os.Getenv("DELTASYNC_FRESH_SEEDS") != "" {
 			seeds = append(seeds, uint64(time.Now().UnixNano()))
 		}
@@ -400,15 +401,15 @@ func (o *oracle) randomWrite(d *propDevice, rng *rand.Rand) {
 			o.add(d, seen, write{table: "kv", key: key, dead: true})
 		}
 	case 5:
-		// REPLACE of a row that exists is an update of v, else an insert.
+		// REPLACE writes the whole row, whether or not it existed: SQLite
+		// fires the insert trigger only, so the row's existence is written
+		// too, and a concurrent delete decides against this write.
 		x, y := int64(rng.IntN(4)), fmt.Sprint("y", rng.IntN(3))
 		pk := rowKey(x, y)
 		old := readRow(t, d.db, "pairs", x, y)
 		exec(`INSERT OR REPLACE INTO pairs VALUES (?, ?, randomblob(8))`, x, y)
 		v := readRow(t, d.db, "pairs", x, y)["v"]
-		if old == nil {
-			o.add(d, seen, write{table: "pairs", key: pk})
-		}
+		o.add(d, seen, write{table: "pairs", key: pk})
 		if old == nil || !changelog.SameValue(old["v"], v) {
 			o.add(d, seen, write{table: "pairs", key: pk, col: "v", val: v})
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/codec"
+	"github.com/jmoiron/sqlx"
 )
 
 // hubPeer is the _sync_peers name of a device's hub.
@@ -133,15 +134,17 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 		if o.through == o.from {
 			return nil
 		}
+		var acked uint64
 		if o.n > 0 {
-			_, err := s.Hub.Push(ctx, s.Name, o.frame)
+			res, err := s.Hub.Push(ctx, s.Name, o.frame)
 			if err != nil {
 				return fmt.Errorf("push versions %d-%d: %w", o.from+1, o.through, err)
 			}
 			st.Pushed += o.n
 			st.BytesSent += int64(len(o.frame))
+			acked = res.Version
 		}
-		if err := SetCursor(ctx, s.Node.DB, hubPeer, "pushed", o.through); err != nil {
+		if err := setPushed(ctx, s.Node.DB, o.through, acked); err != nil {
 			return err
 		}
 		close(o.pushed)
@@ -149,10 +152,26 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 	return ctx.Err()
 }
 
+// staleRetries is how many times Pull asks again after a stale response.
+const staleRetries = 3
+
 // Pull merges what the hub has after the pulled cursor, batch by batch,
 // each in one transaction with the cursor. wait is the long-poll time of the
 // first request. The next batch is fetched and decoded while one merges.
+// A stale response (ErrStale: one that does not start at the cursor, or that
+// the hub built before this node's last push landed) changes nothing and is
+// asked for again.
 func (s *Syncer) Pull(ctx context.Context, wait time.Duration, st *Stats) error {
+	for attempt := 0; ; attempt++ {
+		err := s.pull(ctx, wait, st)
+		if !errors.Is(err, ErrStale) || attempt == staleRetries {
+			return err
+		}
+		wait = 0 // the hub has news: ask again at once
+	}
+}
+
+func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error {
 	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pulled")
 	if err != nil {
 		return err
@@ -210,4 +229,16 @@ func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*c
 		return nil, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
 	return b, len(frame), nil
+}
+
+// setPushed moves the pushed cursor and, with it, the hub version the hub
+// acknowledged (which only grows).
+func setPushed(ctx context.Context, e sqlx.ExecerContext, through int64, acked uint64) error {
+	_, err := e.ExecContext(ctx, `INSERT INTO _sync_peers (peer, pushed, acked) VALUES (?, ?, ?)
+		ON CONFLICT (peer) DO UPDATE SET pushed = excluded.pushed, acked = max(acked, excluded.acked)`,
+		hubPeer, through, int64(acked))
+	if err != nil {
+		return fmt.Errorf("set pushed cursor: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,1 @@
+ALTER TABLE _sync_peers DROP COLUMN acked;
