@@ -109,7 +109,7 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, contentT
 		Error string `json:"error"`
 	}
 	json.Unmarshal(data, &msg)
-	if sentinel := errorOf(resp.StatusCode); sentinel != nil {
+	if sentinel := errorOf(resp.StatusCode, msg.Error); sentinel != nil {
 		return nil, &HubError{Status: resp.StatusCode, Message: msg.Error, sentinel: sentinel}
 	}
 	return nil, &HubError{Status: resp.StatusCode, Message: msg.Error}

@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"
@@ -31,6 +32,7 @@ var statuses = []struct {
 	{replicator.ErrUnknownTable, http.StatusUnprocessableEntity},
 	{replicator.ErrUnknownColumn, http.StatusUnprocessableEntity},
 	{replicator.ErrClockSkew, http.StatusUnprocessableEntity},
+	{replicator.ErrUnique, http.StatusUnprocessableEntity},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{codec.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{codec.ErrBadMagic, http.StatusBadRequest},
@@ -52,18 +54,27 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// errorOf is the sentinel a client returns for a status, nil if none.
-func errorOf(status int) error {
+// errorOf is the sentinel a client returns for a status and the hub's
+// message, nil if none. Where several share a status, the message names
+// the one the hub meant: errors wrap their sentinel's text.
+func errorOf(status int, msg string) error {
 	switch status {
 	case http.StatusNotFound:
 		return replicator.ErrNoSchema
 	case http.StatusConflict:
 		return replicator.ErrSchemaMismatch
 	}
+	var first error
 	for _, s := range statuses {
-		if s.status == status {
+		if s.status != status {
+			continue
+		}
+		if strings.Contains(msg, s.err.Error()) {
 			return s.err
 		}
+		if first == nil {
+			first = s.err
+		}
 	}
-	return nil
+	return first
 }

@@ -104,6 +104,11 @@
 // seeing it arrives is judged as unpushed, and recorded as a conflict that
 // was not one; never the other way round.
 //
+// A write that breaks a UNIQUE constraint other than the key (two devices
+// gave one value to two rows) is not a conflict any policy can merge
+// without losing a whole row: the batch is refused with ErrUnique, naming
+// the table, key and column, until a user changes one of the rows.
+//
 // A batch is applied in one transaction through changelog.ApplyRemote, so it
 // is never captured again as a local change, and a failure leaves nothing of
 // it. Table and column names in a batch must exist in the receiving node's

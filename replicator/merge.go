@@ -13,6 +13,7 @@ import (
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
 )
 
 var (
@@ -26,8 +27,12 @@ var (
 	ErrClockSkew = errors.New("clock too far in the future")
 	// ErrNotice: a node sent a loss notice, which only a hub sends.
 	ErrNotice = errors.New("a loss notice from a node that is not this node's hub")
-	// ErrStale: a pull response that does not start at the pulled cursor.
+	// ErrStale: a pull response that does not start at the pulled cursor,
+	// or that the hub built before this node's last push landed.
 	ErrStale = errors.New("stale pull response")
+	// ErrUnique: a row breaks a UNIQUE constraint other than the key, held
+	// by another row written on another device.
+	ErrUnique = errors.New("two rows hold one value of a UNIQUE column")
 )
 
 // DefaultMaxClockSkew is how far in the future a merged change may be stamped.
@@ -313,6 +318,42 @@ func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
 }
 
 func (m *merge) change(t *target, c codec.Change) error {
+	return uniqueError(t, c, m.changeRow(t, c))
+}
+
+// uniqueError explains a write refused by a UNIQUE constraint other than
+// the key: two devices gave one value to two different rows. No policy can
+// merge that without losing one row, so the batch is refused, whole, until
+// someone changes one of them.
+func uniqueError(t *target, c codec.Change, err error) error {
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.ExtendedCode != sqlite3.ErrConstraintUnique {
+		return err
+	}
+	// SQLite says "UNIQUE constraint failed: tbl.col1, tbl.col2".
+	msg := se.Error()
+	var cols []string
+	for _, tc := range strings.Split(msg[strings.LastIndex(msg, ": ")+2:], ", ") {
+		cols = append(cols, tc[strings.IndexByte(tc, '.')+1:])
+	}
+	return fmt.Errorf("%w: row %s of %q has the same %s as another row, written on another device; "+
+		"change or delete one of the two rows, then sync again", ErrUnique, keyText(c.Key), t.Table.Name, strings.Join(cols, ", "))
+}
+
+// keyText shows a key as a user would type it: (1), ('a', 2).
+func keyText(key []any) string {
+	parts := make([]string, len(key))
+	for i, v := range key {
+		if s, ok := v.(string); ok {
+			parts[i] = "'" + strings.ReplaceAll(s, "'", "''") + "'"
+		} else {
+			parts[i] = fmt.Sprint(v)
+		}
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func (m *merge) changeRow(t *target, c codec.Change) error {
 	key := changelog.KeyBytes(c.Key)
 	local, err := m.s.load(t.ID, key)
 	if err != nil {
