@@ -94,6 +94,21 @@ func (m *merge) hubStands(lc Clock, lst stamp, arrived uint64) bool {
 	return lc.Site != m.s.self || arrived > lst.seen
 }
 
+// hubDecides reports whether, on a device, the row register its hub serves
+// replaces this node's whatever the clocks say. The hub decided it (under
+// manual an insert collision keeps the row it accepted first, whatever its
+// clock), and a response can only show a row this device wrote if the hub
+// built it after the device's last push landed; unless the register is
+// this device's own write not pushed yet, which the hub decides, by clock,
+// when it arrives.
+func (m *merge) hubDecides(t *target, key []byte, local rowClocks) bool {
+	if !m.fromHub {
+		return false
+	}
+	own := local.row != nil && local.row.Site == m.s.self
+	return !own || !m.pending[cacheKey(t.ID, key)].whole
+}
+
 // pendingWrites are a device's local writes not yet pushed, by row.
 type pendingWrites map[string]pendingRow
 

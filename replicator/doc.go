@@ -83,14 +83,19 @@
 // write that follows one it had seen is never a conflict, and two sides
 // with the same value lose nothing. Under manual a device takes the value
 // its hub serves over its own, unless its own write had seen that value.
+// A device takes the row register (existence) its hub serves whatever the
+// clocks, since the hub decided it (under manual an insert collision keeps
+// the first row, whatever its clock), except over its own insert or delete
+// not pushed yet, which the hub will decide by clock.
 //
-// A pull response must start at the device's pulled cursor, and the hub
-// must have built it (the frame's head) no earlier than the version after
-// the device's last acknowledged push (_sync_peers.acked). An older
-// response shows the hub from before that push, and the hub does not serve
-// a device its own writes again, so applying it could leave an older value
-// for good (under manual, or a row's register). Either is refused with
-// ErrStale, changing nothing, and asked for again.
+// A pull response must start at the device's pulled cursor. One the hub
+// built (the frame's head) before the device's last acknowledged push
+// landed (_sync_peers.acked) shows the hub from before that push, and the
+// hub does not serve a device its own writes again, so applying it to a row
+// the device wrote could leave an older value for good (under manual, or a
+// row's register); it may change only rows the device never wrote. Either
+// kind of stale response is refused with ErrStale, changing nothing, and
+// asked for again.
 //
 // Whatever loses is written to _sync_conflicts, one row per column (col NULL
 // for existence) grouped by event: table, key, kind (update, insert: rows

@@ -64,8 +64,13 @@ type merge struct {
 	arrived     uint64        // on the hub: the version at which this batch arrives
 	pending     pendingWrites // on a device: its writes not yet pushed, once read
 	loadPending func() (pendingWrites, error)
-	err         error   // a failure inside concurrent, reported by apply
-	events      []int64 // conflicts recorded
+	err         error // a failure inside concurrent, reported by apply
+	// ackedAfter: the hub built this response (at its head) before this
+	// device's last acknowledged push landed, at version ackedAfter. It
+	// shows the hub as it was then, and the hub never serves a device its
+	// own writes again, so a row this device wrote must not take it.
+	ackedAfter int64
+	events     []int64 // conflicts recorded
 }
 
 // keeps reports whether the merge records clocks for a row with these local clocks.
@@ -359,6 +364,10 @@ func (m *merge) changeRow(t *target, c codec.Change) error {
 	if err != nil {
 		return err
 	}
+	if m.ackedAfter > 0 && local.writtenBy(m.s.self) {
+		return fmt.Errorf("%w: the hub built it at version %d, before this node's last push landed (version %d), and it changes a row this node wrote",
+			ErrStale, m.b.Head, m.ackedAfter)
+	}
 	rc := m.clock(c.Clock)
 	if c.Op == codec.OpDelete {
 		return m.delete(t, c, key, local, rc)
@@ -388,7 +397,7 @@ func (m *merge) changeRow(t *target, c codec.Change) error {
 // revive writes a whole row (an insert, or an lww-row update) that this node
 // does not have. The row's register decides: a later delete keeps it out.
 func (m *merge) revive(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	if local.row != nil && local.dead && !rc.Newer(*local.row) {
+	if local.row != nil && local.dead && !rc.Newer(*local.row) && !m.hubDecides(t, key, local) {
 		if m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
 			return m.lostToDelete(t, c, local, rc)
 		}
@@ -405,7 +414,7 @@ func (m *merge) revive(t *target, c codec.Change, key []byte, local rowClocks, r
 }
 
 func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	if local.row != nil && !rc.Newer(*local.row) {
+	if local.row != nil && !rc.Newer(*local.row) && !m.hubDecides(t, key, local) {
 		if !local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
 			// The row was written again, later, by a node that had not seen
 			// this delete: the row stays, the delete is recorded.
@@ -582,7 +591,7 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 	// decided it, and a write of this device it had to decide on is no
 	// longer pending.
 	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row) ||
-		m.fromHub && m.hubStands(*local.row, local.stamps[0], c.Clock.Seen)) {
+		m.hubDecides(t, key, local)) {
 		if m.keeps(local) {
 			if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
 				return err

@@ -361,6 +361,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err != nil {
 		return nil, err
 	}
+	var acked int64
 	if peer != "" {
 		cur, err := Cursor(ctx, tx, peer, "pulled")
 		if err != nil {
@@ -369,15 +370,8 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 		if int64(b.First) != cur {
 			return nil, fmt.Errorf("%w: it covers versions %d-%d, this node has pulled up to %d", ErrStale, b.First+1, b.Last, cur)
 		}
-		// A response built before this node's last push landed shows the
-		// hub as it was then, and the hub will not serve this node its own
-		// writes again: applying it could leave an older value for good.
-		acked, err := Cursor(ctx, tx, peer, "acked")
-		if err != nil {
+		if acked, err = Cursor(ctx, tx, peer, "acked"); err != nil {
 			return nil, err
-		}
-		if b.Head != 0 && int64(b.Head) < acked {
-			return nil, fmt.Errorf("%w: the hub built it at version %d, before this node's last push landed (version %d)", ErrStale, b.Head, acked)
 		}
 	}
 	if fp != b.Fingerprint {
@@ -396,6 +390,9 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	}
 	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
 	defer m.close()
+	if b.Head != 0 && int64(b.Head) < acked {
+		m.ackedAfter = acked
+	}
 	if m.fromHub && len(b.Changes) > 0 {
 		// Read before anything is merged: the merge's own log rows are not
 		// marked as remote until it ends. A batch of nothing (the hub had
