@@ -231,11 +231,12 @@ func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, e
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
-		return nil, 0, 0, err
-	}
 	b, err := n.log.ReadTx(ctx, tx, since, n.batchSize())
 	if err != nil {
+		return nil, 0, 0, err
+	}
+	s.keep = true // the batch's clocks are what absorb writes, mostly
+	if err := absorb(ctx, tx, n.log, s, tracked, b.Through); err != nil {
 		return nil, 0, 0, err
 	}
 	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
@@ -376,7 +377,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err != nil {
 		return nil, err
 	}
-	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
+	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
 	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}

@@ -26,12 +26,15 @@ func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, ori
 	}
 }
 
-// preload reads the clocks of every change of cs at once.
+// preload reads the clocks of every change of cs at once, but those the
+// store knows already.
 func (bd *builder) preload(cs []changelog.Change) error {
 	keys := map[int64][][]byte{}
 	for _, c := range cs {
 		if t, ok := bd.tracked[c.Table]; ok {
-			keys[t.ID] = append(keys[t.ID], changelog.KeyBytes(c.Key))
+			if k := changelog.KeyBytes(c.Key); !bd.s.isKnown(t.ID, k) {
+				keys[t.ID] = append(keys[t.ID], k)
+			}
 		}
 	}
 	for id, ks := range keys {

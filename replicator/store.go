@@ -67,6 +67,7 @@ type store struct {
 	sites map[changelog.SiteID]int64
 	ids   map[int64]changelog.SiteID
 	known map[string]rowClocks // clocks preloaded for a batch; a write to a row forgets it
+	keep  bool                 // remember: known also keeps the clocks absorb writes
 	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
 }
 
@@ -274,6 +275,27 @@ func (s *store) addRows(tbl int64, rows *sql.Rows) error {
 		s.known[ck] = r
 	}
 	return rows.Err()
+}
+
+// remember records r, with every clock stamped st, as a row's clocks in
+// _sync_clock, if the store keeps what it writes.
+func (s *store) remember(tbl int64, key []byte, r rowClocks, st stamp) {
+	if !s.keep {
+		return
+	}
+	if s.known == nil {
+		s.known = map[string]rowClocks{}
+	}
+	if st != (stamp{}) {
+		r.stamps = map[int64]stamp{0: st}
+	}
+	s.known[cacheKey(tbl, key)] = r
+}
+
+// isKnown reports whether a row's clocks are known without reading them.
+func (s *store) isKnown(tbl int64, key []byte) bool {
+	_, ok := s.known[cacheKey(tbl, key)]
+	return ok
 }
 
 // forget drops a row's preloaded clocks before it is written.
