@@ -68,6 +68,7 @@ type store struct {
 	ids   map[int64]changelog.SiteID
 	known map[string]rowClocks // clocks preloaded for a batch; a write to a row forgets it
 	keep  bool                 // remember: known also keeps the clocks absorb writes
+	kbuf  []byte               // a cache key, to look one up without allocating
 	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
 }
 
@@ -127,7 +128,7 @@ func (s *store) observe(hlc uint64) {
 }
 
 func (s *store) load(tbl int64, key []byte) (rowClocks, error) {
-	if r, ok := s.known[cacheKey(tbl, key)]; ok {
+	if r, ok := s.lookup(tbl, key); ok {
 		return r, nil
 	}
 	rows, err := s.stmt.load.QueryContext(s.ctx, tbl, key)
@@ -175,7 +176,18 @@ func (s *store) addClock(r *rowClocks, col int64, hlc uint64, site int64, dead b
 }
 
 func cacheKey(tbl int64, key []byte) string {
-	return string(binary.AppendVarint(nil, tbl)) + string(key)
+	return string(appendCacheKey(nil, tbl, key))
+}
+
+func appendCacheKey(dst []byte, tbl int64, key []byte) []byte {
+	return append(binary.AppendVarint(dst, tbl), key...)
+}
+
+// lookup returns a row's known clocks.
+func (s *store) lookup(tbl int64, key []byte) (rowClocks, bool) {
+	s.kbuf = appendCacheKey(s.kbuf[:0], tbl, key)
+	r, ok := s.known[string(s.kbuf)] // no allocation: the compiler looks up without copying
+	return r, ok
 }
 
 // preloadChunk is how many keys one preload query asks for.
@@ -294,7 +306,7 @@ func (s *store) remember(tbl int64, key []byte, r rowClocks, st stamp) {
 
 // isKnown reports whether a row's clocks are known without reading them.
 func (s *store) isKnown(tbl int64, key []byte) bool {
-	_, ok := s.known[cacheKey(tbl, key)]
+	_, ok := s.lookup(tbl, key)
 	return ok
 }
 
