@@ -380,7 +380,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
-	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
+	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
 	defer m.close()
 	if m.fromHub && len(b.Changes) > 0 {
 		// Read before anything is merged: the merge's own log rows are not

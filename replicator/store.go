@@ -60,6 +60,7 @@ type querier interface {
 // store reads and writes clocks inside one transaction.
 type store struct {
 	ctx   context.Context
+	wctx  context.Context // ctx for writes: see uncancelled
 	tx    querier
 	self  changelog.SiteID
 	hlc   uint64 // the last HLC this node issued or saw
@@ -73,7 +74,7 @@ type store struct {
 }
 
 func newStore(ctx context.Context, tx querier, self changelog.SiteID) (*store, error) {
-	s := &store{ctx: ctx, tx: tx, self: self, sites: map[changelog.SiteID]int64{}, ids: map[int64]changelog.SiteID{}}
+	s := &store{ctx: ctx, wctx: uncancelled(ctx), tx: tx, self: self, sites: map[changelog.SiteID]int64{}, ids: map[int64]changelog.SiteID{}}
 	if err := sqlx.GetContext(ctx, tx, &s.hlc, `SELECT value FROM _sync_state WHERE key = 'hlc'`); err != nil {
 		return nil, fmt.Errorf("read clock: %w", err)
 	}
@@ -95,6 +96,17 @@ func newStore(ctx context.Context, tx querier, self changelog.SiteID) (*store, e
 	return s, nil
 }
 
+// uncancelled returns ctx without its cancellation, for the statements a
+// transaction runs one row at a time. go-sqlite3 runs every statement
+// executed under a context that can be cancelled in a goroutine of its
+// own, to interrupt it: that doubled the cost of a one-row upsert (3.6
+// against 2.0 us). The transaction still ends when ctx is cancelled:
+// database/sql, which began it with ctx, rolls it back once the statement
+// running finishes and refuses the next one.
+func uncancelled(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}
+
 // close saves the node's HLC if it moved; the transaction commits or rolls
 // back it all.
 func (s *store) close() error {
@@ -106,7 +118,7 @@ func (s *store) close() error {
 	if !s.moved {
 		return nil
 	}
-	_, err := s.tx.ExecContext(s.ctx, `UPDATE _sync_state SET value = ? WHERE key = 'hlc'`, s.hlc)
+	_, err := s.tx.ExecContext(s.wctx, `UPDATE _sync_state SET value = ? WHERE key = 'hlc'`, s.hlc)
 	return err
 }
 
@@ -323,7 +335,7 @@ func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool, st stamp) erro
 	if err != nil {
 		return err
 	}
-	_, err = s.stmt.setRow.ExecContext(s.ctx, tbl, key, c.HLC, site, dead, st.seen, st.arrived)
+	_, err = s.stmt.setRow.ExecContext(s.wctx, tbl, key, c.HLC, site, dead, st.seen, st.arrived)
 	return err
 }
 
@@ -333,13 +345,13 @@ func (s *store) setCol(tbl int64, key []byte, col int64, c Clock, st stamp) erro
 	if err != nil {
 		return err
 	}
-	_, err = s.stmt.setCol.ExecContext(s.ctx, tbl, key, col, c.HLC, site, st.seen, st.arrived)
+	_, err = s.stmt.setCol.ExecContext(s.wctx, tbl, key, col, c.HLC, site, st.seen, st.arrived)
 	return err
 }
 
 func (s *store) dropCols(tbl int64, key []byte) error {
 	s.forget(tbl, key)
-	_, err := s.stmt.dropCols.ExecContext(s.ctx, tbl, key)
+	_, err := s.stmt.dropCols.ExecContext(s.wctx, tbl, key)
 	return err
 }
 
