@@ -149,19 +149,32 @@ func (s *store) load(tbl int64, key []byte) (rowClocks, error) {
 	}
 	defer rows.Close()
 	var r rowClocks
+	var c clockRow
 	for rows.Next() {
-		var col, site int64
-		var hlc uint64
-		var dead bool
-		var st stamp
-		if err := rows.Scan(&col, &hlc, &site, &dead, &st.seen, &st.arrived); err != nil {
+		if err := rows.Scan(c.dest()...); err != nil {
 			return r, err
 		}
-		if err := s.addClock(&r, col, hlc, site, dead, st); err != nil {
+		if err := c.addTo(s, &r); err != nil {
 			return r, err
 		}
 	}
 	return r, rows.Err()
+}
+
+// clockRow is a row of _sync_clock as the store reads it: col, hlc, site,
+// dead, seen, arrived. Its integers are scanned as int64: database/sql
+// converts an int64 into a *uint64 by formatting it and parsing it back.
+type clockRow struct {
+	col, hlc, site, seen, arrived int64
+	dead                          bool
+}
+
+func (c *clockRow) dest() []any {
+	return []any{&c.col, &c.hlc, &c.site, &c.dead, &c.seen, &c.arrived}
+}
+
+func (c *clockRow) addTo(s *store, r *rowClocks) error {
+	return s.addClock(r, c.col, uint64(c.hlc), c.site, c.dead, stamp{uint64(c.seen), uint64(c.arrived)})
 }
 
 func (s *store) addClock(r *rowClocks, col int64, hlc uint64, site int64, dead bool, st stamp) error {
@@ -279,24 +292,21 @@ func (s *store) preloadChunk(tbl int64, keys [][]byte) error {
 // addRows adds clock rows (key, col, hlc, site, dead, seen, arrived) to the preloaded
 // clocks of the keys preload asked for.
 func (s *store) addRows(tbl int64, rows *sql.Rows) error {
+	var key sql.RawBytes // only looked up: not copied
+	var c clockRow
+	dest := append([]any{&key}, c.dest()...)
 	for rows.Next() {
-		var key []byte
-		var col, site int64
-		var hlc uint64
-		var dead bool
-		var st stamp
-		if err := rows.Scan(&key, &col, &hlc, &site, &dead, &st.seen, &st.arrived); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		ck := cacheKey(tbl, key)
-		r, asked := s.known[ck]
+		r, asked := s.lookup(tbl, key)
 		if !asked {
 			continue
 		}
-		if err := s.addClock(&r, col, hlc, site, dead, st); err != nil {
+		if err := c.addTo(s, &r); err != nil {
 			return err
 		}
-		s.known[ck] = r
+		s.known[string(s.kbuf)] = r // s.kbuf: the key lookup built
 	}
 	return rows.Err()
 }
