@@ -218,6 +218,15 @@ func (n *Node) Baseline(ctx context.Context) (int64, error) {
 func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// The batch's values are read from a snapshot, before the write
+	// transaction that gives them clocks: an app writing meanwhile waits
+	// for the clocks only, not for the read of every row. What the app
+	// writes after the snapshot is logged after the batch and goes in the
+	// next one; merges, which would change the rows' clocks, wait for n.mu.
+	b, err := n.log.Read(ctx, since, n.batchSize())
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	tx, err := n.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("begin push: %w", err)
@@ -228,10 +237,6 @@ func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, e
 		return nil, 0, 0, err
 	}
 	tracked, fp, err := n.Schema(ctx, tx)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	b, err := n.log.ReadTx(ctx, tx, since, n.batchSize())
 	if err != nil {
 		return nil, 0, 0, err
 	}
