@@ -208,3 +208,8 @@ func (l *Log) Tracked(ctx context.Context, q sqlx.QueryerContext) (map[string]Tr
 func KeyBytes(key []any) []byte {
 	return appendKey(nil, key)
 }
+
+// AppendKeyBytes appends KeyBytes(key) to dst.
+func AppendKeyBytes(dst []byte, key []any) []byte {
+	return appendKey(dst, key)
+}

@@ -47,7 +47,7 @@ func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) 
 
 // ReadTx is Read within the caller's transaction q.
 func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
-	return l.read(ctx, q, since, limit, nil, true)
+	return l.read(ctx, q, since, limit, 0, nil, true)
 }
 
 // ReadForTx is ReadTx with all set, leaving out the versions ApplyRemote
@@ -55,25 +55,38 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 // Whatever the hub's merge decided against such a push was logged in
 // another range, which the device gets.
 func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, origin SiteID) (*Batch, error) {
-	return l.read(ctx, q, since, limit, &origin, true)
+	return l.read(ctx, q, since, limit, 0, &origin, true)
 }
 
 // ReadOpsTx is ReadTx (local changes) without values: each change's op, key, changed
 // columns and time, for a reader that does not ship them. Without values it
 // cannot tell that a row inserted or updated in the range was deleted since.
 func (l *Log) ReadOpsTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
-	return l.read(ctx, q, since, limit, nil, false)
+	return l.read(ctx, q, since, limit, 0, nil, false)
 }
 
-// read reads the changes after since. skip selects the applied ranges left
-// out: nil all of them (local changes only), else those written for that origin.
-func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, skip *SiteID, values bool) (*Batch, error) {
+// ReadOpsUntilTx is ReadOpsTx of the versions (since, until]: the same
+// range as a ReadTx that returned Batch.Through until, coalesced the same way.
+func (l *Log) ReadOpsUntilTx(ctx context.Context, q sqlx.QueryerContext, since, until int64) (*Batch, error) {
+	if until <= since {
+		return &Batch{Since: since, Through: since}, nil
+	}
+	return l.read(ctx, q, since, 0, until, nil, false)
+}
+
+// read reads the changes after since, up to version until if until > 0.
+// skip selects the applied ranges left out: nil all of them (local changes
+// only), else those written for that origin.
+func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, until int64, skip *SiteID, values bool) (*Batch, error) {
 	if err := l.loadTables(ctx, q); err != nil {
 		return nil, err
 	}
 	gaps, through, err := readRanges(ctx, q, since, skip)
 	if err != nil {
 		return nil, err
+	}
+	if until > 0 && through > until {
+		gaps, through = clampRanges(gaps, until), until
 	}
 	byKey := make(map[string]*pending, sizeHint(gaps, limit))
 	var order []*pending
@@ -179,6 +192,19 @@ func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *S
 		gaps = append(gaps, rng{lo, through})
 	}
 	return gaps, through, rows.Err()
+}
+
+// clampRanges cuts gaps at version until.
+func clampRanges(gaps []rng, until int64) []rng {
+	out := gaps[:0]
+	for _, g := range gaps {
+		if g.lo >= until {
+			break
+		}
+		g.hi = min(g.hi, until)
+		out = append(out, g)
+	}
+	return out
 }
 
 // scan reads the changelog rows in g (at most limit, if limit > 0) and

@@ -127,6 +127,38 @@ func TestReadSinceAndLimit(t *testing.T) {
 	}
 }
 
+// TestReadOpsUntil checks that ReadOpsUntilTx reads the same range as a
+// Read that stopped at the same version, across the versions of an apply.
+func TestReadOpsUntil(t *testing.T) {
+	path, db := mustInstall(t, notesDDL)
+	ctx := context.Background()
+	l := changelog.New(db)
+	dbtest.Shell(t, path, `INSERT INTO notes VALUES ('a', 't', 'b', 1); INSERT INTO notes VALUES ('b', 't', 'b', 2); UPDATE notes SET n = 3 WHERE id = 'a';`)
+	err := l.ApplyRemote(ctx, changelog.SiteID{1}, func(tx *sqlx.Tx) error {
+		_, err := tx.Exec(`INSERT INTO notes VALUES ('r1', 't', 'b', 1); INSERT INTO notes VALUES ('r2', 't', 'b', 1);`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Shell(t, path, `UPDATE notes SET title = 't2' WHERE id = 'b'; INSERT INTO notes VALUES ('c', 't', 'b', 4); UPDATE notes SET body = 'b2' WHERE id = 'a';`)
+	for since := int64(0); since < 3; since++ {
+		for limit := 1; limit <= 7; limit++ {
+			b, err := l.Read(ctx, since, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := l.ReadOpsUntilTx(ctx, db, since, b.Through)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := ops(o), ops(b); o.Through != b.Through || !reflect.DeepEqual(got, want) {
+				t.Errorf("since %d, until %d: got %q through %d, want %q through %d", since, b.Through, got, o.Through, want, b.Through)
+			}
+		}
+	}
+}
+
 func TestApplyRemoteIsNotReadAsLocal(t *testing.T) {
 	path, db := mustInstall(t, notesDDL+`
 		CREATE TABLE audit (note TEXT, what TEXT);

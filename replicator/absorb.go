@@ -8,19 +8,33 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// absorb gives clocks to the local writes logged since the last absorb, in
-// the order they were made, so that a write made after a merge orders after
-// what it merged. It runs at the start of every push and merge transaction.
-func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, tracked map[string]changelog.Tracked) error {
+// absorb gives clocks to the local writes logged since the last absorb, up
+// to version until (0: all of them), in the order they were made, so that a
+// write made after a merge orders after what it merged. A merge absorbs
+// every write before it merges anything; a push absorbs the writes of the
+// batch it sends.
+//
+// Absorbing only a push's batch gives the same clocks as absorbing every
+// write logged: a merge absorbs all the rest before it applies anything, so
+// no merged clock and no pulled cursor comes between a write and its absorb
+// that would not have come between them anyway. It sends the first batch
+// of a large backlog without waiting for the whole backlog to get clocks.
+func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, tracked map[string]changelog.Tracked, until int64) error {
 	var clocked int64
 	if err := sqlx.GetContext(ctx, tx, &clocked, `SELECT value FROM _sync_state WHERE key = 'clocked'`); err != nil {
 		return fmt.Errorf("read clocked version: %w", err)
 	}
-	b, err := log.ReadOpsTx(ctx, tx, clocked, 0)
+	var b *changelog.Batch
+	var err error
+	if until > 0 {
+		b, err = log.ReadOpsUntilTx(ctx, tx, clocked, until)
+	} else {
+		b, err = log.ReadOpsTx(ctx, tx, clocked, 0)
+	}
 	if err != nil {
 		return err
 	}
-	if b.Through == clocked {
+	if b.Through <= clocked {
 		return nil
 	}
 	// The writes had seen what the device had pulled from its hub by now:
@@ -49,10 +63,17 @@ func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st stamp) e
 	// Under lww-row an update writes the whole row (changelog sends every
 	// column), so one row clock says it all.
 	if c.Op != changelog.OpUpdate || t.Policy == changelog.LWWRow {
-		if err := s.setRow(t.ID, key, clock, c.Op == changelog.OpDelete, st); err != nil {
+		dead := c.Op == changelog.OpDelete
+		if err := s.setRow(t.ID, key, clock, dead, st); err != nil {
 			return err
 		}
-		return s.dropCols(t.ID, key)
+		if err := s.dropCols(t.ID, key); err != nil {
+			return err
+		}
+		// The row's clocks are now exactly these: a push that sends the
+		// row next needs not read them back.
+		s.remember(t.ID, key, rowClocks{row: &clock, dead: dead}, st)
+		return nil
 	}
 	for _, name := range c.Columns {
 		if err := s.setCol(t.ID, key, t.ColumnIDs[name], clock, st); err != nil {

@@ -6,10 +6,11 @@
 // Every write carries a hybrid logical clock (HLC): wall-clock milliseconds
 // in the high 48 bits and a counter in the low 16. A node's local writes get
 // their HLC when the replicator first sees them ("absorbs" them, in the
-// transaction of the next push or merge): max(write time, last HLC + 1), so
-// a write made after merging a change from a clock that runs ahead still
-// orders after it. Merging raises the node's HLC past every clock it merges.
-// Clocks are compared as (HLC, site id); the site id breaks ties.
+// transaction of the push that sends them or of the next merge, whichever
+// comes first): max(write time, last HLC + 1), so a write made after merging
+// a change from a clock that runs ahead still orders after it. Merging
+// raises the node's HLC past every clock it merges. Clocks are compared as
+// (HLC, site id); the site id breaks ties.
 //
 // _sync_clock keeps, per row, one clock (col 0) for the row's existence
 // register and for every column written with it, and one more per column

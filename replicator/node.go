@@ -218,6 +218,15 @@ func (n *Node) Baseline(ctx context.Context) (int64, error) {
 func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// The batch's values are read from a snapshot, before the write
+	// transaction that gives them clocks: an app writing meanwhile waits
+	// for the clocks only, not for the read of every row. What the app
+	// writes after the snapshot is logged after the batch and goes in the
+	// next one; merges, which would change the rows' clocks, wait for n.mu.
+	b, err := n.log.Read(ctx, since, n.batchSize())
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	tx, err := n.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("begin push: %w", err)
@@ -231,11 +240,8 @@ func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, e
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
-		return nil, 0, 0, err
-	}
-	b, err := n.log.ReadTx(ctx, tx, since, n.batchSize())
-	if err != nil {
+	s.keep = true // the batch's clocks are what absorb writes, mostly
+	if err := absorb(ctx, tx, n.log, s, tracked, b.Through); err != nil {
 		return nil, 0, 0, err
 	}
 	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
@@ -385,10 +391,10 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err != nil {
 		return nil, err
 	}
-	if err := absorb(ctx, tx, n.log, s, tracked); err != nil {
+	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
-	m := &merge{ctx: ctx, tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
+	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
 	defer m.close()
 	if b.Head != 0 && int64(b.Head) < acked {
 		m.ackedAfter = acked

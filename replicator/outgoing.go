@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"slices"
-	"sort"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
@@ -16,6 +15,11 @@ type builder struct {
 	mine    bool // a device's push: only its own writes, with what they had seen
 	tables  map[string]int
 	sites   map[changelog.SiteID]int
+
+	kbuf      []byte  // a key's bytes, for looking its clocks up
+	cbuf      []Clock // a change's column clocks, for add
+	intSlab   []int   // column indexes of changes to come
+	clockSlab []codec.Clock
 }
 
 func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, origin changelog.SiteID, first, last int64) *builder {
@@ -26,12 +30,15 @@ func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, ori
 	}
 }
 
-// preload reads the clocks of every change of cs at once.
+// preload reads the clocks of every change of cs at once, but those the
+// store knows already.
 func (bd *builder) preload(cs []changelog.Change) error {
 	keys := map[int64][][]byte{}
 	for _, c := range cs {
 		if t, ok := bd.tracked[c.Table]; ok {
-			keys[t.ID] = append(keys[t.ID], changelog.KeyBytes(c.Key))
+			if bd.kbuf = changelog.AppendKeyBytes(bd.kbuf[:0], c.Key); !bd.s.isKnown(t.ID, bd.kbuf) {
+				keys[t.ID] = append(keys[t.ID], slices.Clone(bd.kbuf))
+			}
 		}
 	}
 	for id, ks := range keys {
@@ -49,7 +56,8 @@ func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {
 	if !ok {
 		return nil
 	}
-	local, err := bd.s.load(t.ID, changelog.KeyBytes(c.Key))
+	bd.kbuf = changelog.AppendKeyBytes(bd.kbuf[:0], c.Key)
+	local, err := bd.s.load(t.ID, bd.kbuf)
 	if err != nil {
 		return err
 	}
@@ -57,7 +65,9 @@ func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {
 	if local.row != nil {
 		row = *local.row
 	}
-	clocks := make([]Clock, len(c.Columns))
+	// change copies the clocks it keeps, and onlyMine clones them.
+	clocks := slices.Grow(bd.cbuf[:0], len(c.Columns))[:len(c.Columns)]
+	bd.cbuf = clocks
 	// An update's row clock is not part of what it carries: only its columns'.
 	own := skip != nil && (c.Op == changelog.OpUpdate || row.Site == *skip)
 	for i, name := range c.Columns {
@@ -113,21 +123,56 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, cl
 		}
 	}
 	out := codec.Change{Table: ti, Op: codec.Op(c.Op), Key: c.Key, Clock: bd.clock(row, rowSeen)}
-	idx := make([]int, len(c.Columns))
+	n := len(c.Columns)
+	if n == 0 {
+		return out
+	}
+	// Nothing else holds c.Values: the change can carry it as it is, unless
+	// its columns must be put in the table's order.
+	out.Columns, out.Values, out.Clocks = bd.ints(n), c.Values, bd.clocks(n)
 	for i, name := range c.Columns {
-		idx[i] = index(cols, name)
+		out.Columns[i] = index(cols, name)
+		out.Clocks[i] = bd.clock(clocks[i], bd.seen(local.stamp(t.ColumnIDs[name])))
 	}
-	order := make([]int, len(idx))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return idx[order[a]] < idx[order[b]] })
-	for _, i := range order {
-		out.Columns = append(out.Columns, idx[i])
-		out.Values = append(out.Values, c.Values[i])
-		out.Clocks = append(out.Clocks, bd.clock(clocks[i], bd.seen(local.stamp(t.ColumnIDs[c.Columns[i]]))))
+	if !slices.IsSorted(out.Columns) {
+		out.Values = slices.Clone(out.Values)
+		sortColumns(&out)
 	}
 	return out
+}
+
+// sortColumns puts c's columns, with their values and clocks, in the order
+// of their indexes: an insertion sort, as a change has a few columns.
+func sortColumns(c *codec.Change) {
+	for i := 1; i < len(c.Columns); i++ {
+		for j := i; j > 0 && c.Columns[j] < c.Columns[j-1]; j-- {
+			c.Columns[j], c.Columns[j-1] = c.Columns[j-1], c.Columns[j]
+			c.Values[j], c.Values[j-1] = c.Values[j-1], c.Values[j]
+			c.Clocks[j], c.Clocks[j-1] = c.Clocks[j-1], c.Clocks[j]
+		}
+	}
+}
+
+// slab is how many column indexes and clocks the builder allocates at once
+// for the changes it builds, rather than three slices per change.
+const slab = 4096
+
+func (bd *builder) ints(n int) []int {
+	if len(bd.intSlab) < n {
+		bd.intSlab = make([]int, max(n, slab))
+	}
+	s := bd.intSlab[:n:n]
+	bd.intSlab = bd.intSlab[n:]
+	return s
+}
+
+func (bd *builder) clocks(n int) []codec.Clock {
+	if len(bd.clockSlab) < n {
+		bd.clockSlab = make([]codec.Clock, max(n, slab))
+	}
+	s := bd.clockSlab[:n:n]
+	bd.clockSlab = bd.clockSlab[n:]
+	return s
 }
 
 // seen is what a batch says about where a value stands in the hub's order:
