@@ -52,11 +52,32 @@ func Open(ctx context.Context, path string, opt Options) (*sqlx.DB, error) {
 // the file. A syncing node needs it: in rollback-journal mode every sync
 // transaction would block the app's readers too. Call it once the database
 // is known to be one deltasync may change.
+//
+// While another connection writes, SQLite answers the switch with
+// SQLITE_BUSY at once rather than through the busy handler (the switch
+// holds a read lock, and waiting for the writer, who waits for that lock,
+// would deadlock), so EnableWAL tries again until the busy timeout.
 func EnableWAL(ctx context.Context, db *sqlx.DB, path string) error {
-	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
-		return Explain(path, fmt.Errorf("switch to WAL mode: %w", err))
+	var timeoutMS int64
+	if err := db.GetContext(ctx, &timeoutMS, `PRAGMA busy_timeout`); err != nil {
+		return Explain(path, err)
 	}
-	return nil
+	deadline := time.Now().Add(time.Duration(timeoutMS) * time.Millisecond)
+	for {
+		_, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`)
+		if err == nil {
+			return nil
+		}
+		var se sqlite3.Error
+		if !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
+			return Explain(path, fmt.Errorf("switch to WAL mode: %w", err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // DSN returns the go-sqlite3 data source name Open uses for path.
