@@ -83,30 +83,50 @@ func (m *merge) concurrent(t *target, key []byte, id int64, local rowClocks, in 
 	return in.Site == m.origin && lc.Site != in.Site && local.stamp(id).arrived > seen
 }
 
-// hubStands reports whether, on a device, the value its hub serves replaces
-// the local one regardless of clocks (manual, and a row's register): it does
-// unless the local value is this device's own write made after it had pulled
-// the hub's value (arrived, the version the value arrived at on the hub, is
-// at most what the write had seen). Then the hub built the response before it
-// had the device's write, which follows the served value and which the hub
-// will not serve back to its writer.
-func (m *merge) hubStands(lc Clock, lst stamp, arrived uint64) bool {
-	return lc.Site != m.s.self || arrived > lst.seen
+// hubStands reports whether, under manual, on a device, the value its hub
+// serves replaces the local one regardless of clocks: it does unless the
+// local value is this device's own write made after it had pulled the hub's
+// value (arrived, the version the value arrived at on the hub, is at most
+// what the write had seen), which follows the served value.
+func (m *merge) hubStands(t *target, key []byte, id int64, lc Clock, lst stamp, arrived uint64) bool {
+	if lc.Site != m.s.self {
+		return true
+	}
+	return arrived > lst.seen && m.overOwn(t, key, id, m.pending.has(t.ID, key, id))
 }
 
-// hubDecides reports whether, on a device, the row register its hub serves
-// replaces this node's whatever the clocks say. The hub decided it (under
-// manual an insert collision keeps the row it accepted first, whatever its
-// clock), and a response can only show a row this device wrote if the hub
-// built it after the device's last push landed; unless the register is
-// this device's own write not pushed yet, which the hub decides, by clock,
-// when it arrives.
+// hubDecides reports whether, under manual, on a device, the row register
+// its hub serves replaces this node's whatever the clocks say: the hub
+// decided it (an insert collision keeps the row it accepted first, whatever
+// its clock); unless the register is this device's own insert or delete not
+// pushed yet, which the hub will decide, by clock, when it arrives. Under
+// the other policies the hub decides a register by clock too, so the
+// device's comparison agrees with it.
 func (m *merge) hubDecides(t *target, key []byte, local rowClocks) bool {
-	if !m.fromHub {
+	if !m.fromHub || t.Policy != changelog.Manual {
 		return false
 	}
-	own := local.row != nil && local.row.Site == m.s.self
-	return !own || !m.pending[cacheKey(t.ID, key)].whole
+	if local.row == nil || local.row.Site != m.s.self {
+		return true
+	}
+	whole := m.pending[cacheKey(t.ID, key)].whole
+	return !whole && m.overOwn(t, key, 0, false)
+}
+
+// overOwn reports whether a device may replace its own write with the
+// hub's choice. It may while the write is not pushed (pending), and once
+// the hub has decided on it, from a response the hub built after that
+// push landed; from an older response it may not, and the merge is refused
+// with ErrStale and asked for again.
+func (m *merge) overOwn(t *target, key []byte, id int64, pending bool) bool {
+	if pending || m.ackedAfter == 0 {
+		return true
+	}
+	if m.stale == nil {
+		m.stale = fmt.Errorf("%w: the hub built it at version %d, before this node's last push landed (version %d), and it would replace this node's write to %s",
+			ErrStale, m.b.Head, m.ackedAfter, t.Table.Name)
+	}
+	return false
 }
 
 // pendingWrites are a device's local writes not yet pushed, by row.

@@ -64,12 +64,12 @@ type merge struct {
 	arrived     uint64        // on the hub: the version at which this batch arrives
 	pending     pendingWrites // on a device: its writes not yet pushed, once read
 	loadPending func() (pendingWrites, error)
-	err         error // a failure inside concurrent, reported by apply
 	// ackedAfter: the hub built this response (at its head) before this
 	// device's last acknowledged push landed, at version ackedAfter. It
 	// shows the hub as it was then, and the hub never serves a device its
-	// own writes again, so a row this device wrote must not take it.
+	// own writes again, so it must not override one of them (see overOwn).
 	ackedAfter int64
+	stale      error   // set by overOwn: the response is refused
 	events     []int64 // conflicts recorded
 }
 
@@ -323,7 +323,11 @@ func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
 }
 
 func (m *merge) change(t *target, c codec.Change) error {
-	return uniqueError(t, c, m.changeRow(t, c))
+	err := m.changeRow(t, c)
+	if err == nil {
+		err = m.stale
+	}
+	return uniqueError(t, c, err)
 }
 
 // uniqueError explains a write refused by a UNIQUE constraint other than
@@ -363,10 +367,6 @@ func (m *merge) changeRow(t *target, c codec.Change) error {
 	local, err := m.s.load(t.ID, key)
 	if err != nil {
 		return err
-	}
-	if m.ackedAfter > 0 && local.writtenBy(m.s.self) {
-		return fmt.Errorf("%w: the hub built it at version %d, before this node's last push landed (version %d), and it changes a row this node wrote",
-			ErrStale, m.b.Head, m.ackedAfter)
 	}
 	rc := m.clock(c.Clock)
 	if c.Op == codec.OpDelete {
@@ -487,7 +487,7 @@ func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks,
 	win := rc.Newer(newest(local))
 	switch {
 	case t.Policy == changelog.Manual && m.fromHub:
-		win = m.hubStands(*local.row, local.stamps[0], c.Clock.Seen) // the hub's row stands
+		win = m.hubStands(t, key, 0, *local.row, local.stamps[0], c.Clock.Seen) // the hub's row stands
 	case t.Policy == changelog.Manual && conc:
 		win = false // the hub keeps the row it accepted first
 	}
@@ -555,7 +555,7 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		conc := has && m.concurrent(t, key, id, local, cc, c.Clocks[i].Seen)
 		switch {
 		case t.Policy == changelog.Manual && m.fromHub:
-			win = m.hubStands(lc, local.stamp(id), c.Clocks[i].Seen) // the hub's value stands
+			win = m.hubStands(t, key, id, lc, local.stamp(id), c.Clocks[i].Seen) // the hub's value stands
 		case t.Policy == changelog.Manual && conc:
 			win = false // the hub keeps the value it accepted first
 		}

@@ -49,19 +49,6 @@ func (r rowClocks) column(id int64) (Clock, bool) {
 	return Clock{}, false
 }
 
-// writtenBy reports whether site wrote the row's register or a column.
-func (r rowClocks) writtenBy(site changelog.SiteID) bool {
-	if r.row != nil && r.row.Site == site {
-		return true
-	}
-	for _, c := range r.cols {
-		if c.Site == site {
-			return true
-		}
-	}
-	return false
-}
-
 // querier is a transaction: *sqlx.Tx for writing, or a *sqlx.Conn inside
 // BEGIN for a read snapshot.
 type querier interface {
