@@ -113,7 +113,18 @@
 // A write that breaks a UNIQUE constraint other than the key (two devices
 // gave one value to two rows) is not a conflict any policy can merge
 // without losing a whole row: the batch is refused with ErrUnique, naming
-// the table, key and column, until a user changes one of the rows.
+// the table, key and column, until a user changes one of the rows. A merge
+// applies a batch row by row, so one device swapping two rows' values (x
+// and y through a temporary value, in one transaction) is refused the same
+// way; that is a known limit.
+//
+// A known imprecision of the records: a push reads its values as they are
+// when it reads them, but gives clocks only to the writes of its batch. A
+// row written again after the batch's last version travels with its newer
+// value under the earlier write's clock (the next batch brings the right
+// clock, so every node converges), and a concurrent write whose clock falls
+// between the two may be recorded as winning over the newer value, then
+// losing to it.
 //
 // A batch is applied in one transaction through changelog.ApplyRemote, so it
 // is never captured again as a local change, and a failure leaves nothing of

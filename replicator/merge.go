@@ -30,8 +30,8 @@ var (
 	// ErrStale: a pull response that does not start at the pulled cursor,
 	// or that the hub built before this node's last push landed.
 	ErrStale = errors.New("stale pull response")
-	// ErrUnique: a row breaks a UNIQUE constraint other than the key, held
-	// by another row written on another device.
+	// ErrUnique: a row breaks a UNIQUE constraint other than the key: the
+	// value is held by another row.
 	ErrUnique = errors.New("two rows hold one value of a UNIQUE column")
 )
 
@@ -345,7 +345,8 @@ func uniqueError(t *target, c codec.Change, err error) error {
 	for _, tc := range strings.Split(msg[strings.LastIndex(msg, ": ")+2:], ", ") {
 		cols = append(cols, tc[strings.IndexByte(tc, '.')+1:])
 	}
-	return fmt.Errorf("%w: row %s of %q has the same %s as another row, written on another device; "+
+	return fmt.Errorf("%w: row %s of %q would take a value of %s that another row holds "+
+		"(two devices gave it to two rows, or one device moved it between rows, which a merge cannot replay row by row); "+
 		"change or delete one of the two rows, then sync again", ErrUnique, keyText(c.Key), t.Table.Name, strings.Join(cols, ", "))
 }
 

@@ -24,18 +24,28 @@ func TestEnableWALWhileAppWrites(t *testing.T) {
 	if _, err := tx.Exec(`INSERT INTO t (v) VALUES ('written while the sidecar starts')`); err != nil {
 		t.Fatal(err)
 	}
-	committed := make(chan error, 1)
-	go func() {
-		time.Sleep(200 * time.Millisecond) // the app is still working when EnableWAL starts
-		committed <- tx.Commit()
-	}()
-
 	db := dbtest.MustOpenDB(t, path)
-	if err := sqlitefile.EnableWAL(ctx, db, path); err != nil {
-		t.Fatalf("EnableWAL while the app writes: %v", err)
+	// What EnableWAL has to deal with: the switch fails at once, although
+	// the connection has a busy timeout of seconds.
+	start := time.Now()
+	if _, err := db.Exec(`PRAGMA journal_mode = WAL`); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("switching while the app writes: %v after %s, want an immediate busy error", err, time.Since(start))
 	}
-	if err := <-committed; err != nil {
+
+	enabled := make(chan error, 1)
+	go func() { enabled <- sqlitefile.EnableWAL(ctx, db, path) }()
+	// It cannot succeed while the app's transaction is open; it must still
+	// be trying, not have given up, when the app commits.
+	select {
+	case err := <-enabled:
+		t.Fatalf("EnableWAL returned while the app was writing: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := tx.Commit(); err != nil {
 		t.Fatalf("the app's commit: %v", err)
+	}
+	if err := <-enabled; err != nil {
+		t.Fatalf("EnableWAL while the app writes: %v", err)
 	}
 	var mode string
 	if err := db.Get(&mode, `PRAGMA journal_mode`); err != nil || mode != "wal" {
