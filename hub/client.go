@@ -107,9 +107,10 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, contentT
 	}
 	var msg struct {
 		Error string `json:"error"`
+		Code  string `json:"code"`
 	}
 	json.Unmarshal(data, &msg)
-	if sentinel := errorOf(resp.StatusCode, msg.Error); sentinel != nil {
+	if sentinel := errorOf(resp.StatusCode, msg.Code); sentinel != nil {
 		return nil, &HubError{Status: resp.StatusCode, Message: msg.Error, sentinel: sentinel}
 	}
 	return nil, &HubError{Status: resp.StatusCode, Message: msg.Error}

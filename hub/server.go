@@ -99,7 +99,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err err
 	if errors.As(err, &tooLarge) {
 		err = fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, tooLarge.Limit)
 	}
-	status := statusOf(err)
+	status, code := statusOf(err)
 	s.metrics.add(fmt.Sprintf("deltasync_hub_errors_total{status=\"%d\"}", status), 1)
 	level := slog.LevelWarn
 	if status >= 500 {
@@ -108,7 +108,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err err
 	s.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "db", db, "status", status, "err", err)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "code": code})
 }
 
 func (s *Server) push(w http.ResponseWriter, r *http.Request, db string) error {

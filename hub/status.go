@@ -3,7 +3,6 @@ package hub
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"
@@ -18,63 +17,62 @@ var (
 	ErrTooLarge = errors.New("request body too large")
 )
 
-// statuses maps each kind of error to its HTTP status: the one place that
-// decides it. Client maps the statuses back.
+// statuses maps each kind of error to its HTTP status and to the code the
+// hub names it by in its JSON error: the one place that decides them.
+// Client maps the codes, or failing them the statuses, back.
 var statuses = []struct {
 	err    error
 	status int
+	code   string
 }{
-	{ErrUnauthorized, http.StatusUnauthorized},
-	{ErrForbidden, http.StatusForbidden},
-	{ErrBadName, http.StatusBadRequest},
-	{replicator.ErrNoSchema, http.StatusNotFound},
-	{replicator.ErrSchemaMismatch, http.StatusConflict},
-	{replicator.ErrUnknownTable, http.StatusUnprocessableEntity},
-	{replicator.ErrUnknownColumn, http.StatusUnprocessableEntity},
-	{replicator.ErrClockSkew, http.StatusUnprocessableEntity},
-	{replicator.ErrUnique, http.StatusUnprocessableEntity},
-	{ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{codec.ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{codec.ErrBadMagic, http.StatusBadRequest},
-	{codec.ErrVersion, http.StatusBadRequest},
-	{codec.ErrChecksum, http.StatusBadRequest},
-	{codec.ErrTruncated, http.StatusBadRequest},
-	{codec.ErrCorrupt, http.StatusBadRequest},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+	{ErrForbidden, http.StatusForbidden, "forbidden"},
+	{ErrBadName, http.StatusBadRequest, "bad-name"},
+	{replicator.ErrNoSchema, http.StatusNotFound, "no-schema"},
+	{replicator.ErrSchemaMismatch, http.StatusConflict, "schema-mismatch"},
+	{replicator.ErrUnknownTable, http.StatusUnprocessableEntity, "unknown-table"},
+	{replicator.ErrUnknownColumn, http.StatusUnprocessableEntity, "unknown-column"},
+	{replicator.ErrClockSkew, http.StatusUnprocessableEntity, "clock-skew"},
+	{replicator.ErrUnique, http.StatusUnprocessableEntity, "unique"},
+	{ErrTooLarge, http.StatusRequestEntityTooLarge, "body-too-large"},
+	{codec.ErrTooLarge, http.StatusRequestEntityTooLarge, "frame-too-large"},
+	{codec.ErrBadMagic, http.StatusBadRequest, "frame-magic"},
+	{codec.ErrVersion, http.StatusBadRequest, "frame-version"},
+	{codec.ErrChecksum, http.StatusBadRequest, "frame-checksum"},
+	{codec.ErrTruncated, http.StatusBadRequest, "frame-truncated"},
+	{codec.ErrCorrupt, http.StatusBadRequest, "frame-corrupt"},
 }
 
-func statusOf(err error) int {
+func statusOf(err error) (status int, code string) {
 	if errors.As(err, new(badRequest)) {
-		return http.StatusBadRequest
+		return http.StatusBadRequest, ""
 	}
 	for _, s := range statuses {
 		if errors.Is(err, s.err) {
-			return s.status
+			return s.status, s.code
 		}
 	}
-	return http.StatusInternalServerError
+	return http.StatusInternalServerError, ""
 }
 
-// errorOf is the sentinel a client returns for a status and the hub's
-// message, nil if none. Where several share a status, the message names
-// the one the hub meant: errors wrap their sentinel's text.
-func errorOf(status int, msg string) error {
+// errorOf is the sentinel a client returns for the hub's code, or, from a
+// hub that gave none, for the status; nil if none.
+func errorOf(status int, code string) error {
+	for _, s := range statuses {
+		if code != "" && s.code == code {
+			return s.err
+		}
+	}
 	switch status {
 	case http.StatusNotFound:
 		return replicator.ErrNoSchema
 	case http.StatusConflict:
 		return replicator.ErrSchemaMismatch
 	}
-	var first error
 	for _, s := range statuses {
-		if s.status != status {
-			continue
-		}
-		if strings.Contains(msg, s.err.Error()) {
+		if s.status == status {
 			return s.err
 		}
-		if first == nil {
-			first = s.err
-		}
 	}
-	return first
+	return nil
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/deltasync/deltasync/replicator"
 )
 
-const uniqueDDL = `CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT);`
+const uniqueDDL = `CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT);
+	CREATE TABLE tags (name TEXT PRIMARY KEY, slug TEXT UNIQUE);`
 
 // TestUniqueCollision: two devices insert different rows with the same
 // value of a UNIQUE column. The hub cannot hold both, and no policy can pick
@@ -49,6 +50,15 @@ func testUniqueCollision(t *testing.T, h replicator.Hub) {
 	assertSame(t, a, b)
 	if got := strings.TrimSpace(dbtest.Shell(t, a.path, `SELECT id, email FROM u ORDER BY id;`)); got != "1|x@example.com\n2|y@example.com" {
 		t.Errorf("A holds %q, want both rows", got)
+	}
+
+	// The error keeps its kind whatever the key says: over HTTP the hub
+	// names it by a code, not by words a key could also contain.
+	mustExec(t, a, `INSERT INTO tags VALUES ('a', 'same')`)
+	a.sync(t)
+	mustExec(t, b, `INSERT INTO tags VALUES ('unknown table', 'same')`)
+	if _, err := b.s.SyncOnce(ctx); !errors.Is(err, replicator.ErrUnique) || errors.Is(err, replicator.ErrUnknownTable) {
+		t.Fatalf("push of a colliding row keyed 'unknown table': got %v, want ErrUnique only", err)
 	}
 }
 
