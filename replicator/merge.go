@@ -350,13 +350,18 @@ func uniqueError(t *target, c codec.Change, err error) error {
 		"change or delete one of the two rows, then sync again", ErrUnique, keyText(c.Key), t.Table.Name, strings.Join(cols, ", "))
 }
 
-// keyText shows a key as a user would type it: (1), ('a', 2).
+// keyText shows a key as a user would type it in SQL: (1), ('a', X'00ff').
 func keyText(key []any) string {
 	parts := make([]string, len(key))
 	for i, v := range key {
-		if s, ok := v.(string); ok {
-			parts[i] = "'" + strings.ReplaceAll(s, "'", "''") + "'"
-		} else {
+		switch v := v.(type) {
+		case string:
+			parts[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case []byte:
+			parts[i] = fmt.Sprintf("X'%X'", v)
+		case nil:
+			parts[i] = "NULL"
+		default:
 			parts[i] = fmt.Sprint(v)
 		}
 	}
