@@ -88,14 +88,15 @@ func (l *Log) ApplyRemoteWith(ctx context.Context, origin SiteID, opt ApplyOptio
 			tx.Rollback() //nolint:errcheck // the error that made us roll back is the one to report
 		}
 	}()
-	var before, after int64
-	if err := tx.GetContext(ctx, &before, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+	before, err := lastVersion(ctx, tx)
+	if err != nil {
 		return l.explain(ctx, fmt.Errorf("begin apply: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.GetContext(ctx, &after, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+	after, err := lastVersion(ctx, tx)
+	if err != nil {
 		return fmt.Errorf("end apply: %w", err)
 	}
 	switch {

@@ -73,10 +73,18 @@ func (l *Log) LastVersion(ctx context.Context) (int64, error) {
 
 // LastVersionTx is LastVersion inside q's transaction.
 func (l *Log) LastVersionTx(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
-	var v int64
-	err := sqlx.GetContext(ctx, q, &v, `SELECT coalesce(max(version), 0) FROM _sync_changelog`)
+	v, err := lastVersion(ctx, q)
 	if err != nil {
-		return 0, l.explain(ctx, fmt.Errorf("read last version: %w", err))
+		return 0, l.explain(ctx, err)
+	}
+	return v, nil
+}
+
+// lastVersion reads the newest version in the changelog, 0 if it is empty.
+func lastVersion(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+	var v int64
+	if err := sqlx.GetContext(ctx, q, &v, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+		return 0, fmt.Errorf("read last version: %w", err)
 	}
 	return v, nil
 }

@@ -66,9 +66,10 @@ func (l *Log) ReadOpsTx(ctx context.Context, q sqlx.QueryerContext, since int64,
 }
 
 // ReadOpsUntilTx is ReadOpsTx of the versions (since, until]: the same
-// range as a ReadTx that returned Batch.Through until, coalesced the same way.
+// range as a ReadTx that returned Batch.Through until, coalesced the same
+// way; until 0 reads every version after since.
 func (l *Log) ReadOpsUntilTx(ctx context.Context, q sqlx.QueryerContext, since, until int64) (*Batch, error) {
-	if until <= since {
+	if until != 0 && until <= since {
 		return &Batch{Since: since, Through: since}, nil
 	}
 	return l.read(ctx, q, since, 0, until, nil, false)
@@ -155,9 +156,9 @@ func sizeHint(gaps []rng, limit int) int {
 // readRanges returns the version ranges after since to read, that is, the
 // gaps between the applied ranges skip selects, and the newest version.
 func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *SiteID) ([]rng, int64, error) {
-	var through int64
-	if err := sqlx.GetContext(ctx, q, &through, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
-		return nil, 0, fmt.Errorf("read last version: %w", err)
+	through, err := lastVersion(ctx, q)
+	if err != nil {
+		return nil, 0, err
 	}
 	if through <= since {
 		return nil, through, nil

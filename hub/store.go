@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deltasync/deltasync/internal/sqlitefile"
@@ -46,7 +47,11 @@ type Replica struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every merge that moved the version
+	waiting atomic.Int64  // pulls waiting for a merge
 }
+
+// Waiting returns how many pulls are waiting for a merge (long-polls).
+func (r *Replica) Waiting() int { return int(r.waiting.Load()) }
 
 func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".db") }
 
@@ -248,14 +253,17 @@ func (r *Replica) Pull(ctx context.Context, req replicator.PullRequest) ([]byte,
 			return frame, err
 		}
 		timer := time.NewTimer(wait)
+		r.waiting.Add(1)
 		select {
 		case <-changed:
 		case <-timer.C:
 		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
 		}
+		r.waiting.Add(-1)
 		timer.Stop()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 }
 

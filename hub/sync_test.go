@@ -185,7 +185,18 @@ func TestLongPollIgnoresOwnPush(t *testing.T) {
 		f, err := local.Pull(ctx, "notes", replicator.PullRequest{Since: uint64(since), Limit: 100, Wait: time.Minute, Site: a.Node.Site()})
 		got <- result{f, err}
 	}()
-	time.Sleep(50 * time.Millisecond) // let the long-poll start waiting
+	// The long-poll must be waiting when a's push lands, so that the push
+	// is what would wake it.
+	replica, err := local.Store.Get(ctx, "notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); replica.Waiting() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the long-poll never started waiting")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	insertNotes(t, apath, "a", 3)
 	if _, err := a.SyncOnce(ctx); err != nil {
 		t.Fatal(err)

@@ -24,13 +24,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	if err := sqlx.GetContext(ctx, tx, &clocked, `SELECT value FROM _sync_state WHERE key = 'clocked'`); err != nil {
 		return fmt.Errorf("read clocked version: %w", err)
 	}
-	var b *changelog.Batch
-	var err error
-	if until > 0 {
-		b, err = log.ReadOpsUntilTx(ctx, tx, clocked, until)
-	} else {
-		b, err = log.ReadOpsTx(ctx, tx, clocked, 0)
-	}
+	b, err := log.ReadOpsUntilTx(ctx, tx, clocked, until)
 	if err != nil {
 		return err
 	}

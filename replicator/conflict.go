@@ -109,8 +109,7 @@ func (m *merge) hubDecides(t *target, key []byte, local rowClocks) bool {
 	if local.row == nil || local.row.Site != m.s.self {
 		return true
 	}
-	whole := m.pending[cacheKey(t.ID, key)].whole
-	return !whole && m.overOwn(t, key, 0, false)
+	return !m.pendingWhole(t, key) && m.overOwn(t, key, 0, false)
 }
 
 // overOwn reports whether a device may replace its own write with the
@@ -135,6 +134,12 @@ type pendingWrites map[string]pendingRow
 type pendingRow struct {
 	whole bool // an insert or a delete: every column, and the row
 	cols  map[int64]bool
+}
+
+// pendingWhole reports whether, on a device, the row's own insert or delete
+// is not pushed yet.
+func (m *merge) pendingWhole(t *target, key []byte) bool {
+	return m.pending[cacheKey(t.ID, key)].whole
 }
 
 func (p pendingWrites) has(tbl int64, key []byte, id int64) bool {
@@ -236,7 +241,7 @@ func (m *merge) writesLostToDelete(t *target, key []any, kb []byte, local rowClo
 	}
 	// The row itself, inserted where the delete's writer had not seen it.
 	if local.row != nil && m.concurrent(t, kb, 0, local, rc, seen) &&
-		(!m.fromHub || m.pending[cacheKey(t.ID, kb)].whole) {
+		(!m.fromHub || m.pendingWhole(t, kb)) {
 		out = append(out, lostValue{lostClock: *local.row, wonDead: true, wonClock: rc})
 	}
 	return m.record(t, key, kindDeleted, out)

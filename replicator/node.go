@@ -408,8 +408,8 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 			return nil, err
 		}
 	} else if !m.fromHub {
-		var last int64
-		if err := tx.GetContext(ctx, &last, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
+		last, err := n.log.LastVersionTx(ctx, tx)
+		if err != nil {
 			return nil, err
 		}
 		m.arrived = uint64(last) + 1

@@ -12,20 +12,29 @@ import (
 	"github.com/deltasync/deltasync/internal/dbtest"
 )
 
+// syncAll runs sync --once on each database in turn.
+func syncAll(t *testing.T, h *hubProcess, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		syncOnce(t, h, p)
+	}
+}
+
+// assertOnAll checks that sql gives want on every database.
+func assertOnAll(t *testing.T, sql, want, what string, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if got := query(t, p, sql); got != want {
+			t.Errorf("%s on %s is %q, want %q", what, filepath.Base(p), got, want)
+		}
+	}
+}
+
 // assertUsage checks a mistake in the command line: exit 2, one line on
 // stderr naming the problem, nothing on stdout.
 func assertUsage(t *testing.T, r result, want string) {
 	t.Helper()
-	if r.code != 2 {
-		t.Errorf("exit %d, want 2", r.code)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "deltasync: ") || !strings.Contains(lines[0], want) {
-		t.Errorf("stderr %q, want one line containing %q", r.stderr, want)
-	}
-	if r.stdout != "" {
-		t.Errorf("stdout %q, want nothing", r.stdout)
-	}
+	assertOneError(t, r, 2, want)
 }
 
 const syncTablesSQL = `SELECT count(*) FROM sqlite_schema WHERE name LIKE '\_sync%' ESCAPE '\';`
@@ -275,9 +284,7 @@ func TestConflictsEndToEnd(t *testing.T) {
 
 	h := startHubAt(t, data, addr)
 	waitHub(t, h.url)
-	for _, p := range []string{a, b, a} {
-		syncOnce(t, h, p)
-	}
+	syncAll(t, h, a, b, a)
 	replica := filepath.Join(data, "shop.db")
 	assertAllEqual(t, a, b, replica)
 	if got := query(t, b, `SELECT title FROM items WHERE id = 'x';`); got != "from b" {
@@ -318,14 +325,8 @@ func TestConflictsEndToEnd(t *testing.T) {
 
 	// Keep a's value of x: it reaches every node.
 	mustRun(t, "conflicts", "resolve", a, itoa(x.ID), "--keep", "local")
-	for _, p := range []string{a, b, a} {
-		syncOnce(t, h, p)
-	}
-	for _, p := range []string{a, b, replica} {
-		if got := query(t, p, `SELECT title FROM items WHERE id = 'x';`); got != "from a" {
-			t.Errorf("after resolve --keep local, x's title on %s is %q, want 'from a'", filepath.Base(p), got)
-		}
-	}
+	syncAll(t, h, a, b, a)
+	assertOnAll(t, `SELECT title FROM items WHERE id = 'x';`, "from a", "after resolve --keep local, x's title", a, b, replica)
 	assertAllEqual(t, a, b, replica)
 	if c := conflictsJSON(t, a)["x"]; !c.Resolved || c.Resolution != "local" {
 		t.Errorf("x after resolution: %+v", c)
@@ -344,14 +345,8 @@ func TestConflictsEndToEnd(t *testing.T) {
 	}
 	// A value of its own, with an integer past 2^53 kept exactly.
 	mustRun(t, "conflicts", "resolve", a, itoa(y.ID), "--keep", `value={"title": "merged", "qty": {"integer": "9007199254740993"}}`)
-	for _, p := range []string{a, b, a} {
-		syncOnce(t, h, p)
-	}
-	for _, p := range []string{a, b, replica} {
-		if got := query(t, p, `SELECT title, qty, typeof(qty) FROM items WHERE id = 'y';`); got != "merged|9007199254740993|integer" {
-			t.Errorf("after resolve with a value, y on %s is %q", filepath.Base(p), got)
-		}
-	}
+	syncAll(t, h, a, b, a)
+	assertOnAll(t, `SELECT title, qty, typeof(qty) FROM items WHERE id = 'y';`, "merged|9007199254740993|integer", "after resolve with a value, y", a, b, replica)
 	assertAllEqual(t, a, b, replica)
 
 	if r := mustRun(t, "status", a).stdout; !strings.Contains(r, "conflicts:       0 unresolved\n") {
@@ -384,15 +379,9 @@ func TestConflictsManualEndToEnd(t *testing.T) {
 
 	h := startHubAt(t, data, addr)
 	waitHub(t, h.url)
-	for _, p := range []string{b, a, b} {
-		syncOnce(t, h, p)
-	}
+	syncAll(t, h, b, a, b)
 	replica := filepath.Join(data, "shop.db")
-	for _, p := range []string{a, b, replica} {
-		if got := query(t, p, `SELECT title FROM items WHERE id = 'x';`); got != "from b" {
-			t.Errorf("under manual, x's title on %s is %q; want the value the hub accepted first", filepath.Base(p), got)
-		}
-	}
+	assertOnAll(t, `SELECT title FROM items WHERE id = 'x';`, "from b", "under manual (the value the hub accepted first), x's title", a, b, replica)
 	assertAllEqual(t, a, b, replica)
 	if r := mustRun(t, "conflicts", b); r.stdout != "" {
 		t.Errorf("b, whose write the hub accepted, has conflicts:\n%s", r.stdout)
@@ -406,14 +395,8 @@ func TestConflictsManualEndToEnd(t *testing.T) {
 	}
 
 	mustRun(t, "conflicts", "resolve", a, itoa(x.ID), "--keep", "local")
-	for _, p := range []string{a, b, a} {
-		syncOnce(t, h, p)
-	}
-	for _, p := range []string{a, b, replica} {
-		if got := query(t, p, `SELECT title FROM items WHERE id = 'x';`); got != "from a" {
-			t.Errorf("after resolve --keep local, x's title on %s is %q, want 'from a'", filepath.Base(p), got)
-		}
-	}
+	syncAll(t, h, a, b, a)
+	assertOnAll(t, `SELECT title FROM items WHERE id = 'x';`, "from a", "after resolve --keep local, x's title", a, b, replica)
 	assertAllEqual(t, a, b, replica)
 	if r := mustRun(t, "conflicts", b); r.stdout != "" {
 		t.Errorf("the resolution made a conflict on b:\n%s", r.stdout)

@@ -155,8 +155,15 @@ func TestInitStatusChangesUninstall(t *testing.T) {
 // problem, nothing on stdout.
 func assertRefused(t *testing.T, r result, want string) {
 	t.Helper()
-	if r.code != 1 {
-		t.Errorf("exit %d, want 1", r.code)
+	assertOneError(t, r, 1, want)
+}
+
+// assertOneError checks a refused command: exit code, one line on stderr
+// containing want, nothing on stdout.
+func assertOneError(t *testing.T, r result, code int, want string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit %d, want %d", r.code, code)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "deltasync: ") || !strings.Contains(lines[0], want) {
