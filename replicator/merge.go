@@ -33,6 +33,15 @@ var (
 	// ErrUnique: a row breaks a UNIQUE constraint other than the key: the
 	// value is held by another row.
 	ErrUnique = errors.New("two rows hold one value of a UNIQUE column")
+	// ErrInvalidBatch: a batch breaks a rule every sender keeps (a change
+	// or clock naming another site than the pusher, a key that does not fit
+	// the table's key, a column named twice); the sender must not retry it.
+	ErrInvalidBatch = errors.New("invalid batch")
+	// ErrConstraint: a row breaks a NOT NULL, CHECK or STRICT type
+	// constraint of the receiver's table.
+	ErrConstraint = errors.New("a row breaks a constraint of its table")
+	// ErrRowTooLarge: one row's values are larger than a batch may be.
+	ErrRowTooLarge = errors.New("row too large to sync")
 )
 
 // DefaultMaxClockSkew is how far in the future a merged change may be stamped.
