@@ -116,6 +116,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, db string) error {
 	if err != nil {
 		return err
 	}
+	defer rep.Release()
 	frame, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err
@@ -150,6 +151,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, db string) error {
 	if err != nil {
 		return err
 	}
+	defer rep.Release()
 	frame, err := rep.Pull(r.Context(), req)
 	if err != nil {
 		return err
@@ -204,6 +206,7 @@ func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, db string) er
 	if err != nil {
 		return err
 	}
+	defer rep.Release()
 	return writeJSON(w, rep.Doc)
 }
 
@@ -212,22 +215,20 @@ func (s *Server) putSchema(w http.ResponseWriter, r *http.Request, db string) er
 	if err := json.NewDecoder(r.Body).Decode(&doc); err != nil {
 		return badRequest{"schema: " + err.Error()}
 	}
-	_, err := s.Store.Create(r.Context(), db, &doc)
+	rep, err := s.Store.Create(r.Context(), db, &doc)
+	if rep != nil {
+		rep.Release()
+	}
 	return err
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	versions := map[string]int64{}
-	s.Store.mu.Lock()
-	reps := make([]*Replica, 0, len(s.Store.replicas))
-	for _, rep := range s.Store.replicas {
-		reps = append(reps, rep)
-	}
-	s.Store.mu.Unlock()
-	for _, rep := range reps {
+	for _, rep := range s.Store.Open() {
 		if v, err := rep.Node.Log().LastVersion(r.Context()); err == nil {
 			versions[rep.Name] = v
 		}
+		rep.Release()
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	s.metrics.write(w, versions)

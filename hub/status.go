@@ -28,6 +28,8 @@ var statuses = []struct {
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{ErrForbidden, http.StatusForbidden, "forbidden"},
 	{ErrBadName, http.StatusBadRequest, "bad-name"},
+	{ErrBadSchema, http.StatusUnprocessableEntity, "bad-schema"},
+	{ErrBusy, http.StatusServiceUnavailable, "busy"},
 	{replicator.ErrNoSchema, http.StatusNotFound, "no-schema"},
 	{replicator.ErrSchemaMismatch, http.StatusConflict, "schema-mismatch"},
 	{replicator.ErrUnknownTable, http.StatusUnprocessableEntity, "unknown-table"},

@@ -24,19 +24,48 @@ var ErrBadName = errors.New("database names are 1 to 64 letters, digits, '_', '-
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$`)
 
+// Defaults of a Store.
+const (
+	// DefaultMaxOpen is how many replicas a store keeps open at once. Each
+	// takes three file descriptors (database, WAL, shared memory) and its
+	// page cache; idle ones beyond it are closed, least recently used first.
+	DefaultMaxOpen = 128
+	// DefaultIdleTimeout closes a replica no request has used for this long.
+	DefaultIdleTimeout = 10 * time.Minute
+)
+
+// ErrBusy: every replica the store may keep open is in use.
+var ErrBusy = errors.New("the hub has too many databases in use: try again shortly")
+
 // Store holds the hub's replicas, one SQLite file per database name in Dir.
+//
+// No lock shared by all databases is held while a replica is opened,
+// built, merged into or read: mu guards only the map of open replicas, and
+// each replica has its own locks.
 type Store struct {
 	Dir          string
 	Logger       *slog.Logger
 	MaxClockSkew time.Duration // 0: replicator.DefaultMaxClockSkew
+	MaxOpen      int           // replicas open at once; 0: DefaultMaxOpen
+	IdleTimeout  time.Duration // 0: DefaultIdleTimeout
 
 	mu       sync.Mutex
-	replicas map[string]*Replica
+	replicas map[string]*slot
+}
+
+// slot is one name's place in the store: a replica being opened (ready not
+// yet closed), or open (r set) and used by users requests.
+type slot struct {
+	ready    chan struct{}
+	r        *Replica
+	err      error
+	users    int
+	lastUsed time.Time
 }
 
 // NewStore returns a store on dir. It does no I/O.
 func NewStore(dir string) *Store {
-	return &Store{Dir: dir, Logger: slog.Default(), replicas: map[string]*Replica{}}
+	return &Store{Dir: dir, Logger: slog.Default(), replicas: map[string]*slot{}}
 }
 
 // Replica is one database on the hub.
@@ -45,6 +74,7 @@ type Replica struct {
 	Node *replicator.Node
 	Doc  replicator.SchemaDoc
 
+	store   *Store
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every merge that moved the version
 	waiting atomic.Int64  // pulls waiting for a merge
@@ -55,96 +85,214 @@ func (r *Replica) Waiting() int { return int(r.waiting.Load()) }
 
 func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".db") }
 
-// Get returns the replica of name, opening it on first use, or
-// replicator.ErrNoSchema if the hub has never seen it.
+// Get returns the replica of name, opening it if it is not open, or
+// replicator.ErrNoSchema if the hub has never seen it. The replica stays
+// open at least until the caller calls Release.
 func (s *Store) Get(ctx context.Context, name string) (*Replica, error) {
 	if !validName.MatchString(name) {
 		return nil, ErrBadName
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.getLocked(ctx, name)
+	sl, ok := s.replicas[name]
+	if !ok {
+		if err := s.makeRoomLocked(); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		sl = &slot{ready: make(chan struct{})}
+		s.replicas[name] = sl
+		s.mu.Unlock()
+		s.openSlot(ctx, name, sl)
+		s.mu.Lock()
+	}
+	sl.users++
+	s.mu.Unlock()
+	select {
+	case <-sl.ready:
+	case <-ctx.Done():
+		s.release(name, sl)
+		return nil, ctx.Err()
+	}
+	if sl.err != nil {
+		s.release(name, sl)
+		return nil, sl.err
+	}
+	return sl.r, nil
 }
 
-// getLocked is Get with s.mu held.
-func (s *Store) getLocked(ctx context.Context, name string) (*Replica, error) {
-	if r, ok := s.replicas[name]; ok {
-		return r, nil
-	}
+// openSlot opens name's replica into sl, without the store's lock; a
+// failure is given to every waiter and forgotten, so the next Get tries again.
+func (s *Store) openSlot(ctx context.Context, name string, sl *slot) {
 	if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
-		return nil, replicator.ErrNoSchema
+		sl.err = replicator.ErrNoSchema
+	} else {
+		sl.r, sl.err = s.open(context.WithoutCancel(ctx), name)
 	}
-	r, err := s.open(ctx, name)
-	if err != nil {
-		return nil, err
+	if sl.err != nil {
+		s.mu.Lock()
+		if s.replicas[name] == sl {
+			delete(s.replicas, name)
+		}
+		s.mu.Unlock()
 	}
-	s.replicas[name] = r
-	return r, nil
+	close(sl.ready)
+}
+
+// Release ends a use of r that Get began.
+func (r *Replica) Release() {
+	r.store.mu.Lock()
+	sl := r.store.replicas[r.Name]
+	r.store.mu.Unlock()
+	if sl != nil && sl.r == r {
+		r.store.release(r.Name, sl)
+	}
+}
+
+func (s *Store) release(name string, sl *slot) {
+	s.mu.Lock()
+	sl.users--
+	sl.lastUsed = time.Now()
+	s.mu.Unlock()
+}
+
+// makeRoomLocked closes replicas idle for longer than the idle timeout and,
+// if the store is still at its cap, the least recently used idle one. With
+// every replica in use it returns ErrBusy. s.mu is held; the closing
+// happens in the background, since a close checkpoints the WAL.
+func (s *Store) makeRoomLocked() error {
+	maxOpen, idle := s.MaxOpen, s.IdleTimeout
+	if maxOpen <= 0 {
+		maxOpen = DefaultMaxOpen
+	}
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	var victims []*Replica
+	var lru string
+	for name, sl := range s.replicas {
+		if sl.users > 0 || sl.r == nil {
+			continue
+		}
+		if time.Since(sl.lastUsed) > idle {
+			victims = append(victims, sl.r)
+			delete(s.replicas, name)
+		} else if lru == "" || sl.lastUsed.Before(s.replicas[lru].lastUsed) {
+			lru = name
+		}
+	}
+	if len(s.replicas) >= maxOpen {
+		if lru == "" {
+			return ErrBusy
+		}
+		victims = append(victims, s.replicas[lru].r)
+		delete(s.replicas, lru)
+	}
+	for _, r := range victims {
+		s.Logger.Debug("closing idle replica", "db", r.Name)
+		go r.close()
+	}
+	return nil
+}
+
+// Open returns the replicas open now, each held until the caller releases it.
+func (s *Store) Open() []*Replica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var open []*Replica
+	for _, sl := range s.replicas {
+		if sl.r != nil {
+			sl.users++
+			open = append(open, sl.r)
+		}
+	}
+	return open
 }
 
 // Create makes the replica of a database the hub has not seen, from the
-// schema its first device gives. Creating one that exists with the same
-// fingerprint returns it.
+// schema its first device gives, once checkDoc has proved that the schema
+// creates only the tables and indexes it declares. Creating one that exists
+// with the same fingerprint returns it; the caller releases it.
 func (s *Store) Create(ctx context.Context, name string, doc *replicator.SchemaDoc) (*Replica, error) {
 	if !validName.MatchString(name) {
 		return nil, ErrBadName
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.getLocked(ctx, name)
+	r, err := s.Get(ctx, name)
 	if err == nil {
-		if r.Doc.Fingerprint != doc.Fingerprint {
-			return nil, fmt.Errorf("%w: the hub holds %q with schema %.12s, not %.12s", replicator.ErrSchemaMismatch, name, r.Doc.Fingerprint, doc.Fingerprint)
-		}
-		return r, nil
+		return r, sameSchema(r, doc)
 	}
 	if !errors.Is(err, replicator.ErrNoSchema) {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	if err := checkDoc(ctx, doc); err != nil {
 		return nil, err
 	}
-	// Build the replica in a temporary file and rename it into place, so a
-	// crash never leaves a half-made replica under the real name.
-	tmp := s.path(name) + ".new"
-	os.Remove(tmp)
-	if err := build(ctx, tmp, doc); err != nil {
-		os.Remove(tmp)
+	if err := s.buildFile(ctx, name, doc); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp, s.path(name)); err != nil {
+	if r, err = s.Get(ctx, name); err != nil {
 		return nil, err
 	}
-	r, err = s.getLocked(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	s.Logger.Info("created replica", "db", name, "fingerprint", doc.Fingerprint)
-	return r, nil
+	return r, sameSchema(r, doc)
 }
 
-// build creates a database with doc's tables and installs capture on it.
-func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
-	f, err := os.Create(path)
+func sameSchema(r *Replica, doc *replicator.SchemaDoc) error {
+	if r.Doc.Fingerprint != doc.Fingerprint {
+		return fmt.Errorf("%w: the hub holds %q with schema %.12s, not %.12s", replicator.ErrSchemaMismatch, r.Name, r.Doc.Fingerprint, doc.Fingerprint)
+	}
+	return nil
+}
+
+// buildFile builds the replica in a temporary file and links it into
+// place, so that a crash never leaves a half-made replica under the real
+// name and, of two devices creating one name at once, one wins whole.
+func (s *Store) buildFile(ctx context.Context, name string, doc *replicator.SchemaDoc) error {
+	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	f, err := os.CreateTemp(s.Dir, name+".*.new")
 	if err != nil {
+		return fmt.Errorf("create replica file: %w", err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	defer os.Remove(tmp + "-wal")
+	defer os.Remove(tmp + "-shm")
+	if err := build(ctx, tmp, doc); err != nil {
 		return err
 	}
-	f.Close()
+	if err := os.Link(tmp, s.path(name)); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create replica file: %w", err)
+	}
+	s.Logger.Info("created replica", "db", name, "fingerprint", doc.Fingerprint)
+	return nil
+}
+
+// build creates a database with doc's tables, under the same authorizer
+// checkDoc used, and installs capture on it. The fingerprint, which covers
+// every table and index statement, proves the replica holds what the
+// device has.
+func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
+	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
+	defer cancel()
 	db, err := sqlitefile.Open(ctx, path, sqlitefile.Options{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+	// Rollback journal while building: the file is linked into place whole,
+	// with no WAL beside it; open switches it to WAL.
+	conn, err := db.Conn(ctx)
+	if err != nil {
 		return err
 	}
-	for _, stmt := range doc.Statements {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("create replica table: %w (statement: %.200s)", err, stmt)
-		}
+	err = runDDL(ctx, conn, doc.Statements)
+	conn.Close()
+	if err != nil {
+		return err
 	}
 	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{}, doc.Policies); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrBadSchema, err)
 	}
 	n := replicator.NewNode(db)
 	_, fp, err := n.Schema(ctx, db)
@@ -154,7 +302,10 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	if got := hex.EncodeToString(fp[:]); got != doc.Fingerprint {
 		return fmt.Errorf("%w: the schema sent has fingerprint %.12s but builds %.12s", replicator.ErrSchemaMismatch, doc.Fingerprint, got)
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO _sync_state (key, value) VALUES ('hub_schema', ?)`, mustJSON(doc))
+	if _, err = db.ExecContext(ctx, `INSERT INTO _sync_state (key, value) VALUES ('hub_schema', ?)`, mustJSON(doc)); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `PRAGMA journal_mode = DELETE`)
 	return err
 }
 
@@ -174,7 +325,7 @@ func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 		db.Close()
 		return nil, err
 	}
-	r := &Replica{Name: name, Node: replicator.NewNode(db), changed: make(chan struct{})}
+	r := &Replica{Name: name, Node: replicator.NewNode(db), store: s, changed: make(chan struct{})}
 	r.Node.Logger = s.Logger.With("db", name)
 	r.Node.MaxClockSkew = s.MaxClockSkew
 	if err := r.Node.Open(ctx); err != nil {
@@ -193,17 +344,23 @@ func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 	return r, nil
 }
 
-// Close closes every replica.
+// Close closes every replica. Requests must have ended.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
-	for name, r := range s.replicas {
-		r.Node.Close()
-		errs = append(errs, r.Node.DB.Close())
+	for name, sl := range s.replicas {
+		if sl.r != nil {
+			errs = append(errs, sl.r.close())
+		}
 		delete(s.replicas, name)
 	}
 	return errors.Join(errs...)
+}
+
+func (r *Replica) close() error {
+	r.Node.Close()
+	return r.Node.DB.Close()
 }
 
 // Push merges one frame from a device.
@@ -277,12 +434,16 @@ func (l Local) Schema(ctx context.Context, db string) (*replicator.SchemaDoc, er
 	if err != nil {
 		return nil, err
 	}
+	defer r.Release()
 	doc := r.Doc
 	return &doc, nil
 }
 
 func (l Local) PutSchema(ctx context.Context, db string, doc *replicator.SchemaDoc) error {
-	_, err := l.Store.Create(ctx, db, doc)
+	r, err := l.Store.Create(ctx, db, doc)
+	if r != nil {
+		r.Release()
+	}
 	return err
 }
 
@@ -291,6 +452,7 @@ func (l Local) Push(ctx context.Context, db string, frame []byte) (replicator.Pu
 	if err != nil {
 		return replicator.PushResult{}, err
 	}
+	defer r.Release()
 	return r.Push(ctx, frame)
 }
 
@@ -299,5 +461,6 @@ func (l Local) Pull(ctx context.Context, db string, req replicator.PullRequest) 
 	if err != nil {
 		return nil, err
 	}
+	defer r.Release()
 	return r.Pull(ctx, req)
 }

@@ -126,14 +126,17 @@ func fingerprint(fp [32]byte, tracked map[string]changelog.Tracked) [32]byte {
 	return [32]byte(h.Sum(nil))
 }
 
-// SchemaDoc returns the DDL a hub needs to hold this node's tracked tables.
+// SchemaDoc returns the DDL a hub needs to hold this node's tracked tables:
+// every table's CREATE TABLE, in name order, then their indexes.
 func (n *Node) SchemaDoc(ctx context.Context) (*SchemaDoc, error) {
 	tracked, fp, err := n.Schema(ctx, n.DB)
 	if err != nil {
 		return nil, err
 	}
 	doc := &SchemaDoc{Fingerprint: hex.EncodeToString(fp[:])}
+	names := make([]string, 0, len(tracked))
 	for name, t := range tracked {
+		names = append(names, name)
 		if t.Policy != changelog.LWWColumn {
 			if doc.Policies == nil {
 				doc.Policies = map[string]changelog.Policy{}
@@ -141,22 +144,14 @@ func (n *Node) SchemaDoc(ctx context.Context) (*SchemaDoc, error) {
 			doc.Policies[name] = t.Policy
 		}
 	}
-	rows, err := n.DB.QueryxContext(ctx, `SELECT type, tbl_name, sql FROM sqlite_schema
-		WHERE type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type = 'index', rowid`)
-	if err != nil {
-		return nil, fmt.Errorf("read schema: %w", err)
+	sort.Strings(names)
+	var indexes []string
+	for _, name := range names {
+		doc.Statements = append(doc.Statements, tracked[name].Table.SQL)
+		indexes = append(indexes, tracked[name].Table.Indexes...)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var typ, tbl, ddl string
-		if err := rows.Scan(&typ, &tbl, &ddl); err != nil {
-			return nil, err
-		}
-		if _, ok := tracked[tbl]; ok {
-			doc.Statements = append(doc.Statements, ddl)
-		}
-	}
-	return doc, rows.Err()
+	doc.Statements = append(doc.Statements, indexes...)
+	return doc, nil
 }
 
 // Baseline logs the rows of tracked tables that were there before they were

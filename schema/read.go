@@ -281,7 +281,33 @@ func readTable(ctx context.Context, db sqlx.QueryerContext, row tableListRow) (T
 		})
 	}
 	reason := setKey(&t)
+	if reason == "" {
+		if err := readDDL(ctx, db, &t); err != nil {
+			return Table{}, "", err
+		}
+	}
 	return t, reason, nil
+}
+
+// readDDL reads the statements that create t and its explicit indexes.
+func readDDL(ctx context.Context, db sqlx.QueryerContext, t *Table) error {
+	var rows []struct {
+		Type string `db:"type"`
+		SQL  string `db:"sql"`
+	}
+	err := sqlx.SelectContext(ctx, db, &rows, `SELECT type, sql FROM sqlite_schema
+		WHERE tbl_name = ? AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type = 'index', name`, t.Name)
+	if err != nil {
+		return fmt.Errorf("read definition of %s: %w", Ident(t.Name), err)
+	}
+	for _, r := range rows {
+		if r.Type == "table" {
+			t.SQL = r.SQL
+		} else {
+			t.Indexes = append(t.Indexes, r.SQL)
+		}
+	}
+	return nil
 }
 
 // setKey decides how rows of t are identified, or returns why they cannot be.

@@ -80,6 +80,12 @@ type Table struct {
 	KeyKind      KeyKind
 	WithoutRowid bool
 	Strict       bool
+	// SQL is the table's CREATE TABLE statement as SQLite keeps it, and
+	// Indexes the CREATE INDEX statements of its explicit indexes, in name
+	// order (constraint indexes are implied by SQL). They are what a hub
+	// builds its replica from, and the fingerprint covers them.
+	SQL     string
+	Indexes []string
 }
 
 // Writable returns the columns replay writes: every column that is not generated.

@@ -1,0 +1,257 @@
+package hub
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/schema"
+	"github.com/mattn/go-sqlite3"
+)
+
+// ErrBadSchema: a schema document the hub will not build a replica from.
+var ErrBadSchema = errors.New("schema refused")
+
+// Bounds of a schema document. The largest corpus schema (synapse) has
+// about 300 statements and 150 KiB of DDL.
+const (
+	maxStatements     = 2000
+	maxStatementBytes = 64 << 10
+	maxSchemaBytes    = 2 << 20
+	// schemaBuildTimeout bounds building a replica's tables. Creating empty
+	// tables and indexes takes milliseconds; the bound is there for a
+	// statement SQLite would take long to even prepare.
+	schemaBuildTimeout = 10 * time.Second
+)
+
+// checkDoc proves that doc's statements create exactly the tables and
+// indexes they declare and nothing else, by running them in a scratch
+// in-memory database under a SQLite authorizer (ddlOnly) that refuses
+// everything but creating tables and indexes of the main database. Nothing
+// is written to disk before it passes.
+func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
+	if err := checkDocShape(doc); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
+	defer cancel()
+	db, err := sql.Open("sqlite3", "file:scratch?mode=memory")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := runDDL(ctx, conn, doc.Statements); err != nil {
+		return err
+	}
+	return sameObjects(ctx, conn, doc.Statements)
+}
+
+// checkDocShape checks what can be checked without SQLite: sizes, and that
+// every statement at least starts as a CREATE TABLE or CREATE INDEX.
+func checkDocShape(doc *replicator.SchemaDoc) error {
+	if len(doc.Fingerprint) != 64 || strings.Trim(doc.Fingerprint, "0123456789abcdef") != "" {
+		return fmt.Errorf("%w: the fingerprint must be 64 lower-case hex digits", ErrBadSchema)
+	}
+	if len(doc.Statements) == 0 || len(doc.Statements) > maxStatements {
+		return fmt.Errorf("%w: %d statements; a schema has 1 to %d", ErrBadSchema, len(doc.Statements), maxStatements)
+	}
+	total := 0
+	for i, stmt := range doc.Statements {
+		total += len(stmt)
+		if len(stmt) > maxStatementBytes {
+			return fmt.Errorf("%w: statement %d is %d bytes, limit %d", ErrBadSchema, i+1, len(stmt), maxStatementBytes)
+		}
+		if !isCreate(stmt) {
+			return fmt.Errorf("%w: statement %d is not CREATE TABLE or CREATE INDEX: the hub holds only the tracked tables and their indexes", ErrBadSchema, i+1)
+		}
+	}
+	if total > maxSchemaBytes {
+		return fmt.Errorf("%w: %d bytes of statements, limit %d", ErrBadSchema, total, maxSchemaBytes)
+	}
+	return nil
+}
+
+// isCreate reports whether stmt starts the way SQLite stores the statement
+// of a table or an index in sqlite_schema.
+func isCreate(stmt string) bool {
+	for _, prefix := range []string{"CREATE TABLE ", "CREATE INDEX ", "CREATE UNIQUE INDEX "} {
+		if strings.HasPrefix(stmt, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// runDDL runs statements on conn under the ddlOnly authorizer, each of
+// which must create exactly one table or index.
+func runDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
+	var created atomic.Int64
+	var denied atomic.Value // the first action refused, for the error
+	err := conn.Raw(func(c any) error {
+		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, a1, a2, a3 string) int {
+			if ok, creates := ddlOnly(op, a1, a2, a3); ok {
+				if creates {
+					created.Add(1)
+				}
+				return sqlite3.SQLITE_OK
+			}
+			denied.CompareAndSwap(nil, actionName(op, a1, a2))
+			return sqlite3.SQLITE_DENY
+		})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer conn.Raw(func(c any) error { //nolint:errcheck // the connection is closed after
+		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(nil)
+		return nil
+	})
+	for i, stmt := range statements {
+		created.Store(0)
+		if err := execFirst(ctx, conn, stmt); err != nil {
+			if d, _ := denied.Load().(string); d != "" {
+				return fmt.Errorf("%w: statement %d: %s is not allowed in a schema", ErrBadSchema, i+1, d)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: statement %d took longer than %s", ErrBadSchema, i+1, schemaBuildTimeout)
+			}
+			return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, i+1, sqliteMessage(err))
+		}
+		if created.Load() != 1 {
+			return fmt.Errorf("%w: statement %d creates %d objects; each creates one table or index", ErrBadSchema, i+1, created.Load())
+		}
+	}
+	return nil
+}
+
+// execFirst runs the first statement of text and nothing after it: a
+// prepared statement is one statement, where Exec would run them all.
+// What follows the first statement makes its stored text differ from the
+// statement sent, which sameObjects refuses.
+func execFirst(ctx context.Context, conn *sql.Conn, text string) error {
+	stmt, err := conn.PrepareContext(ctx, text)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	_, err = stmt.ExecContext(ctx)
+	return err
+}
+
+// ddlOnly is the authorizer a schema runs under: it allows creating tables
+// and indexes in the main database and what SQLite does on their behalf
+// (writing sqlite_schema, reading the new table's columns, resolving the
+// functions of CHECK, DEFAULT, generated and index expressions), and
+// denies everything else: ATTACH, triggers, views, pragmas, SELECT, writes
+// to any other table, and functions with side effects.
+func ddlOnly(op int, a1, a2, a3 string) (ok, creates bool) {
+	switch op {
+	case sqlite3.SQLITE_CREATE_TABLE:
+		// sqlite_sequence comes with the first AUTOINCREMENT key.
+		return a3 == "main" && !internalName(a1), !isSchemaTable(a1)
+	case sqlite3.SQLITE_CREATE_INDEX:
+		// A UNIQUE or PRIMARY KEY constraint makes an automatic index.
+		return a3 == "main" && !internalName(a2), !strings.HasPrefix(a1, "sqlite_autoindex_")
+	case sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE:
+		return a3 == "main" && isSchemaTable(a1), false
+	case sqlite3.SQLITE_READ, sqlite3.SQLITE_REINDEX:
+		return a3 == "main", false
+	case sqlite3.SQLITE_FUNCTION:
+		return !sideEffects[strings.ToLower(a2)], false
+	}
+	return false, false
+}
+
+// internalName: tables a schema must not create, because deltasync owns them.
+func internalName(table string) bool {
+	return strings.HasPrefix(strings.ToLower(table), schema.InternalPrefix)
+}
+
+func isSchemaTable(name string) bool {
+	switch strings.ToLower(name) {
+	case "sqlite_master", "sqlite_schema", "sqlite_sequence":
+		return true
+	}
+	return false
+}
+
+// sideEffects are the functions that reach outside the database or change
+// the connection. None is needed to declare a table.
+var sideEffects = map[string]bool{
+	"load_extension": true, "fts3_tokenizer": true, "readfile": true, "writefile": true,
+	"edit": true, "sqlite_dbpage": true,
+}
+
+// actionName describes an authorizer action for an error message.
+func actionName(op int, a1, a2 string) string {
+	names := map[int]string{
+		sqlite3.SQLITE_ATTACH: "ATTACH", sqlite3.SQLITE_DETACH: "DETACH", sqlite3.SQLITE_PRAGMA: "PRAGMA " + a1,
+		sqlite3.SQLITE_SELECT: "SELECT", sqlite3.SQLITE_CREATE_TRIGGER: "CREATE TRIGGER", sqlite3.SQLITE_CREATE_VIEW: "CREATE VIEW",
+		sqlite3.SQLITE_CREATE_TEMP_TABLE: "CREATE TEMP TABLE", sqlite3.SQLITE_CREATE_TEMP_TRIGGER: "CREATE TEMP TRIGGER",
+		sqlite3.SQLITE_CREATE_TEMP_VIEW: "CREATE TEMP VIEW", sqlite3.SQLITE_CREATE_TEMP_INDEX: "CREATE TEMP INDEX",
+		sqlite3.SQLITE_CREATE_VTABLE: "CREATE VIRTUAL TABLE", sqlite3.SQLITE_TRANSACTION: "a transaction",
+		sqlite3.SQLITE_SAVEPOINT: "SAVEPOINT", sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
+		sqlite3.SQLITE_DELETE: "DELETE", sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE",
+		sqlite3.SQLITE_FUNCTION: "function " + a2,
+		sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE " + a1, sqlite3.SQLITE_CREATE_INDEX: "CREATE INDEX on " + a2,
+	}
+	if n, ok := names[op]; ok {
+		return n
+	}
+	return fmt.Sprintf("action %d", op)
+}
+
+// sameObjects checks that the database holds exactly the objects statements
+// declare, each stored with exactly its statement's text, and nothing else
+// but SQLite's own (constraint indexes, sqlite_sequence).
+func sameObjects(ctx context.Context, conn *sql.Conn, statements []string) error {
+	rows, err := conn.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_schema
+		WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	want := map[string]bool{}
+	for _, s := range statements {
+		want[s] = true
+	}
+	n := 0
+	for rows.Next() {
+		var typ, name, stmt string
+		if err := rows.Scan(&typ, &name, &stmt); err != nil {
+			return err
+		}
+		if !want[stmt] || (typ != "table" && typ != "index") {
+			return fmt.Errorf("%w: %s %s is not stored as its statement says (send the statements as sqlite_schema holds them)", ErrBadSchema, typ, schema.Ident(name))
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n != len(want) || n != len(statements) {
+		return fmt.Errorf("%w: %d statements made %d objects; each statement must appear once", ErrBadSchema, len(statements), n)
+	}
+	return nil
+}
+
+// sqliteMessage is SQLite's message for err without Go's wrapping, which
+// is safe to show the client: it names only what the statement declared.
+func sqliteMessage(err error) string {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	return "the statement failed"
+}
