@@ -26,10 +26,11 @@ vet:
 test: check-tools vet
 	$(GO) test -count=1 -timeout 15m ./...
 
-# The seeds in codec/testdata/fuzz run in `make test`; this looks for new crashers.
+# The seeds in */testdata/fuzz run in `make test`; this looks for new crashers.
 FUZZTIME ?= 5m
 fuzz:
 	$(GO) test ./codec -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./hub -run '^$$' -fuzz FuzzSchemaDoc -fuzztime $(FUZZTIME)
 
 # Longer runs of the randomized tests, each with fresh seeds (printed on failure).
 SOAK ?= 30
