@@ -110,8 +110,10 @@ func (c *Client) explain(ctx, reqCtx context.Context, err error) error {
 		return &ConnError{Msg: fmt.Sprintf("cannot find the hub's host %q: check the hub URL (%v)", dns.Name, dns.Err), Err: err}
 	case errors.As(err, &op) && op.Op == "dial" && op.Timeout():
 		return &ConnError{Msg: fmt.Sprintf("could not connect to %s within %s: check the address and any firewall on the way", host, DefaultDialTimeout), Err: err}
-	case errors.As(err, &rec) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return &ConnError{Msg: fmt.Sprintf("the hub at %s serves plain HTTP: use %s", c.URL, withScheme(c.URL, "http")), Err: err, permanent: true}
+	case errors.As(err, &rec): // not TLS, and not HTTP either
+		return &ConnError{Msg: fmt.Sprintf("what listens at %s does not speak TLS: check the port, or use %s for a hub without TLS", host, withScheme(c.URL, "http")), Err: err, permanent: true}
 	case strings.Contains(err.Error(), `malformed HTTP response "\x15\x03`): // a TLS alert record
 		return &ConnError{Msg: fmt.Sprintf("the hub at %s serves HTTPS: use %s", c.URL, withScheme(c.URL, "https")), Err: err, permanent: true}
 	case errors.As(err, &cert):
