@@ -31,6 +31,8 @@ FUZZTIME ?= 5m
 fuzz:
 	$(GO) test ./codec -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./hub -run '^$$' -fuzz FuzzSchemaDoc -fuzztime $(FUZZTIME)
+	$(GO) test ./hub -run '^$$' -fuzz FuzzClientAnswer -fuzztime $(FUZZTIME)
+	$(GO) test ./cmd/deltasync -run '^$$' -fuzz FuzzKeep -fuzztime $(FUZZTIME)
 
 # Longer runs of the randomized tests, each with fresh seeds (printed on failure).
 SOAK ?= 30

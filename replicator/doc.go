@@ -131,6 +131,17 @@
 // it. Table and column names in a batch must exist in the receiving node's
 // schema; SQL is built only from the receiver's own names.
 //
+// Syncer.Run retries a failed sync with exponential backoff (100 ms up to
+// MaxBackoff) while the hub is unreachable, times out or answers 5xx. A
+// failure the same requests cannot cure (Permanent: the hub refused the
+// token, the schema, the size or the contents of a batch, or this node
+// refused what the hub sent) is recorded for LastError, which `deltasync
+// status` shows, and retried only every RefusedRetry (DefaultRefusedRetry,
+// 5 minutes), so that a hub's operator can fix a token without the device
+// restarting, and a refused device does not hammer the hub. A refusal is
+// not retried sooner when the database changes: an app writing steadily
+// would turn that back into a tight loop.
+//
 // replicator imports schema, changelog and codec; it talks to the hub only
 // through the Hub interface.
 package replicator

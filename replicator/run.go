@@ -13,7 +13,14 @@ const (
 	DefaultWatch      = 5 * time.Millisecond
 	DefaultBusyWatch  = time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultRefusedRetry is how often a sync the hub refused (see
+	// Permanent) is tried again: a hub's operator may fix a token's
+	// databases, and a clock catch up, without the sidecar restarting.
+	DefaultRefusedRetry = 5 * time.Minute
 )
+
+// firstBackoff is the pause after the first failure of a run of failures.
+const firstBackoff = 100 * time.Millisecond
 
 // busyFor is how long after a change of the database Run checks it every
 // BusyWatch rather than every Watch.
@@ -31,7 +38,10 @@ type RunOptions struct {
 	// (measured, see benchmarks/README.md).
 	BusyWatch  time.Duration
 	MaxBackoff time.Duration // the longest pause between retries while the hub is unreachable
-	OnSync     func(Stats)   // called after each push or pull that moved something
+	// RefusedRetry is the pause after a failure that retrying cannot cure
+	// (Permanent: auth, schema, a refused batch), instead of the backoff.
+	RefusedRetry time.Duration
+	OnSync       func(Stats) // called after each push or pull that moved something
 }
 
 func (o RunOptions) withDefaults() RunOptions {
@@ -51,6 +61,9 @@ func (o RunOptions) withDefaults() RunOptions {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = DefaultMaxBackoff
 	}
+	if o.RefusedRetry <= 0 {
+		o.RefusedRetry = DefaultRefusedRetry
+	}
 	return o
 }
 
@@ -58,7 +71,9 @@ func (o RunOptions) withDefaults() RunOptions {
 // database changes (any connection's commit moves PRAGMA data_version),
 // pulls as soon as the hub has news (long-poll), syncs fully every
 // Interval, and while the hub is unreachable retries with exponential
-// backoff and jitter. It returns nil when ctx ends.
+// backoff and jitter. A failure retrying cannot cure (Permanent: the hub
+// refused the token, the schema or a batch) is recorded for LastError and
+// retried only every RefusedRetry. It returns nil when ctx ends.
 func (s *Syncer) Run(ctx context.Context, o RunOptions) error {
 	o = o.withDefaults()
 	if err := s.retry(ctx, o, func() error { _, err := s.SyncOnce(ctx); return err }); err != nil {
@@ -139,22 +154,30 @@ const pendingSQL = `SELECT (SELECT coalesce(max(version), 0) FROM _sync_changelo
 	coalesce((SELECT pushed FROM _sync_peers WHERE peer = '` + hubPeer + `'), 0)`
 
 // retry calls fn until it succeeds or ctx ends, pausing between attempts
-// with exponential backoff and full jitter.
+// with exponential backoff and full jitter, or for RefusedRetry after a
+// failure that retrying cannot cure.
 func (s *Syncer) retry(ctx context.Context, o RunOptions, fn func() error) error {
-	pause := 100 * time.Millisecond
+	backoff := firstBackoff
 	for {
 		err := fn()
 		if err == nil || ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.Node.Logger.Warn("sync failed; retrying", "err", err, "in", pause)
-		t := time.NewTimer(rand.N(pause) + pause/2)
+		var pause time.Duration
+		if Permanent(err) {
+			pause = o.RefusedRetry
+			s.Node.Logger.Error("sync refused; retrying only every "+o.RefusedRetry.String(), "err", err)
+		} else {
+			pause = rand.N(backoff) + backoff/2
+			s.Node.Logger.Warn("sync failed; retrying", "err", err, "in", backoff)
+			backoff = min(2*backoff, o.MaxBackoff)
+		}
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
 		}
-		pause = min(2*pause, o.MaxBackoff)
 	}
 }

@@ -25,6 +25,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	once := fs.Bool("once", false, "push and pull once, then exit")
 	interval := fs.Duration("interval", replicator.DefaultInterval, "sidecar: a full sync at least this often")
 	wait := fs.Duration("wait", replicator.DefaultWait, "sidecar: long-poll time of each pull")
+	timeout := fs.Duration("timeout", hub.DefaultResponseTimeout, "give up on a request the hub makes no progress on for this long (a pull gets its --wait on top)")
 	skew := fs.Duration("max-clock-skew", replicator.DefaultMaxClockSkew, "refuse changes stamped further than this ahead of this device's clock")
 	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
@@ -32,6 +33,9 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *hubURL == "" {
 		return usageError{"sync: --hub is required"}
+	}
+	if err := hub.CheckURL(*hubURL); err != nil {
+		return usageError{"sync: --hub: " + err.Error()}
 	}
 	if *name == "" {
 		*name = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
@@ -51,7 +55,9 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if err := sqlitefile.EnableWAL(ctx, db, pos[0]); err != nil {
 		return err
 	}
-	s := &replicator.Syncer{Node: node, Hub: hub.NewClient(*hubURL, *token), Name: *name}
+	client := hub.NewClient(*hubURL, *token)
+	client.ResponseTimeout = *timeout
+	s := &replicator.Syncer{Node: node, Hub: client, Name: *name}
 	if *once {
 		st, err := s.SyncOnce(ctx)
 		if err != nil {
