@@ -315,6 +315,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 type benchHub struct {
 	url   string
 	store *hub.Store // nil for a hub process
+	pid   int        // the hub process, 0 in process
 }
 
 // client returns a hub client with a connection pool of its own, as each
@@ -401,7 +402,7 @@ func newProcessHub(tb testing.TB, dir string) *benchHub {
 		tb.Fatalf("deltasync hub did not print its address: %q, %v", line, err)
 	}
 	go io.Copy(io.Discard, out) //nolint:errcheck // nothing more is expected on stdout
-	return &benchHub{url: url}
+	return &benchHub{url: url, pid: cmd.Process.Pid}
 }
 
 // newBenchHub returns a hub of the given kind, "inproc" or "process".
