@@ -42,7 +42,7 @@ func TestDecodeMemoryPerBodyByte(t *testing.T) {
 func manyChanges(n, cols int) *codec.Batch {
 	names := make([]string, cols)
 	for j := range names {
-		names[j] = string(rune('0' + j%64)) + strings.Repeat("x", j/64)
+		names[j] = string(rune('0'+j%64)) + strings.Repeat("x", j/64)
 	}
 	b := &codec.Batch{Sites: []codec.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: names}}}
 	for range n {
