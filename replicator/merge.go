@@ -39,7 +39,8 @@ var (
 	// the table's key, a column named twice); the sender must not retry it.
 	ErrInvalidBatch = errors.New("invalid batch")
 	// ErrConstraint: a row breaks a NOT NULL, CHECK or STRICT type
-	// constraint of the receiver's table.
+	// constraint of the receiver's table (or any other but UNIQUE: a
+	// foreign key, a trigger's RAISE).
 	ErrConstraint = errors.New("a row breaks a constraint of its table")
 	// ErrRowTooLarge: one row's values are larger than a batch may be.
 	ErrRowTooLarge = errors.New("row too large to sync")
