@@ -22,6 +22,9 @@ type scratch struct{ body, changes, heap []byte }
 // appendBody writes the body of b into s.body. Changes and heap are built
 // apart and joined at the end, since the heap comes first.
 func appendBody(s *scratch, b *Batch) error {
+	if err := checkNames(b.Tables); err != nil {
+		return err
+	}
 	w := bodyWriter{b: b, changes: s.changes[:0], heap: s.heap[:0]}
 	defer func() { s.changes, s.heap = w.changes, w.heap }()
 	for i := range b.Changes {
@@ -32,6 +35,30 @@ func appendBody(s *scratch, b *Batch) error {
 	s.body = appendTables(appendSites(s.body[:0], b.Sites), b.Tables)
 	s.body = binary.AppendUvarint(s.body, uint64(len(w.heap)))
 	s.body = append(append(s.body, w.heap...), w.changes...)
+	return nil
+}
+
+// checkNames refuses a table named twice in a batch, or a column named
+// twice in a table's list: a receiver resolves changes by name, so a
+// repeated name would let one change write a column twice, or one batch
+// bring a table in under two lists of columns.
+func checkNames(tables []Table) error {
+	seen := make(map[string]struct{}, len(tables))
+	for i, t := range tables {
+		if _, dup := seen[t.Name]; dup {
+			return fmt.Errorf("table %d: table %q named twice", i, t.Name)
+		}
+		seen[t.Name] = struct{}{}
+	}
+	for i, t := range tables {
+		clear(seen)
+		for j, c := range t.Columns {
+			if _, dup := seen[c]; dup {
+				return fmt.Errorf("table %d: column %d: column %q of table %q named twice", i, j, c, t.Name)
+			}
+			seen[c] = struct{}{}
+		}
+	}
 	return nil
 }
 

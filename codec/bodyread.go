@@ -86,7 +86,7 @@ func (r *bodyReader) tables() error {
 			return fmt.Errorf("table %d: %w", i, err)
 		}
 	}
-	return nil
+	return checkNames(r.b.Tables)
 }
 
 func (r *bodyReader) table(t *Table) error {

@@ -59,6 +59,12 @@
 //	           3 TEXT     uvarint length; the bytes are the next ones of the heap
 //	           4 BLOB     uvarint length; the bytes are the next ones of the heap
 //
+// A table's name appears once in a body, and a column's name once in its
+// table's list: a receiver resolves changes by name, so a repeated name
+// would let one change write a column twice, or bring one table in under
+// two lists of columns. Decode refuses either with ErrCorrupt, Encode with
+// ErrInvalid.
+//
 // Op is 1 insert, 2 update, 3 delete, 4 lost; a delete has no columns. A
 // lost change is a notice the hub sends a device that one of the device's
 // own writes lost a conflict on the hub. It has the shape of an update: the

@@ -37,6 +37,8 @@ func TestEncodeInvalid(t *testing.T) {
 		{"columns out of order", func(_ *codec.Batch, c *codec.Change) { c.Columns = []int{2, 1} }, "column index 1 after 2"},
 		{"repeated column", func(_ *codec.Batch, c *codec.Change) { c.Columns = []int{1, 1} }, "column index 1 after 1"},
 		{"row site index", func(_ *codec.Batch, c *codec.Change) { c.Clock.Site = 1 }, "row clock: site index 1 of 1"},
+		{"column named twice", func(b *codec.Batch, _ *codec.Change) { b.Tables[0].Columns[2] = "a" }, `column "a" of table "t" named twice`},
+		{"table named twice", func(b *codec.Batch, _ *codec.Change) { b.Tables = append(b.Tables, codec.Table{Name: "t"}) }, `table "t" named twice`},
 		{"column site index", func(_ *codec.Batch, c *codec.Change) { c.Clocks[1].Site = 2 }, "column 1: site index 2 of 1"},
 	}
 	e := MustEncoder(t)

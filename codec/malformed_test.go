@@ -128,8 +128,28 @@ func changeCases() []malformed {
 		{"varint overflow", body(1, change(1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)...), none, codec.ErrCorrupt, "overflows"},
 		{"huge site count", func() []byte { return rawFrame([]byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0}, 0) }, none, codec.ErrCorrupt, "sites: 4294967295 sites cannot fit"},
 		{"huge table count", func() []byte { return rawFrame([]byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0}, 0) }, none, codec.ErrCorrupt, "tables: 4294967295 tables cannot fit"},
+		{"column named twice", func() []byte { return rawFrame(namesBody([]string{"t", "a", "a"}), 0) }, none, codec.ErrCorrupt, `tables: table 0: column 1: column "a" of table "t" named twice`},
+		{"table named twice", func() []byte { return rawFrame(namesBody([]string{"t", "a"}, []string{"t", "b"}), 0) }, none, codec.ErrCorrupt, `tables: table 1: table "t" named twice`},
+		{"same column in two tables", func() []byte { return rawFrame(namesBody([]string{"t", "a"}, []string{"u", "a"}), 0) }, none, nil, ""},
 		{"huge table column count", func() []byte { return rawFrame([]byte{0, 1, 0, 0xff, 0xff, 0xff, 0x0f, 0}, 0) }, none, codec.ErrCorrupt, "table 0: 33554431 columns cannot fit"},
 	}
+}
+
+// namesBody is a body with one site, the tables given (each its name then
+// its columns), an empty heap and no change.
+func namesBody(tables ...[]string) []byte {
+	b := append([]byte{1}, make([]byte, 16)...)
+	b = append(b, byte(len(tables)))
+	for _, t := range tables {
+		b = append(b, byte(len(t[0])))
+		b = append(b, t[0]...)
+		b = append(b, byte(len(t)-1))
+		for _, c := range t[1:] {
+			b = append(b, byte(len(c)))
+			b = append(b, c...)
+		}
+	}
+	return append(b, 0)
 }
 
 func runMalformed(t *testing.T, cases []malformed) {

@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/deltasync/deltasync/codec"
@@ -37,8 +38,12 @@ func TestDecodeMemoryPerBodyByte(t *testing.T) {
 }
 
 // manyChanges has n changes of cols NULL columns each, all on one clock.
+// Column names are as short as distinct names can be.
 func manyChanges(n, cols int) *codec.Batch {
 	names := make([]string, cols)
+	for j := range names {
+		names[j] = string(rune('0'+j%64)) + strings.Repeat("x", j/64)
+	}
 	b := &codec.Batch{Sites: []codec.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: names}}}
 	for range n {
 		c := codec.Change{Op: codec.OpDelete, Key: []any{nil}}

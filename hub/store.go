@@ -365,7 +365,7 @@ func (r *Replica) close() error {
 
 // Push merges one frame from a device.
 func (r *Replica) Push(ctx context.Context, frame []byte) (replicator.PushResult, error) {
-	res, err := r.Node.Merge(ctx, frame, "")
+	res, err := r.Node.MergePush(ctx, frame)
 	if err != nil {
 		return replicator.PushResult{}, err
 	}

@@ -142,6 +142,51 @@
 // not retried sooner when the database changes: an app writing steadily
 // would turn that back into a tight loop.
 //
+// # What a merge trusts
+//
+// A node trusts nothing a batch says about whose writes it carries or what
+// its keys are; a batch that breaks a rule every honest sender keeps is
+// refused whole, before anything is written, with ErrInvalidBatch saying
+// which change and what was wrong, and the sender must not retry it:
+//
+//   - Roles. A device merges what its hub serves with Merge(ctx, frame,
+//     "hub"): it carries every site's writes, and loss notices. A hub
+//     merges a device's push with MergePush: every change's row clock and
+//     column clocks must name the frame's origin, which must not be the
+//     hub's own site, and no change may be a loss notice (which only a
+//     hub sends). A device therefore pushes only its own clocks: a value
+//     another site wrote that a device took from its hub over its own
+//     insert, not pushed yet, travels in that insert under the insert's
+//     clock. Which device may push as which origin is the hub's part (it
+//     binds a site to the token that first pushed it).
+//   - Keys. A change's key has as many values as its table's key has
+//     columns, none NULL (a row with a NULL key is never synced), and an
+//     INTEGER for a rowid (a rowid table's, or an INTEGER PRIMARY KEY's):
+//     '42', 43.0 or NULL would make SQLite give the row a new rowid on
+//     every replay. A key column a change writes carries the key's own
+//     value: a write never moves a row (a key change travels as a delete
+//     and an insert).
+//   - Whole rows. An insert, and an update under lww-row, carry every
+//     column of the table, as every sender's changelog reads them.
+//   - Names. A table, and a column in its table's list, appear once in a
+//     batch (the codec refuses a frame that repeats one, with ErrCorrupt).
+//
+// A value this node's table refuses (a STRICT type, NOT NULL, CHECK, or a
+// foreign key or trigger that aborts) fails the batch with ErrConstraint,
+// naming the table, the key as a SQL literal and the column where SQLite
+// names it; a UNIQUE collision with ErrUnique (above).
+//
+// A merge's cost follows its batch's size. Writes go through statements
+// prepared once per merge, and an update's statement depends on the set of
+// columns it writes: a merge prepares one for each of the first 32 sets
+// of a table (maxShapes), and writes any further set with one statement
+// that sets each column either to its new value or to itself. A batch of a
+// different set per change therefore costs about what a batch of one set
+// does (measured: 65,535 sets of 16 columns, a 683 KB frame, merged in 12.8
+// s against 9.1 s for the same column writes in one set, on a loaded
+// 2-core machine; it was 29.9 s and 1.3 GB of memory). Setting a column to
+// itself logs nothing, but fires an app's UPDATE OF trigger on it.
+//
 // replicator imports schema, changelog and codec; it talks to the hub only
 // through the Hub interface.
 package replicator

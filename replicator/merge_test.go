@@ -32,12 +32,16 @@ func encode(t *testing.T, n *replicator.Node, b *codec.Batch, fingerprint bool) 
 	return frame
 }
 
+// insertBatch inserts row n1 of notes (or of table) whole: title (or
+// column) x, the other columns NULL.
 func insertBatch(table, column string, hlc uint64) *codec.Batch {
+	c := codec.Clock{HLC: hlc}
 	return &codec.Batch{
-		First: 0, Last: 1, Sites: []codec.SiteID{{9}},
-		Tables: []codec.Table{{Name: table, Columns: []string{"id", column}}},
+		First: 0, Last: 1, Sites: []codec.SiteID{{9}}, Origin: codec.SiteID{9},
+		Tables: []codec.Table{{Name: table, Columns: []string{"id", column, "body", "n", "data"}}},
 		Changes: []codec.Change{
-			{Table: 0, Op: codec.OpInsert, Key: []any{"n1"}, Clock: codec.Clock{HLC: hlc}, Columns: []int{0, 1}, Values: []any{"n1", "x"}, Clocks: []codec.Clock{{HLC: hlc}, {HLC: hlc}}},
+			{Table: 0, Op: codec.OpInsert, Key: []any{"n1"}, Clock: c, Columns: []int{0, 1, 2, 3, 4},
+				Values: []any{"n1", "x", nil, nil, nil}, Clocks: []codec.Clock{c, c, c, c, c}},
 		},
 	}
 }

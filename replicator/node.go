@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -34,11 +35,12 @@ type Node struct {
 	// with them, once the merge has committed.
 	OnConflict func([]Conflict)
 
-	mu   sync.Mutex // one transaction that writes clocks at a time
-	log  *changelog.Log
-	site changelog.SiteID
-	enc  *codec.Encoder
-	dec  *codec.Decoder
+	mu       sync.Mutex // one transaction that writes clocks at a time
+	log      *changelog.Log
+	site     changelog.SiteID
+	enc      *codec.Encoder
+	dec      *codec.Decoder
+	prepares atomic.Int64 // statements merges prepared, for tests
 }
 
 // NewNode returns a node on db, which must have deltasync installed. It does no I/O.
@@ -318,13 +320,33 @@ type MergeResult struct {
 
 // Merge decodes frame and merges it in one transaction. If peer is not
 // empty, that peer's pulled cursor is set to the batch's last version in the
-// same transaction, so that a crash leaves both or neither.
+// same transaction, so that a crash leaves both or neither. A device merges
+// its hub's batches with it (peer "hub"): they carry every site's writes,
+// and loss notices. A hub merges a device's push with MergePush instead.
 func (n *Node) Merge(ctx context.Context, frame []byte, peer string) (MergeResult, error) {
 	b, err := n.dec.Decode(frame)
 	if err != nil {
 		return MergeResult{}, err
 	}
 	return n.MergeBatch(ctx, b, peer)
+}
+
+// MergePush is Merge of a device's push, on the hub: the batch must carry
+// only the pushing device's own writes. Every change's row clock and column
+// clocks must name the frame's origin, which must not be this node's own
+// site, and no change may be a loss notice; otherwise the batch is refused
+// whole with ErrInvalidBatch, saying which change and which site, and
+// nothing is applied. Binding an origin to the device allowed to push it is
+// the caller's part.
+func (n *Node) MergePush(ctx context.Context, frame []byte) (MergeResult, error) {
+	b, err := n.dec.Decode(frame)
+	if err != nil {
+		return MergeResult{}, err
+	}
+	if err := checkPush(b, n.site); err != nil {
+		return MergeResult{Changes: len(b.Changes)}, err
+	}
+	return n.MergeBatch(ctx, b, "")
 }
 
 // MergeBatch is Merge for a decoded batch.
@@ -382,6 +404,9 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err != nil {
 		return nil, err
 	}
+	if err := checkChanges(b, targets); err != nil {
+		return nil, err
+	}
 	s, err := newStore(ctx, tx, n.site)
 	if err != nil {
 		return nil, err
@@ -389,7 +414,8 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
-	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer, origin: changelog.SiteID(b.Origin)}
+	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer,
+		origin: changelog.SiteID(b.Origin), prepares: &n.prepares}
 	defer m.close()
 	if b.Head != 0 && int64(b.Head) < acked {
 		m.ackedAfter = acked

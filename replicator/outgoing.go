@@ -132,7 +132,17 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, cl
 	out.Columns, out.Values, out.Clocks = bd.ints(n), c.Values, bd.clocks(n)
 	for i, name := range c.Columns {
 		out.Columns[i] = index(cols, name)
-		out.Clocks[i] = bd.clock(clocks[i], bd.seen(local.stamp(t.ColumnIDs[name])))
+		cc, seen := clocks[i], bd.seen(local.stamp(t.ColumnIDs[name]))
+		if bd.mine && cc.Site != bd.s.self {
+			// A value another site wrote, which this device took from its
+			// hub over its own insert, not pushed yet. A push carries only
+			// the device's own clocks (the hub refuses any other), so the
+			// insert carries the row as the device holds it under its own
+			// row clock: where the hub holds that value's newer clock, it
+			// stays; where a delete cleared it, the revived row gets it.
+			cc, seen = row, rowSeen
+		}
+		out.Clocks[i] = bd.clock(cc, seen)
 	}
 	if !slices.IsSorted(out.Columns) {
 		out.Values = slices.Clone(out.Values)
