@@ -203,7 +203,7 @@ func actionName(op int, a1, a2 string) string {
 		sqlite3.SQLITE_CREATE_VTABLE: "CREATE VIRTUAL TABLE", sqlite3.SQLITE_TRANSACTION: "a transaction",
 		sqlite3.SQLITE_SAVEPOINT: "SAVEPOINT", sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
 		sqlite3.SQLITE_DELETE: "DELETE", sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE",
-		sqlite3.SQLITE_FUNCTION: "function " + a2,
+		sqlite3.SQLITE_FUNCTION:     "function " + a2,
 		sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE " + a1, sqlite3.SQLITE_CREATE_INDEX: "CREATE INDEX on " + a2,
 	}
 	if n, ok := names[op]; ok {
