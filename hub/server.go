@@ -105,6 +105,11 @@ func (s *Server) db(h dbHandler) http.HandlerFunc {
 		route := strings.TrimPrefix(r.Pattern, r.Method+" /v1/{db}/")
 		s.metrics.observe("deltasync_hub_request_seconds_"+route, time.Since(start))
 		if err != nil {
+			if r.ContentLength != 0 {
+				// The body may be unread: close the connection rather than
+				// let net/http read up to 256 KiB of it first.
+				w.Header().Set("Connection", "close")
+			}
 			s.fail(w, r, c.db, err)
 		}
 	}
