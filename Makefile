@@ -30,6 +30,8 @@ test: check-tools vet
 FUZZTIME ?= 5m
 fuzz:
 	$(GO) test ./codec -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./hub -run '^$$' -fuzz FuzzPullQuery -fuzztime $(FUZZTIME)
+	$(GO) test ./hub -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
 
 # Longer runs of the randomized tests, each with fresh seeds (printed on failure).
 SOAK ?= 30

@@ -16,5 +16,3 @@ func ParsePullQuery(s *Server, rawQuery string) (replicator.PullRequest, error) 
 	return s.pullRequest(q)
 }
 
-// CheckTokensMode is the check LoadTokens makes of a token file's mode.
-var CheckTokensMode = checkTokensMode

@@ -62,7 +62,9 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 	t := &Tokens{allowed: map[tokenKey][]string{}}
 	lines := map[tokenKey]int{}
 	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
+	n := 0
+	for sc.Scan() {
+		n++
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -77,7 +79,7 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 		lines[key], t.allowed[key] = n, dbs
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read token file: %w", err)
+		return nil, fmt.Errorf("token file line %d: %w", n+1, err)
 	}
 	return t, nil
 }
