@@ -15,4 +15,3 @@ func ParsePullQuery(s *Server, rawQuery string) (replicator.PullRequest, error) 
 	}
 	return s.pullRequest(q)
 }
-
