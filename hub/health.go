@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,9 +12,6 @@ import (
 // healthEvery is how often /healthz touches the disk and the replicas at
 // most; answers in between repeat the last result.
 const healthEvery = time.Second
-
-// ErrUnhealthy: the hub cannot serve some or all databases.
-var ErrUnhealthy = errors.New("the hub is unhealthy")
 
 // health is what /healthz knows: the last check of the data directory and
 // the open replicas, and the replicas that failed to open since.
