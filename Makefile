@@ -33,6 +33,8 @@ fuzz:
 	$(GO) test ./hub -run '^$$' -fuzz FuzzSchemaDoc -fuzztime $(FUZZTIME)
 	$(GO) test ./hub -run '^$$' -fuzz FuzzClientAnswer -fuzztime $(FUZZTIME)
 	$(GO) test ./cmd/deltasync -run '^$$' -fuzz FuzzKeep -fuzztime $(FUZZTIME)
+	$(GO) test ./hub -run '^$$' -fuzz FuzzPullQuery -fuzztime $(FUZZTIME)
+	$(GO) test ./hub -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
 
 # Longer runs of the randomized tests, each with fresh seeds (printed on failure).
 SOAK ?= 30

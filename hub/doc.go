@@ -5,7 +5,7 @@
 //	POST /v1/{db}/push                          merge one batch (body: a codec frame)
 //	GET  /v1/{db}/pull?since=V&limit=N&wait=D&site=S   changes after V, long-polling up to D
 //	GET  /v1/{db}/schema, PUT /v1/{db}/schema   the database's schema (JSON)
-//	GET  /healthz, GET /metrics                 liveness; Prometheus text format
+//	GET  /healthz, GET /metrics                 health (503 with a reason); Prometheus text format
 //
 // The first device to sync a database name gives the hub its schema (the
 // DDL of its tracked tables and their indexes, never the app's triggers or
@@ -45,15 +45,85 @@
 // opened, built, merged into and read without it. Replicas are closed when
 // idle (Store.IdleTimeout) and beyond Store.MaxOpen, least recently used
 // first; one in use (Get pins it until Release) is never closed, and when
-// every one is in use a request for another database gets 503 "busy". Each push is merged in one transaction,
-// so a pull never sees half of it. Client implements replicator.Hub over
-// HTTP and Local implements it in process; both run the same conformance
-// tests.
+// every one is in use a request for another database gets 503 "busy".
+// Each push is merged in one transaction, so a pull never sees half of it.
+// Client implements replicator.Hub over HTTP and Local implements it in
+// process; both run the same conformance tests.
 //
-// Errors map to HTTP status in one table (status.go). A client maps an
-// answer back to a sentinel only by the code in the hub's JSON error, never
-// by the status alone: a 404 from something that is not a hub is not "the
-// hub does not know this database".
+// # Errors
+//
+// Errors map to HTTP status in one table (status.go). Every error body is
+// {"error": message, "code": stable-code}; Client maps the code back to
+// the sentinel, and only the code: a 404 from something that is not a hub
+// is not "the hub does not know this database". A client's mistake (a bad frame, a constraint its row
+// breaks, since >= 2^63, a loss notice sent by a device) is a 4xx logged
+// at WARN. The hub's own failure is a 500 whose body says only
+// "internal error (logged as ID)"; the ERROR log line with that id has the
+// real error, so no server path or SQLite message reaches a client. A
+// client that leaves (a closed long-poll) is logged at DEBUG, not counted
+// as an error, and gets no answer.
+//
+// # Authentication
+//
+// Tokens, when configured, are stored as SHA-256 hashes, each allowed a
+// set of database names ("*": all). A request carries one as RFC 6750
+// says: "Authorization: Bearer TOKEN", the scheme in any case, one space,
+// a token68; anything else is 401. LoadTokens refuses a token file that
+// its group or others can write, and ParseTokens a line with an empty or
+// invalid database name or a repeated token, naming the line. /metrics
+// needs a valid token and shows only the series of the databases that
+// token may sync; MetricsHandler serves all of them without a token, for
+// a listener of its own (deltasync hub --metrics-listen). /healthz needs
+// none and names no database.
+//
+// A hub with tokens binds each device site (a frame's origin) to the token
+// that first pushed it, in the replica's _sync_hub_sites table, and
+// refuses a push for that site with another token (403, "site-taken"), so
+// that a device cannot write as another tenant's device. Without tokens
+// there is nobody to bind to: any client may push as any site, which is
+// why cmd/deltasync refuses to run a hub without tokens on a non-loopback
+// address unless given --insecure-no-auth.
+//
+// # Limits
+//
+// Every request costs at most what its size and these limits allow (the
+// flags of deltasync hub in brackets; SECURITY.md says how to choose):
+//
+//   - MaxBody [--max-body], DefaultMaxBody = codec.DefaultLimits.MaxFrame:
+//     the largest body. A push is read header first: the 100-byte frame
+//     header is checked against the codec's limits, MaxBody and the site
+//     binding before any more is read, so junk costs 100 bytes.
+//   - BodyBudget [--body-budget], DefaultBodyBudget = 1.5 x MaxBody: the
+//     bytes of push bodies held at once, each counted as its frame plus
+//     twice its declared uncompressed size (the decompressed body and the
+//     values decoded from it), first come first served. One push larger
+//     than the budget takes all of it and passes alone.
+//   - Pulls carry at most replicator.DefaultBatchSize changes whatever
+//     limit asks, and wait at most MaxWait [--max-wait, 60 s].
+//   - MaxConns [--max-conns], DefaultMaxConns = 512: connections held open.
+//     At the cap a new connection closes the oldest one not serving a
+//     request (idle, or still sending its header); with all serving, the
+//     new one is closed.
+//   - MaxWaitsPerToken [--max-waits-per-token], 128: long-polls one token
+//     (without tokens, one client address) holds at once; the next is 429
+//     "too-many-waits", Retry-After 5.
+//   - HTTPServer sets the timeouts: 10 s for a header; for a request, the
+//     time a full-size body takes at DefaultMinRate (256 KiB/s) plus 30 s,
+//     and never less than MaxWait + 30 s, since net/http cancels a request
+//     whose read deadline passes even while its handler waits; for a
+//     response, MaxWait plus that body time; 2 minutes for an idle
+//     keep-alive connection. A push that waited for the budget gets its
+//     own read deadline for the body.
+//   - A schema upload is at most 4 MiB of JSON.
+//
+// # Health
+//
+// /healthz answers 503 ("unhealthy") when it cannot create, write, sync and
+// remove a file in the data directory, when an open replica fails a read
+// of its last version, or when a replica file failed to open since it last
+// opened. It touches the disk at most once per second.
+//
+// # Client
 //
 // Client never waits without bound: it connects within DefaultDialTimeout,
 // completes a TLS handshake within DefaultTLSHandshakeTimeout, and cancels
@@ -66,9 +136,7 @@
 // plain HTTP to a TLS hub or the reverse, a 404 that is not the hub's JSON
 // (a wrong address or path), a refused connection. HubError.Permanent says
 // which answers retrying cannot cure (400, 401, 403, 409, 413, 422, and
-// what is not a hub's answer), for replicator.Permanent. Tokens, when
-// configured, are stored as SHA-256 hashes, each allowed a set of database
-// names.
+// what is not a hub's answer), for replicator.Permanent.
 //
 // hub imports replicator, changelog, triggers, schema and codec.
 package hub

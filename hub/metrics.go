@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -62,8 +64,9 @@ func (m *metrics) device(db, site string) {
 	m.mu.Unlock()
 }
 
-// write prints every series; versions are read by the caller.
-func (m *metrics) write(w io.Writer, versions map[string]int64) {
+// write prints every series whose database label (if any) allow accepts;
+// versions are read by the caller.
+func (m *metrics) write(w io.Writer, versions map[string]int64, allow func(db string) bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	names := make([]string, 0, len(m.counters))
@@ -72,13 +75,19 @@ func (m *metrics) write(w io.Writer, versions map[string]int64) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "%s %g\n", n, m.counters[n])
+		if db, ok := dbLabel(n); !ok || allow(db) {
+			fmt.Fprintf(w, "%s %g\n", n, m.counters[n])
+		}
 	}
 	for db, sites := range m.devices {
-		fmt.Fprintf(w, "deltasync_hub_devices{db=%q} %d\n", db, len(sites))
+		if allow(db) {
+			fmt.Fprintf(w, "deltasync_hub_devices{db=%q} %d\n", db, len(sites))
+		}
 	}
 	for db, v := range versions {
-		fmt.Fprintf(w, "deltasync_hub_version{db=%q} %d\n", db, v)
+		if allow(db) {
+			fmt.Fprintf(w, "deltasync_hub_version{db=%q} %d\n", db, v)
+		}
 	}
 	for name, h := range m.hists {
 		for i, b := range latencyBuckets {
@@ -86,4 +95,20 @@ func (m *metrics) write(w io.Writer, versions map[string]int64) {
 		}
 		fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", name, h.n, name, h.sum, name, h.n)
 	}
+}
+
+// dbLabel returns the value of a series' db label, and whether it has one.
+func dbLabel(series string) (string, bool) {
+	_, rest, ok := strings.Cut(series, `db=`)
+	if !ok {
+		return "", false
+	}
+	// A label that does not parse is no database's: only a token allowed
+	// every database sees the series.
+	q, err := strconv.QuotedPrefix(rest)
+	if err != nil {
+		return "", true
+	}
+	db, _ := strconv.Unquote(q)
+	return db, true
 }

@@ -1,40 +1,52 @@
 package hub
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"
 )
 
-// Defaults of a Server.
-const (
-	DefaultMaxBody = 64 << 20
-	DefaultMaxWait = 60 * time.Second
-)
-
-// Server serves a Store over HTTP.
+// Server serves a Store over HTTP. Zero limits take their Default values.
 type Server struct {
-	Store   *Store
-	Tokens  *Tokens // nil: no authentication
-	MaxBody int64   // request body limit; 0 means DefaultMaxBody
+	Store  *Store
+	Tokens *Tokens // nil: no authentication, no site binding
+	// MaxBody is the largest request body, in bytes.
+	MaxBody int64
+	// BodyBudget bounds the bytes of push bodies held at once.
+	BodyBudget int64
+	// MaxWait is the longest a pull waits for a change.
 	MaxWait time.Duration
-	Logger  *slog.Logger
+	// MaxConns caps the connections of a Listener.
+	MaxConns int
+	// MaxWaitsPerToken caps the long-polls one token holds at once.
+	MaxWaitsPerToken int
+	Logger           *slog.Logger
 
 	metrics *metrics
-	// pushes bounds the pushes decoded at once: a frame's body buffer is
-	// allocated at its declared size (up to the codec's limit) before zstd
-	// can prove it wrong, so many lying frames at once must not add up.
-	pushes chan struct{}
+	// pushes bounds the merges run at once: each takes a core.
+	pushes     chan struct{}
+	budget     *budget // made on first use, from BodyBudget
+	budgetOnce sync.Once
+	conns      *connLimit
+	waits      waitLimit
+	health     health
 }
 
 // DefaultConcurrentPushes is how many pushes a hub decodes and merges at once.
@@ -42,8 +54,9 @@ const DefaultConcurrentPushes = 4
 
 // NewServer returns a server on store.
 func NewServer(store *Store) *Server {
-	return &Server{Store: store, Logger: slog.Default(), metrics: newMetrics(),
-		pushes: make(chan struct{}, DefaultConcurrentPushes)}
+	m := newMetrics()
+	return &Server{Store: store, Logger: slog.Default(), metrics: m,
+		pushes: make(chan struct{}, DefaultConcurrentPushes), conns: newConnLimit(m)}
 }
 
 // Handler returns the HTTP routes.
@@ -53,74 +66,129 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/{db}/pull", s.db(s.pull))
 	mux.HandleFunc("GET /v1/{db}/schema", s.db(s.getSchema))
 	mux.HandleFunc("PUT /v1/{db}/schema", s.db(s.putSchema))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
+	return s.conns.track(mux)
+}
+
+// MetricsHandler serves only /metrics, with every database and no token:
+// for a listener of its own that only the operator's monitoring reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		s.writeMetrics(w, r, func(string) bool { return true })
+	})
 	return mux
 }
 
-type dbHandler func(w http.ResponseWriter, r *http.Request, db string) error
+// caller is who a request to a database comes from.
+type caller struct {
+	db    string
+	token tokenKey // zero on a hub without tokens
+	// waitKey counts the caller's long-polls: its token, or on a hub
+	// without tokens its address.
+	waitKey string
+}
+
+type dbHandler func(w http.ResponseWriter, r *http.Request, c caller) error
 
 // db wraps a handler with authentication, the body limit, timing and the
 // error-to-status mapping.
 func (s *Server) db(h dbHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		db := r.PathValue("db")
-		err := s.authorize(r, db)
+		c, err := s.authorize(r)
 		if err == nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
-			err = h(w, r, db)
+			err = h(w, r, c)
 		}
 		route := strings.TrimPrefix(r.Pattern, r.Method+" /v1/{db}/")
 		s.metrics.observe("deltasync_hub_request_seconds_"+route, time.Since(start))
 		if err != nil {
-			s.fail(w, r, db, err)
+			if r.ContentLength != 0 {
+				// The body may be unread: close the connection rather than
+				// let net/http read up to 256 KiB of it first.
+				w.Header().Set("Connection", "close")
+			}
+			s.fail(w, r, c.db, err)
 		}
 	}
 }
 
-func (s *Server) authorize(r *http.Request, db string) error {
+func (s *Server) authorize(r *http.Request) (caller, error) {
+	c := caller{db: r.PathValue("db")}
 	if s.Tokens == nil {
-		return nil
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		c.waitKey = "addr:" + host
+		return c, nil
 	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return s.Tokens.Check(token, db)
+	token, _ := bearer(r.Header.Get("Authorization"))
+	key, err := s.Tokens.check(token, c.db)
+	c.token, c.waitKey = key, "token:"+hex.EncodeToString(key[:])
+	return c, err
 }
 
-func (s *Server) maxBody() int64 {
-	if s.MaxBody > 0 {
-		return s.MaxBody
-	}
-	return DefaultMaxBody
-}
-
+// fail answers err as JSON {"error": ..., "code": ...}. A client's mistake
+// is a 4xx logged at WARN; the hub's own failure is a 500 whose body says
+// only the id under which its log line gives the real error, so that no
+// path, SQLite message or other tenant's data reaches a client. A client
+// that went away is no error at all: nothing is logged as one or written.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err error) {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		err = fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, tooLarge.Limit)
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		s.Logger.Debug("client went away", "method", r.Method, "path", r.URL.Path, "db", db)
+		return
 	}
+	err = clientError(err)
 	status, code := statusOf(err)
 	s.metrics.add(fmt.Sprintf("deltasync_hub_errors_total{status=\"%d\"}", status), 1)
-	level := slog.LevelWarn
-	if status >= 500 {
-		level = slog.LevelError
+	msg := err.Error()
+	if status >= 500 && code == "internal" {
+		id := errorID()
+		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "db", db, "status", status, "id", id, "err", err)
+		msg = fmt.Sprintf("internal error (logged as %s)", id)
+	} else {
+		s.Logger.Warn("request refused", "method", r.Method, "path", r.URL.Path, "db", db, "status", status, "err", err)
 	}
-	s.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "db", db, "status", status, "err", err)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "code": code})
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeError(w, status, msg, code)
 }
 
-func (s *Server) push(w http.ResponseWriter, r *http.Request, db string) error {
-	rep, err := s.Store.Get(r.Context(), db)
+func writeError(w http.ResponseWriter, status int, msg, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg, "code": code})
+}
+
+// errorID names one 500 in the log, for the operator a user reports it to.
+func errorID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// replica gets db's replica, noting for /healthz whether one that exists
+// opened.
+func (s *Server) replica(ctx context.Context, db string) (*Replica, error) {
+	rep, err := s.Store.Get(ctx, db)
+	if st, _ := statusOf(clientError(err)); err == nil || (st == http.StatusInternalServerError && ctx.Err() == nil) {
+		s.health.opened(db, err)
+	}
+	return rep, err
+}
+
+func (s *Server) push(w http.ResponseWriter, r *http.Request, c caller) error {
+	rep, err := s.replica(r.Context(), c.db)
 	if err != nil {
 		return err
 	}
 	defer rep.Release()
-	frame, err := io.ReadAll(r.Body)
+	frame, h, release, err := s.readFrame(w, r, rep, c)
 	if err != nil {
 		return err
 	}
+	defer release()
 	select {
 	case s.pushes <- struct{}{}:
 		defer func() { <-s.pushes }()
@@ -133,21 +201,81 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, db string) error {
 		return err
 	}
 	s.metrics.observe("deltasync_hub_merge_seconds", time.Since(start))
-	s.metrics.add(fmt.Sprintf("deltasync_hub_bytes_received_total{db=%q}", db), float64(len(frame)))
-	s.metrics.add(fmt.Sprintf("deltasync_hub_pushes_total{db=%q}", db), 1)
-	if h, err := rep.Node.Header(frame); err == nil {
-		s.metrics.device(db, hex.EncodeToString(h.Origin[:]))
-		s.metrics.add(fmt.Sprintf("deltasync_hub_changes_merged_total{db=%q}", db), float64(h.Changes))
-	}
+	s.metrics.add(fmt.Sprintf("deltasync_hub_bytes_received_total{db=%q}", c.db), float64(len(frame)))
+	s.metrics.add(fmt.Sprintf("deltasync_hub_pushes_total{db=%q}", c.db), 1)
+	s.metrics.device(c.db, hex.EncodeToString(h.Origin[:]))
+	s.metrics.add(fmt.Sprintf("deltasync_hub_changes_merged_total{db=%q}", c.db), float64(h.Changes))
 	return writeJSON(w, res)
 }
 
-func (s *Server) pull(w http.ResponseWriter, r *http.Request, db string) error {
-	req, err := s.pullRequest(r)
+// readFrame reads a push body: first the frame header, checked against the
+// codec's limits, the body limit and the site binding before another byte
+// is read, so that junk costs the hub 100 bytes; then, once the body
+// budget has room for it, the rest, into a buffer of the declared size.
+// release gives the budget back, after the merge.
+func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica, c caller) (frame []byte, h codec.Header, release func(), err error) {
+	head := make([]byte, codec.HeaderSize)
+	if n, err := io.ReadFull(r.Body, head); err != nil {
+		return nil, h, nil, truncated(err, n, "the frame header")
+	}
+	if h, err = rep.Node.Header(head); err != nil {
+		return nil, h, nil, err
+	}
+	if h.FrameLen() > s.maxBody() {
+		return nil, h, nil, fmt.Errorf("%w: a frame of %d bytes; the limit is %d bytes", ErrTooLarge, h.FrameLen(), s.maxBody())
+	}
+	if r.ContentLength >= 0 && r.ContentLength != h.FrameLen() {
+		return nil, h, nil, fmt.Errorf("%w: a body of %d bytes, but its frame header says %d", codec.ErrCorrupt, r.ContentLength, h.FrameLen())
+	}
+	if s.Tokens != nil {
+		if err := bindSite(r.Context(), rep, h.Origin, c.token); err != nil {
+			return nil, h, nil, err
+		}
+	}
+	// The frame, its body decompressed, and the values decoded from it.
+	release, err = s.bodyBudget().acquire(r.Context(), h.FrameLen()+2*int64(h.BodyLen))
+	if err != nil {
+		return nil, h, nil, err
+	}
+	// The request may have waited for the budget: give the body its own
+	// time, at the slowest rate the hub waits for.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(transferTime(h.FrameLen())))
+	rc.SetWriteDeadline(time.Now().Add(transferTime(h.FrameLen()) + slack))
+	frame = make([]byte, h.FrameLen())
+	copy(frame, head)
+	if n, err := io.ReadFull(r.Body, frame[codec.HeaderSize:]); err != nil {
+		release()
+		return nil, h, nil, truncated(err, codec.HeaderSize+n, fmt.Sprintf("the %d-byte frame", h.FrameLen()))
+	}
+	if n, _ := r.Body.Read(make([]byte, 1)); n > 0 {
+		release()
+		return nil, h, nil, fmt.Errorf("%w: bytes after the %d-byte frame", codec.ErrCorrupt, h.FrameLen())
+	}
+	return frame, h, release, nil
+}
+
+// truncated names a body that ended early, and passes on other read
+// errors (an oversized body, a client gone).
+func truncated(err error, n int, what string) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: the body ends after %d bytes, inside %s", codec.ErrTruncated, n, what)
+	}
+	return err
+}
+
+func (s *Server) pull(w http.ResponseWriter, r *http.Request, c caller) error {
+	req, err := s.pullRequest(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	rep, err := s.Store.Get(r.Context(), db)
+	if req.Wait > 0 {
+		if !s.waits.enter(c.waitKey, s.maxWaitsPerToken()) {
+			return fmt.Errorf("%w: the limit is %d at once; pull without waiting, or give devices their own tokens", ErrTooManyWaits, s.maxWaitsPerToken())
+		}
+		defer s.waits.leave(c.waitKey)
+	}
+	rep, err := s.replica(r.Context(), c.db)
 	if err != nil {
 		return err
 	}
@@ -156,53 +284,62 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, db string) error {
 	if err != nil {
 		return err
 	}
-	s.metrics.add(fmt.Sprintf("deltasync_hub_bytes_sent_total{db=%q}", db), float64(len(frame)))
+	s.metrics.add(fmt.Sprintf("deltasync_hub_bytes_sent_total{db=%q}", c.db), float64(len(frame)))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	_, err = w.Write(frame)
 	return err
 }
 
-// badRequest is an error in the request's parameters.
-type badRequest struct{ msg string }
+func (s *Server) bodyBudget() *budget {
+	s.budgetOnce.Do(func() {
+		size := s.BodyBudget
+		if size <= 0 {
+			size = DefaultBodyBudget
+		}
+		s.budget = newBudget(size)
+	})
+	return s.budget
+}
 
-func (e badRequest) Error() string { return e.msg }
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+}
 
-func (s *Server) pullRequest(r *http.Request) (replicator.PullRequest, error) {
-	q := r.URL.Query()
+// pullRequest parses a pull's query. The hub caps what the client asks:
+// at most replicator.DefaultBatchSize changes, waiting at most MaxWait.
+func (s *Server) pullRequest(q url.Values) (replicator.PullRequest, error) {
 	var req replicator.PullRequest
+	get := q.Get
 	var err error
-	if v := q.Get("since"); v != "" {
-		if req.Since, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return req, badRequest{"since must be a version number"}
+	if v := get("since"); v != "" {
+		if req.Since, err = strconv.ParseUint(v, 10, 64); err != nil || req.Since > math.MaxInt64 {
+			return req, badRequest("since must be a version number from 0 to %d", int64(math.MaxInt64))
 		}
 	}
-	if v := q.Get("limit"); v != "" {
+	if v := get("limit"); v != "" {
 		if req.Limit, err = strconv.Atoi(v); err != nil || req.Limit < 0 {
-			return req, badRequest{"limit must be a non-negative number"}
+			return req, badRequest("limit must be a non-negative number")
 		}
+		req.Limit = min(req.Limit, replicator.DefaultBatchSize)
 	}
-	if v := q.Get("wait"); v != "" {
-		if req.Wait, err = time.ParseDuration(v); err != nil {
-			return req, badRequest{"wait must be a duration such as 30s"}
+	if v := get("wait"); v != "" {
+		if req.Wait, err = time.ParseDuration(v); err != nil || req.Wait < 0 {
+			return req, badRequest("wait must be a duration such as 30s")
 		}
-		maxWait := s.MaxWait
-		if maxWait <= 0 {
-			maxWait = DefaultMaxWait
-		}
-		req.Wait = min(req.Wait, maxWait)
+		req.Wait = min(req.Wait, s.maxWait())
 	}
-	if v := q.Get("site"); v != "" {
+	if v := get("site"); v != "" {
 		b, err := hex.DecodeString(v)
 		if err != nil || len(b) != len(changelog.SiteID{}) {
-			return req, badRequest{"site must be 32 hex digits"}
+			return req, badRequest("site must be 32 hex digits")
 		}
 		copy(req.Site[:], b)
 	}
 	return req, nil
 }
 
-func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, db string) error {
-	rep, err := s.Store.Get(r.Context(), db)
+func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, c caller) error {
+	rep, err := s.replica(r.Context(), c.db)
 	if err != nil {
 		return err
 	}
@@ -210,28 +347,51 @@ func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, db string) er
 	return writeJSON(w, rep.Doc)
 }
 
-func (s *Server) putSchema(w http.ResponseWriter, r *http.Request, db string) error {
+func (s *Server) putSchema(w http.ResponseWriter, r *http.Request, c caller) error {
 	var doc replicator.SchemaDoc
-	if err := json.NewDecoder(r.Body).Decode(&doc); err != nil {
-		return badRequest{"schema: " + err.Error()}
+	body := http.MaxBytesReader(w, r.Body, maxSchemaBody)
+	if err := json.NewDecoder(body).Decode(&doc); err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return err
+		}
+		return badRequest("schema: %v", err)
 	}
-	rep, err := s.Store.Create(r.Context(), db, &doc)
+	rep, err := s.Store.Create(r.Context(), c.db, &doc)
 	if rep != nil {
 		rep.Release()
 	}
 	return err
 }
 
+// serveMetrics serves /metrics on the main listener: on a hub with tokens
+// it needs one, and shows the series of the databases that token may sync.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	allow := func(string) bool { return true }
+	if s.Tokens != nil {
+		token, _ := bearer(r.Header.Get("Authorization"))
+		_, dbs, ok := s.Tokens.lookup(token)
+		if !ok {
+			s.fail(w, r, "", ErrUnauthorized)
+			return
+		}
+		allow = func(db string) bool { return allows(dbs, db) }
+	}
+	s.writeMetrics(w, r, allow)
+}
+
+func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request, allow func(string) bool) {
 	versions := map[string]int64{}
 	for _, rep := range s.Store.Open() {
-		if v, err := rep.Node.Log().LastVersion(r.Context()); err == nil {
-			versions[rep.Name] = v
+		if allow(rep.Name) {
+			if v, err := rep.Node.Log().LastVersion(r.Context()); err == nil {
+				versions[rep.Name] = v
+			}
 		}
 		rep.Release()
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	s.metrics.write(w, versions)
+	s.metrics.write(w, versions, allow)
+	fmt.Fprintf(w, "deltasync_hub_connections_open %d\n", s.conns.open())
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

@@ -2,10 +2,13 @@ package hub
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"
+	"github.com/mattn/go-sqlite3"
 )
 
 var (
@@ -15,6 +18,15 @@ var (
 	ErrForbidden = errors.New("the token is not allowed this database")
 	// ErrTooLarge: the request body is over the hub's limit.
 	ErrTooLarge = errors.New("request body too large")
+	// ErrBadRequest: a request parameter the hub cannot read.
+	ErrBadRequest = errors.New("bad request")
+	// ErrSiteTaken: a push for a device site that another token pushed first.
+	ErrSiteTaken = errors.New("the device site belongs to another token")
+	// ErrTooManyWaits: the token already holds as many long-polls as the
+	// hub allows one token.
+	ErrTooManyWaits = errors.New("too many long-polls for this token")
+	// ErrInternal: the hub failed; the details are in its log only.
+	ErrInternal = errors.New("internal error")
 )
 
 // statuses maps each kind of error to its HTTP status and to the code the
@@ -27,9 +39,12 @@ var statuses = []struct {
 }{
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{ErrForbidden, http.StatusForbidden, "forbidden"},
+	{ErrSiteTaken, http.StatusForbidden, "site-taken"},
 	{ErrBadName, http.StatusBadRequest, "bad-name"},
+	{ErrBadRequest, http.StatusBadRequest, "bad-request"},
 	{ErrBadSchema, http.StatusUnprocessableEntity, "bad-schema"},
 	{ErrBusy, http.StatusServiceUnavailable, "busy"},
+	{ErrTooManyWaits, http.StatusTooManyRequests, "too-many-waits"},
 	{replicator.ErrNoSchema, http.StatusNotFound, "no-schema"},
 	{replicator.ErrSchemaMismatch, http.StatusConflict, "schema-mismatch"},
 	{replicator.ErrUnknownTable, http.StatusUnprocessableEntity, "unknown-table"},
@@ -38,6 +53,7 @@ var statuses = []struct {
 	{replicator.ErrUnique, http.StatusUnprocessableEntity, "unique"},
 	{replicator.ErrInvalidBatch, http.StatusUnprocessableEntity, "invalid-batch"},
 	{replicator.ErrConstraint, http.StatusUnprocessableEntity, "constraint"},
+	{replicator.ErrNotice, http.StatusUnprocessableEntity, "notice"},
 	{replicator.ErrRowTooLarge, http.StatusRequestEntityTooLarge, "row-too-large"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "body-too-large"},
 	{codec.ErrTooLarge, http.StatusRequestEntityTooLarge, "frame-too-large"},
@@ -46,18 +62,70 @@ var statuses = []struct {
 	{codec.ErrChecksum, http.StatusBadRequest, "frame-checksum"},
 	{codec.ErrTruncated, http.StatusBadRequest, "frame-truncated"},
 	{codec.ErrCorrupt, http.StatusBadRequest, "frame-corrupt"},
+	{ErrInternal, http.StatusInternalServerError, "internal"},
 }
 
+// statusOf returns the status and code of err, after clientError; an error
+// the table does not name is the hub's own failure, a 500.
 func statusOf(err error) (status int, code string) {
-	if errors.As(err, new(badRequest)) {
-		return http.StatusBadRequest, ""
-	}
 	for _, s := range statuses {
 		if errors.Is(err, s.err) {
 			return s.status, s.code
 		}
 	}
-	return http.StatusInternalServerError, ""
+	return http.StatusInternalServerError, "internal"
+}
+
+// clientError turns the errors that a client's request causes but that do
+// not yet carry a sentinel into ones that do: an oversized body, and a row
+// that breaks a NOT NULL, CHECK or STRICT type constraint of the replica's
+// table, which SQLite reports only by its extended code. The merge maps
+// most of these itself; this is the fallback, so that a client mistake is
+// never a 500. SQLite's own message is not passed on.
+func clientError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, tooLarge.Limit)
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) && !errors.Is(err, replicator.ErrConstraint) {
+		if kind := constraintKind(se.ExtendedCode); kind != "" {
+			return fmt.Errorf("%w: a %s constraint failed%s; correct the row on the device, then sync again",
+				replicator.ErrConstraint, kind, constraintTarget(se))
+		}
+	}
+	return err
+}
+
+// sqliteConstraintDatatype is SQLITE_CONSTRAINT_DATATYPE, a STRICT table's
+// type check, which go-sqlite3 names no constant for.
+var sqliteConstraintDatatype = sqlite3.ErrConstraint.Extend(12)
+
+func constraintKind(code sqlite3.ErrNoExtended) string {
+	switch code {
+	case sqlite3.ErrConstraintNotNull:
+		return "NOT NULL"
+	case sqlite3.ErrConstraintCheck:
+		return "CHECK"
+	case sqliteConstraintDatatype:
+		return "STRICT column type"
+	}
+	return ""
+}
+
+// constraintTarget is what SQLite's message names after the failure, such
+// as " on notes.body" or " on qty > 0": the client's own schema, nothing of
+// the hub's. A message of another shape gives nothing.
+func constraintTarget(se sqlite3.Error) string {
+	msg := se.Error()
+	_, target, ok := strings.Cut(msg, "constraint failed: ")
+	if !ok {
+		_, target, ok = strings.Cut(msg, " column ") // cannot store TEXT value in INTEGER column t.c
+	}
+	if !ok || target == "" || len(target) > 200 || strings.ContainsAny(target, "/\\\n") {
+		return ""
+	}
+	return " on " + target
 }
 
 // errorOf is the sentinel a client returns for the hub's code, or, from a
