@@ -174,4 +174,3 @@ func writeCert(t *testing.T, dir string) (cert, key string) {
 	}
 	return cert, key
 }
-
