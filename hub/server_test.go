@@ -184,7 +184,7 @@ func TestErrorAnswers(t *testing.T) {
 	bearer := "Bearer " + h.tokens["app"]
 	origin := site(1)
 	push := func(changes ...codec.Change) io.Reader {
-		return bytes.NewReader(frame(t, doc, origin, "t", []string{"n", "s"}, changes...))
+		return bytes.NewReader(frame(t, doc, origin, "t", []string{"id", "n", "s"}, changes...))
 	}
 	for _, tc := range []struct {
 		name, method, path, auth string
@@ -205,9 +205,9 @@ func TestErrorAnswers(t *testing.T) {
 		{"junk body", "POST", "/v1/app/push", bearer, strings.NewReader(strings.Repeat("junk", 1000)), 400, "frame-magic"},
 		{"short body", "POST", "/v1/app/push", bearer, strings.NewReader("DLTS"), 400, "frame-truncated"},
 		{"schema not JSON", "PUT", "/v1/new/schema", "Bearer " + h.tokens["all"], strings.NewReader("{"), 400, "bad-request"},
-		{"STRICT type mismatch", "POST", "/v1/app/push", bearer, push(insert(1, 1, []int{0}, "text")), 422, "constraint"},
-		{"NOT NULL", "POST", "/v1/app/push", bearer, push(insert(2, 1, []int{1}, "ok")), 422, "constraint"},
-		{"CHECK", "POST", "/v1/app/push", bearer, push(insert(3, 1, []int{0, 1}, int64(1), "too long")), 422, "constraint"},
+		{"STRICT type mismatch", "POST", "/v1/app/push", bearer, push(insert(1, 1, []int{0, 1, 2}, int64(1), "text", "ok")), 422, "constraint"},
+		{"NOT NULL", "POST", "/v1/app/push", bearer, push(insert(2, 1, []int{0, 1, 2}, int64(2), nil, "ok")), 422, "constraint"},
+		{"CHECK", "POST", "/v1/app/push", bearer, push(insert(3, 1, []int{0, 1, 2}, int64(3), int64(1), "too long")), 422, "constraint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := h.do(t, tc.method, tc.path, tc.auth, tc.body)
@@ -335,19 +335,19 @@ func TestSiteBinding(t *testing.T) {
 	h := startHub(t, map[string]string{"alice": "app", "mallory": "app"}, nil)
 	doc := createDB(t, h.client("alice"), "app", strictDDL)
 	ctx := context.Background()
-	alice := frame(t, doc, site(1), "t", []string{"n"}, insert(1, 1, []int{0}, int64(10)))
+	alice := frame(t, doc, site(1), "t", []string{"id", "n", "s"}, insert(1, 1, []int{0, 1, 2}, int64(1), int64(10), "a"))
 	if _, err := h.client("alice").Push(ctx, "app", alice); err != nil {
 		t.Fatal(err)
 	}
-	forged := frame(t, doc, site(1), "t", []string{"n"}, insert(1, 2, []int{0}, int64(666)))
+	forged := frame(t, doc, site(1), "t", []string{"id", "n", "s"}, insert(1, 2, []int{0, 1, 2}, int64(1), int64(666), "a"))
 	a := h.do(t, "POST", "/v1/app/push", "Bearer "+h.tokens["mallory"], bytes.NewReader(forged))
 	if a.status != 403 || a.code != "site-taken" || !strings.Contains(a.msg, "another token") {
 		t.Errorf("push as alice's site with mallory's token: got %d %q %q, want 403 site-taken", a.status, a.code, a.msg)
 	}
-	if _, err := h.client("mallory").Push(ctx, "app", frame(t, doc, site(2), "t", []string{"n"}, insert(2, 1, []int{0}, int64(20)))); err != nil {
+	if _, err := h.client("mallory").Push(ctx, "app", frame(t, doc, site(2), "t", []string{"id", "n", "s"}, insert(2, 1, []int{0, 1, 2}, int64(2), int64(20), "a"))); err != nil {
 		t.Errorf("mallory's own site: %v", err)
 	}
-	if _, err := h.client("alice").Push(ctx, "app", frame(t, doc, site(1), "t", []string{"n"}, insert(3, 3, []int{0}, int64(30)))); err != nil {
+	if _, err := h.client("alice").Push(ctx, "app", frame(t, doc, site(1), "t", []string{"id", "n", "s"}, insert(3, 3, []int{0, 1, 2}, int64(3), int64(30), "a"))); err != nil {
 		t.Errorf("alice again: %v", err)
 	}
 	rep, err := h.Store.Get(ctx, "app")
@@ -368,7 +368,7 @@ func TestMetricsNeedToken(t *testing.T) {
 	h := startHub(t, map[string]string{"a": "a", "b": "b"}, nil)
 	for _, db := range []string{"a", "b"} {
 		doc := createDB(t, h.client(db), db, strictDDL)
-		if _, err := h.client(db).Push(context.Background(), db, frame(t, doc, site(db[0]), "t", []string{"n"}, insert(1, 1, []int{0}, int64(1)))); err != nil {
+		if _, err := h.client(db).Push(context.Background(), db, frame(t, doc, site(db[0]), "t", []string{"id", "n", "s"}, insert(1, 1, []int{0, 1, 2}, int64(1), int64(1), "a"))); err != nil {
 			t.Fatal(err)
 		}
 	}

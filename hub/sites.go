@@ -6,10 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/deltasync/deltasync/codec"
-	"github.com/deltasync/deltasync/migrations"
 )
 
 // bindSite checks that the device site a push is for belongs to the token
@@ -18,12 +16,6 @@ import (
 // Without tokens there is no one to bind to, and no binding.
 func bindSite(ctx context.Context, rep *Replica, site codec.SiteID, token tokenKey) error {
 	owner, err := siteOwner(ctx, rep, site)
-	if isMissingTable(err) {
-		// A replica built before the table existed: bring it up to date once.
-		if err = migrations.Up(ctx, rep.Node.DB.DB); err == nil {
-			owner, err = siteOwner(ctx, rep, site)
-		}
-	}
 	if errors.Is(err, sql.ErrNoRows) {
 		// INSERT OR IGNORE, then read again: of two tokens racing for a new
 		// site, one wins and the other is refused.
@@ -37,7 +29,7 @@ func bindSite(ctx context.Context, rep *Replica, site codec.SiteID, token tokenK
 	}
 	if !bytes.Equal(owner, token[:]) {
 		return fmt.Errorf("%w: device site %x first pushed to %q with another token; "+
-			"a device pushes only as itself (a copied database takes a new site id when it syncs)", ErrSiteTaken, site[:], rep.Name)
+			"a device pushes only as itself: give each device its own database file and token", ErrSiteTaken, site[:], rep.Name)
 	}
 	return nil
 }
@@ -46,8 +38,4 @@ func siteOwner(ctx context.Context, rep *Replica, site codec.SiteID) ([]byte, er
 	var owner []byte
 	err := rep.Node.DB.QueryRowContext(ctx, `SELECT token FROM _sync_hub_sites WHERE site = ?`, site[:]).Scan(&owner)
 	return owner, err
-}
-
-func isMissingTable(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "no such table: _sync_hub_sites")
 }

@@ -127,25 +127,3 @@ func constraintTarget(se sqlite3.Error) string {
 	}
 	return " on " + target
 }
-
-// errorOf is the sentinel a client returns for the hub's code, or, from a
-// hub that gave none, for the status; nil if none.
-func errorOf(status int, code string) error {
-	for _, s := range statuses {
-		if code != "" && s.code == code {
-			return s.err
-		}
-	}
-	switch status {
-	case http.StatusNotFound:
-		return replicator.ErrNoSchema
-	case http.StatusConflict:
-		return replicator.ErrSchemaMismatch
-	}
-	for _, s := range statuses {
-		if s.status == status {
-			return s.err
-		}
-	}
-	return nil
-}

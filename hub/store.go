@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/internal/sqlitefile"
+	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
@@ -322,6 +323,12 @@ func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 		return nil, err
 	}
 	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// A replica made by an older hub gets the internal tables added since
+	// (the hub's own, such as _sync_hub_sites, among them).
+	if err := migrations.Up(ctx, db.DB); err != nil {
 		db.Close()
 		return nil, err
 	}
