@@ -25,6 +25,31 @@ type ReadOptions struct {
 	// Origin, if set, leaves out the versions ApplyRemote wrote for it, as
 	// ReadForTx does.
 	Origin *SiteID
+	// Whole names rows whose earlier change never travelled (a device held
+	// it back), with that change's op: their next change must bring the
+	// whole row. An update of such a row carries every column, and becomes
+	// an insert when the held change was one.
+	Whole map[RowRef]Op
+}
+
+// RowRef names a row by its table's name and its key's KeyBytes.
+type RowRef struct {
+	Table string
+	Key   string // KeyBytes(key), as a string
+}
+
+// wholeRows applies ReadOptions.Whole to the coalesced changes.
+func wholeRows(order []*pending, whole map[RowRef]Op) {
+	for _, p := range order {
+		held, ok := whole[RowRef{p.tbl.Name, p.keyBytes}]
+		switch {
+		case !ok || p.op != OpUpdate:
+		case held == OpInsert:
+			p.op, p.cols = OpInsert, nil
+		default:
+			p.whole = true
+		}
+	}
 }
 
 // What a change counts toward ReadOptions.MaxBytes besides its TEXT and
@@ -247,7 +272,7 @@ func (p *pending) deleted() {
 // lens being those of every writable column.
 func (p *pending) carried(lens []int64) int64 {
 	var n int64
-	if p.op == OpInsert || p.tbl.wholeRow() {
+	if p.op == OpInsert || p.tbl.wholeRow() || p.whole {
 		for _, l := range lens {
 			n += ValueOverhead + l
 		}

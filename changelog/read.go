@@ -25,6 +25,7 @@ type pending struct {
 	sized       bool  // size known
 	filled      bool  // values read, or found deleted
 	tooLarge    bool  // over ReadOptions.MaxRowBytes: values not read
+	whole       bool  // an update that carries every column (ReadOptions.Whole)
 }
 
 // rng is a range of versions (lo, hi].
@@ -111,6 +112,9 @@ func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, r re
 				break
 			}
 		}
+	}
+	if len(r.Whole) > 0 {
+		wholeRows(order, r.Whole)
 	}
 	if !r.values {
 		for _, p := range order {
@@ -374,7 +378,7 @@ func (t *table) wholeRow() bool { return t.policy == LWWRow }
 // all of them for an insert, the changed columns for an update.
 func (p *pending) setValues(row []any) {
 	w := p.tbl.writable
-	if p.op == OpInsert || p.tbl.wholeRow() {
+	if p.op == OpInsert || p.tbl.wholeRow() || p.whole {
 		p.names = make([]string, len(w))
 		for i, c := range w {
 			p.names[i] = c.Name
@@ -398,7 +402,7 @@ func (p *pending) setValues(row []any) {
 func (p *pending) columnNames() []string {
 	w := p.tbl.writable
 	switch {
-	case p.op == OpInsert, p.op == OpUpdate && p.tbl.wholeRow():
+	case p.op == OpInsert, p.op == OpUpdate && (p.tbl.wholeRow() || p.whole):
 		names := make([]string, len(w))
 		for i, c := range w {
 			names[i] = c.Name

@@ -131,3 +131,7 @@ func (e *HubError) Error() string {
 }
 
 func (e *HubError) Unwrap() error { return e.sentinel }
+
+// HTTPStatus is the status the hub answered: a client that knows no hub
+// sentinel (package replicator, for a 413) tells refusals apart by it.
+func (e *HubError) HTTPStatus() int { return e.Status }
