@@ -14,11 +14,11 @@ import (
 // and it is sent, whole, once it is written again and fits (see the
 // package doc). HeldRows lists them; it unwraps to ErrRowTooLarge.
 type RowTooLargeError struct {
-	Table string
-	Key   string    // the key as SQL literals: (1), ('a', X'00FF')
-	Size  int64     // what the row counts toward a batch's bytes (changelog.Change.Size)
-	Limit int64     // the limit it passed: Node.MaxRowBytes, or 0 when the hub refused it (413)
-	At    time.Time // when it was held back
+	Table string    `json:"table"`
+	Key   string    `json:"key"`   // the key as SQL literals: (1), ('a', X'00FF')
+	Size  int64     `json:"bytes"` // what the row counts toward a batch's bytes (changelog.Change.Size)
+	Limit int64     `json:"limit"` // the limit it passed: Node.MaxRowBytes, or 0 when the hub refused it (413)
+	At    time.Time `json:"at"`    // when it was held back
 }
 
 func (e *RowTooLargeError) Error() string {
