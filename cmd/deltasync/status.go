@@ -59,7 +59,11 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(w)
 	for _, h := range st.HeldBack {
-		fmt.Fprintf(w, "held back:       row %s of %q, %d bytes, over the limit of %d bytes (0: the hub's)\n", h.Key, h.Table, h.Size, h.Limit)
+		limit := fmt.Sprintf("the limit of %d bytes", h.Limit)
+		if h.Limit == 0 {
+			limit = "the hub's limit"
+		}
+		fmt.Fprintf(w, "held back:       row %s of %q, %d bytes, over %s (too large to sync)\n", h.Key, h.Table, h.Size, limit)
 	}
 	if st.LastSyncError != "" {
 		fmt.Fprintf(w, "last sync failed at %s: %s\n", st.LastSyncErrAt, st.LastSyncError)

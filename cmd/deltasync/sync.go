@@ -78,7 +78,7 @@ func (c *SyncCommand) heldBack(ctx context.Context, db sqlx.QueryerContext, path
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.m.Stdout, "%s: %s; %d rows held back:\n", path, st, len(held))
+	fmt.Fprintf(c.m.Stdout, "%s: %s; %d row(s) held back, too large to sync:\n", path, st, len(held))
 	for _, h := range held {
 		fmt.Fprintf(c.m.Stdout, "  %v\n", h)
 	}
