@@ -117,11 +117,14 @@ type splitError struct {
 
 func (e *splitError) Error() string { return e.err.Error() }
 
-// push sends local changes in batches of about maxBytes. While a full
-// batch is pushed, the next one is built: the device reads its changelog
-// while the hub merges. After a batch that was not full, the next is built
-// only once it is pushed: there is no backlog to catch up, and building
-// takes the write lock from an app that may still be writing.
+// push sends local changes in batches of about maxBytes. While a batch
+// full of rows is pushed, the next one is built: the device reads its
+// changelog while the hub merges. After a batch that was not full, the
+// next is built only once it is pushed: there is no backlog to catch up,
+// and building takes the write lock from an app that may still be
+// writing. Nor after a batch of large values: two of them at once would
+// double the memory a push needs, for little gain. Pull fetches ahead by
+// the same rule.
 func (s *Syncer) push(ctx context.Context, st *Stats, maxBytes int64) error {
 	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pushed")
 	if err != nil {
@@ -150,12 +153,8 @@ func (s *Syncer) push(ctx context.Context, st *Stats, maxBytes int64) error {
 			if err != nil || b.through == from {
 				return
 			}
-			if !b.more {
-				select {
-				case <-o.pushed:
-				case <-ctx.Done():
-					return
-				}
+			if (!b.more || b.bytes >= maxBytes/2) && !waitFor(ctx, o.pushed) {
+				return
 			}
 			from = b.through
 		}
@@ -234,9 +233,11 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 		return err
 	}
 	type incoming struct {
-		b     *codec.Batch
-		bytes int
-		err   error
+		b      *codec.Batch
+		bytes  int
+		large  bool // fetch no further until it is merged
+		err    error
+		merged chan struct{}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	next := make(chan incoming) // unbuffered: one batch fetched ahead, no more
@@ -246,16 +247,20 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 		defer close(done)
 		defer close(next)
 		for from := since; ; wait = 0 {
-			b, n, err := s.fetch(ctx, from, wait)
+			b, n, body, err := s.fetch(ctx, from, wait)
 			if err == nil && int64(b.Last) <= from {
 				return // nothing newer
 			}
+			in := incoming{b, n, int64(body) >= s.Node.batchBytes()/2, err, make(chan struct{})}
 			select {
-			case next <- incoming{b, n, err}:
+			case next <- in:
 			case <-ctx.Done():
 				return
 			}
 			if err != nil {
+				return
+			}
+			if in.large && !waitFor(ctx, in.merged) {
 				return
 			}
 			from = int64(b.Last)
@@ -271,21 +276,37 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 		}
 		st.Pulled += len(b.Changes)
 		st.BytesPulled += int64(in.bytes)
+		close(in.merged)
 	}
 	return ctx.Err()
 }
 
-// fetch pulls and decodes the hub's next batch after version since.
-func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*codec.Batch, int, error) {
+// waitFor waits until c is closed or ctx ends, and reports which.
+func waitFor(ctx context.Context, c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fetch pulls and decodes the hub's next batch after version since, and
+// returns the sizes of its frame and of its body.
+func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*codec.Batch, int, int, error) {
 	frame, err := s.Hub.Pull(ctx, s.Name, PullRequest{Since: uint64(since), Limit: s.Node.batchSize(), Wait: wait, Site: s.Node.site})
 	if err != nil {
-		return nil, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+	}
+	h, err := s.Node.dec.Header(frame)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
 	b, err := s.Node.dec.Decode(frame)
 	if err != nil {
-		return nil, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
-	return b, len(frame), nil
+	return b, len(frame), int(h.BodyLen), nil
 }
 
 // setPushed moves the pushed cursor and, with it, the hub version the hub
