@@ -38,12 +38,20 @@ type Change struct {
 	Columns []string  // insert: every writable column; update: the changed ones; delete: none
 	Values  []any     // values of Columns, as the row holds them now
 	At      time.Time // write time of the last write, millisecond precision
+	// Size is what the change counts toward ReadOptions.MaxBytes: its
+	// TEXT and BLOB bytes, key included, plus ChangeOverhead and
+	// ValueOverhead per value. 0 from a read without values.
+	Size int64
+	// TooLarge: Size is over ReadOptions.MaxRowBytes, and Values were not
+	// read (Columns names what the change would carry).
+	TooLarge bool
 }
 
 // Batch is the coalesced local changes in the versions (Since, Through].
 type Batch struct {
 	Since, Through int64
 	Changes        []Change
+	More           bool // a bound stopped the read before the newest version
 }
 
 // SiteID names a node: 16 random bytes made at install.

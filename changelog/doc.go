@@ -23,6 +23,20 @@
 // first write of their row in the range, so parents inserted before children
 // stay before them.
 //
+// # Bounds
+//
+// A read is bounded by changelog rows (ReadOptions.Limit) and by bytes
+// (MaxBytes): a change counts its TEXT and BLOB bytes, key included, plus
+// ChangeOverhead and ValueOverhead per value. The read stops before the
+// change that would pass MaxBytes and returns at least one; a hub serving a
+// device cuts only between merges and serves at least one merge whole. The
+// common read costs nothing more: values are counted as the one query per
+// table reads them, and only a read that passes a bound measures rows one
+// by one, in the order of their first write, with octet_length, which does
+// not read the value. A change over MaxRowBytes comes marked TooLarge and
+// without values. ReadOptions.Whole names rows whose last change never
+// travelled: their next change carries the whole row.
+//
 // # Values
 //
 // A value is one of nil (NULL), int64 (INTEGER), float64 (REAL), string

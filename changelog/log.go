@@ -33,6 +33,8 @@ type table struct {
 	policy   Policy
 	valueSQL string // selects key and writable columns of the rows logged in a version range
 	scanSQL  string // selects key and writable columns of every row
+	rowSQL   string // selects the writable columns of the row with a key
+	sizeSQL  string // selects the TEXT and BLOB bytes of each writable column of the row with a key
 }
 
 // New returns a Log on db. It does no I/O.
@@ -185,6 +187,7 @@ func newTable(id int64, st schema.Table) *table {
 		sel = append(sel, "+"+schema.Ident(c.Name))
 	}
 	t.scanSQL = fmt.Sprintf(`SELECT %s FROM %s`, strings.Join(sel, ", "), schema.Ident(st.Name))
+	t.rowSQL, t.sizeSQL = keyLookups(st.Name, keys, t.writable)
 	t.valueSQL = fmt.Sprintf(`%s WHERE (%s) IN (SELECT %s FROM _sync_changelog WHERE tbl = ? AND version > ? AND version <= ?)`,
 		t.scanSQL, strings.Join(keys, ", "), strings.Join(logKeys, ", "))
 	return t

@@ -21,6 +21,11 @@ type pending struct {
 	cols        []int64 // column ids an update changed, without duplicates
 	names       []string
 	values      []any
+	size        int64 // what the change counts toward ReadOptions.MaxBytes, once sized
+	sized       bool  // size known
+	filled      bool  // values read, or found deleted
+	tooLarge    bool  // over ReadOptions.MaxRowBytes: values not read
+	whole       bool  // an update that carries every column (ReadOptions.Whole)
 }
 
 // rng is a range of versions (lo, hi].
@@ -32,22 +37,12 @@ type rng struct{ lo, hi int64 }
 // since next time; it can be past the last change when replayed versions
 // follow it.
 func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) {
-	conn, err := l.db.Connx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	// A deferred transaction: a snapshot for reading that never takes the write lock.
-	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
-		return nil, fmt.Errorf("begin read: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`) //nolint:errcheck // read-only
-	return l.ReadTx(ctx, conn, since, limit)
+	return l.ReadBounded(ctx, since, ReadOptions{Limit: limit})
 }
 
 // ReadTx is Read within the caller's transaction q.
 func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
-	return l.read(ctx, q, since, limit, 0, nil, true)
+	return l.read(ctx, q, since, readSpec{ReadOptions: ReadOptions{Limit: limit}, values: true})
 }
 
 // ReadForTx is ReadTx with all set, leaving out the versions ApplyRemote
@@ -55,14 +50,14 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 // Whatever the hub's merge decided against such a push was logged in
 // another range, which the device gets.
 func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, origin SiteID) (*Batch, error) {
-	return l.read(ctx, q, since, limit, 0, &origin, true)
+	return l.read(ctx, q, since, readSpec{ReadOptions: ReadOptions{Limit: limit, Origin: &origin}, values: true})
 }
 
 // ReadOpsTx is ReadTx (local changes) without values: each change's op, key, changed
 // columns and time, for a reader that does not ship them. Without values it
 // cannot tell that a row inserted or updated in the range was deleted since.
 func (l *Log) ReadOpsTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
-	return l.read(ctx, q, since, limit, 0, nil, false)
+	return l.read(ctx, q, since, readSpec{ReadOptions: ReadOptions{Limit: limit}})
 }
 
 // ReadOpsUntilTx is ReadOpsTx of the versions (since, until]: the same
@@ -72,22 +67,32 @@ func (l *Log) ReadOpsUntilTx(ctx context.Context, q sqlx.QueryerContext, since, 
 	if until != 0 && until <= since {
 		return &Batch{Since: since, Through: since}, nil
 	}
-	return l.read(ctx, q, since, 0, until, nil, false)
+	return l.read(ctx, q, since, readSpec{until: until})
 }
 
-// read reads the changes after since, up to version until if until > 0.
-// skip selects the applied ranges left out: nil all of them (local changes
-// only), else those written for that origin.
-func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, until int64, skip *SiteID, values bool) (*Batch, error) {
+// readSpec is what one read reads: values or only ops, bounded by
+// ReadOptions, up to version until if until > 0.
+type readSpec struct {
+	ReadOptions
+	until  int64
+	values bool
+}
+
+// read reads the changes after since. r.Origin selects the applied ranges
+// left out: nil all of them (local changes only), else those written for
+// that origin.
+func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, r readSpec) (*Batch, error) {
 	if err := l.loadTables(ctx, q); err != nil {
 		return nil, err
 	}
+	limit, skip := r.Limit, r.Origin
 	gaps, through, err := readRanges(ctx, q, since, skip)
 	if err != nil {
 		return nil, err
 	}
-	if until > 0 && through > until {
-		gaps, through = clampRanges(gaps, until), until
+	newest := through
+	if r.until > 0 && through > r.until {
+		gaps, through = clampRanges(gaps, r.until), r.until
 	}
 	byKey := make(map[string]*pending, sizeHint(gaps, limit))
 	var order []*pending
@@ -108,16 +113,20 @@ func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, limi
 			}
 		}
 	}
-	if !values {
+	if len(r.Whole) > 0 {
+		wholeRows(order, r.Whole)
+	}
+	if !r.values {
 		for _, p := range order {
 			p.names = p.columnNames()
 		}
-		return &Batch{Since: since, Through: through, Changes: changes(order)}, nil
+		return &Batch{Since: since, Through: through, Changes: changes(order), More: through < newest}, nil
 	}
-	if err := l.fill(ctx, q, since, through, order); err != nil {
+	through, order, err = l.fillBounded(ctx, q, since, through, order, r.ReadOptions)
+	if err != nil {
 		return nil, err
 	}
-	return &Batch{Since: since, Through: through, Changes: changes(order)}, nil
+	return &Batch{Since: since, Through: through, Changes: changes(order), More: through < newest}, nil
 }
 
 // finishMerge reads on from through to the end of the merge it falls in,
@@ -298,7 +307,9 @@ func containsID(ids []int64, id int64) bool {
 
 // fill reads the current values of the rows that were inserted or updated,
 // one query per table, and turns those that no longer exist into deletes.
-func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through int64, order []*pending) error {
+// g, if not nil, counts each row as it is read and stops the read with
+// errOverBudget once the read's byte bounds are passed.
+func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through int64, order []*pending, g *budget) error {
 	need := map[*table]map[string]*pending{}
 	for _, p := range order {
 		if p.op == OpDelete {
@@ -312,11 +323,11 @@ func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through in
 		m[p.keyBytes] = p
 	}
 	for t, m := range need {
-		if err := fillTable(ctx, q, t, since, through, m); err != nil {
+		if err := fillTable(ctx, q, t, since, through, m, g); err != nil {
 			return err
 		}
 		for _, p := range m {
-			p.op = OpDelete // not found: deleted after the range
+			p.deleted() // not found: deleted after the range
 		}
 	}
 	return nil
@@ -330,7 +341,7 @@ const scanShare = 4
 // scanMin is the fewest changed rows for which a whole-table read is considered.
 const scanMin = 5000
 
-func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, through int64, m map[string]*pending) error {
+func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, through int64, m map[string]*pending, g *budget) error {
 	query, args := t.valueSQL, []any{t.id, since, through}
 	if len(m) >= scanMin {
 		var n int
@@ -351,7 +362,7 @@ func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, thro
 		}
 		delete(m, p.keyBytes)
 		p.setValues(append([]any(nil), row[nk:]...))
-		return nil
+		return g.take(p)
 	})
 	if err != nil {
 		return fmt.Errorf("read rows of %s: %w", t.Name, err)
@@ -367,12 +378,13 @@ func (t *table) wholeRow() bool { return t.policy == LWWRow }
 // all of them for an insert, the changed columns for an update.
 func (p *pending) setValues(row []any) {
 	w := p.tbl.writable
-	if p.op == OpInsert || p.tbl.wholeRow() {
+	if p.op == OpInsert || p.tbl.wholeRow() || p.whole {
 		p.names = make([]string, len(w))
 		for i, c := range w {
 			p.names[i] = c.Name
 		}
 		p.values = row
+		p.sized, p.filled, p.size = true, true, p.baseSize()+valuesSize(row)
 		return
 	}
 	for _, id := range p.cols {
@@ -383,13 +395,14 @@ func (p *pending) setValues(row []any) {
 		p.names = append(p.names, w[i].Name)
 		p.values = append(p.values, row[i])
 	}
+	p.sized, p.filled, p.size = true, true, p.baseSize()+valuesSize(p.values)
 }
 
 // columnNames names the columns a change carries, without reading values.
 func (p *pending) columnNames() []string {
 	w := p.tbl.writable
 	switch {
-	case p.op == OpInsert, p.op == OpUpdate && p.tbl.wholeRow():
+	case p.op == OpInsert, p.op == OpUpdate && (p.tbl.wholeRow() || p.whole):
 		names := make([]string, len(w))
 		for i, c := range w {
 			names[i] = c.Name
@@ -413,13 +426,15 @@ func changes(order []*pending) []Change {
 	out := make([]Change, len(order))
 	for i, p := range order {
 		out[i] = Change{
-			Version: p.last,
-			Table:   p.tbl.Name,
-			Op:      p.op,
-			Key:     p.key,
-			Columns: p.names,
-			Values:  p.values,
-			At:      JulianTime(p.at),
+			Version:  p.last,
+			Table:    p.tbl.Name,
+			Op:       p.op,
+			Key:      p.key,
+			Columns:  p.names,
+			Values:   p.values,
+			At:       JulianTime(p.at),
+			Size:     p.size,
+			TooLarge: p.tooLarge,
 		}
 	}
 	return out

@@ -18,9 +18,11 @@ type Limits struct {
 
 // DefaultLimits are generous for one push or pull and keep the memory of a
 // decode under about 1.8 GiB (see the package doc). A replicator pages its
-// changelog into batches well under them.
+// changelog into batches well under them. MaxFrame equals MaxBody so that
+// one incompressible value of up to about 60 MiB, which zstd cannot shrink
+// and the encoder then stores as is, still fits one frame.
 var DefaultLimits = Limits{
-	MaxFrame:   32 << 20,
+	MaxFrame:   64 << 20,
 	MaxBody:    64 << 20,
 	MaxChanges: 1_000_000,
 }

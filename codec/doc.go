@@ -108,9 +108,14 @@
 // frame by its header alone:
 //
 //	limit       default     bounds
-//	MaxFrame    32 MiB      header and stored body
+//	MaxFrame    64 MiB      header and stored body
 //	MaxBody     64 MiB      uncompressed body
 //	MaxChanges  1,000,000   changes (also at most one per 8 body bytes)
+//
+// MaxFrame is as large as MaxBody because a frame of incompressible values
+// (a random BLOB) is stored uncompressed, as large as its body: with the
+// defaults, a single 48 MiB random BLOB travels in one frame. A hub derives
+// its request body limit from MaxFrame.
 //
 // Decode then checks the body CRC and decompresses into a buffer whose
 // capacity is the declared length, with the zstd decoder capped at the same

@@ -238,3 +238,7 @@ func (e *HubError) Permanent() bool {
 	}
 	return e.notHub && e.Status/100 == 4
 }
+
+// HTTPStatus is the status the hub answered: a client that knows no hub
+// sentinel (package replicator, for a 413) tells refusals apart by it.
+func (e *HubError) HTTPStatus() int { return e.Status }

@@ -126,6 +126,33 @@
 // between the two may be recorded as winning over the newer value, then
 // losing to it.
 //
+// # Batch size and rows too large to sync
+//
+// A batch is cut by changelog rows (Node.BatchSize) and by value bytes
+// (Node.BatchBytes, DefaultBatchBytes 8 MiB, counted as changelog.ReadOptions
+// says), on push and on pull, so that a frame's body and its compressed size
+// stay well under codec.DefaultLimits (64 MiB each) whatever its values:
+// zero blobs that compress to nothing are bounded by their uncompressed size.
+// A batch carries at least one row, and a hub serves each merge whole, so
+// one row of up to DefaultMaxRowBytes (60 MiB), random or not, travels in a
+// frame of its own. A batch the hub refuses as too large (413: a hub with
+// smaller limits) is pushed again in halves, down to one row.
+//
+// A local row larger than Node.MaxRowBytes, or one the hub refuses as too
+// large on its own, is held back: the push leaves it out, records it in
+// _sync_held (table, key, size, limit; `deltasync status` lists them,
+// HeldRows returns them as RowTooLargeError, which wraps ErrRowTooLarge),
+// logs a warning, and moves on. Rows written after it, and other devices'
+// rows, keep syncing: a value no frame can carry must not stop the rest.
+// SyncOnce reports held rows in Stats.Held, and `sync --once` lists them and
+// exits 1 rather than say "up to date". A held row is sent again, whole
+// (an insert if the held change was one, else an update of every column the
+// device wrote), as soon as it is written again and fits; then it leaves
+// _sync_held. Until then the other devices do not have the held write: one
+// of them writing the same row wins on every node, this device included,
+// as if the held write had never been made; the record stays until the row
+// is written again here.
+//
 // A batch is applied in one transaction through changelog.ApplyRemote, so it
 // is never captured again as a local change, and a failure leaves nothing of
 // it. Table and column names in a batch must exist in the receiving node's

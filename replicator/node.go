@@ -23,11 +23,23 @@ import (
 // DefaultBatchSize is how many changelog rows one push or pull carries at most.
 const DefaultBatchSize = 10000
 
+// DefaultBatchBytes is how many value bytes one push or pull carries, about:
+// a batch stops before the change that would pass it (changelog.ReadOptions),
+// but carries at least one change, or on a hub one merge. It keeps a frame's
+// body, and so its compressed size, well under codec.DefaultLimits.
+const DefaultBatchBytes = 8 << 20
+
+// DefaultMaxRowBytes is the largest row a device pushes (changelog.Change.Size):
+// one such row alone still fits a frame of codec.DefaultLimits, with headroom.
+const DefaultMaxRowBytes = 60 << 20
+
 // Node merges batches into one database and builds the batches it sends.
 // A device and the hub each run one per database.
 type Node struct {
 	DB           *sqlx.DB
 	BatchSize    int           // changelog rows per batch; 0 means DefaultBatchSize
+	BatchBytes   int64         // value bytes per batch, about; 0 means DefaultBatchBytes
+	MaxRowBytes  int64         // a larger local row is held back, not pushed; 0 means DefaultMaxRowBytes
 	MaxClockSkew time.Duration // 0 means DefaultMaxClockSkew
 	Logger       *slog.Logger
 	Now          func() time.Time // the wall clock; tests replace it
@@ -84,6 +96,20 @@ func (n *Node) batchSize() int {
 		return n.BatchSize
 	}
 	return DefaultBatchSize
+}
+
+func (n *Node) batchBytes() int64 {
+	if n.BatchBytes > 0 {
+		return n.BatchBytes
+	}
+	return DefaultBatchBytes
+}
+
+func (n *Node) maxRowBytes() int64 {
+	if n.MaxRowBytes > 0 {
+		return n.MaxRowBytes
+	}
+	return DefaultMaxRowBytes
 }
 
 func (n *Node) maxSkew() time.Duration {
@@ -211,54 +237,89 @@ func (n *Node) Baseline(ctx context.Context) (int64, error) {
 }
 
 // Outgoing absorbs local writes and returns the next batch of local changes
-// after version since, encoded, and the version it reaches.
+// after version since, encoded, and the version it reaches. A row larger
+// than MaxRowBytes is left out and held back (see HeldRows).
 func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, error) {
+	o, err := n.outgoing(ctx, since, n.batchBytes())
+	return o.frame, o.through, o.n, err
+}
+
+// outBatch is one batch a push sends.
+type outBatch struct {
+	frame         []byte
+	from, through int64
+	n             int   // changes in the frame
+	bytes         int64 // what its changes count toward the byte bound
+	more          bool  // a bound cut the batch: more local changes follow
+	only          *heldRow
+	// only, for a batch of one change: that row, to hold back if the hub
+	// finds it too large.
+}
+
+func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (outBatch, error) {
+	out := outBatch{from: since}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	whole, err := heldOps(ctx, n.DB)
+	if err != nil {
+		return out, err
+	}
 	// The batch's values are read from a snapshot, before the write
 	// transaction that gives them clocks: an app writing meanwhile waits
 	// for the clocks only, not for the read of every row. What the app
 	// writes after the snapshot is logged after the batch and goes in the
 	// next one; merges, which would change the rows' clocks, wait for n.mu.
-	b, err := n.log.Read(ctx, since, n.batchSize())
+	b, err := n.log.ReadBounded(ctx, since, changelog.ReadOptions{
+		Limit: n.batchSize(), MaxBytes: maxBytes, MaxRowBytes: n.maxRowBytes(), Whole: whole})
 	if err != nil {
-		return nil, 0, 0, err
+		return out, err
 	}
+	out.through, out.more = b.Through, b.More
 	tx, err := n.DB.BeginTxx(ctx, nil)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("begin push: %w", err)
+		return out, fmt.Errorf("begin push: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	s, err := newStore(ctx, tx, n.site)
 	if err != nil {
-		return nil, 0, 0, err
+		return out, err
 	}
 	tracked, fp, err := n.Schema(ctx, tx)
 	if err != nil {
-		return nil, 0, 0, err
+		return out, err
 	}
 	s.keep = true // the batch's clocks are what absorb writes, mostly
 	if err := absorb(ctx, tx, n.log, s, tracked, b.Through); err != nil {
-		return nil, 0, 0, err
+		return out, err
 	}
+	send, held := n.setAside(b.Changes)
 	bd := newBuilder(s, tracked, fp, n.site, since, b.Through)
 	bd.mine = true
-	if err := bd.preload(b.Changes); err != nil {
-		return nil, 0, 0, err
+	if err := bd.preload(send); err != nil {
+		return out, err
 	}
-	for _, c := range b.Changes {
+	for _, c := range send {
 		if err := bd.add(c, nil); err != nil {
-			return nil, 0, 0, err
+			return out, err
 		}
+		out.bytes += c.Size
 	}
 	if err := s.close(); err != nil {
-		return nil, 0, 0, err
+		return out, err
+	}
+	if err := updateHeld(ctx, tx, held, send, len(whole) > 0); err != nil {
+		return out, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, 0, 0, fmt.Errorf("commit push clocks: %w", err)
+		return out, fmt.Errorf("commit push clocks: %w", err)
 	}
-	frame, err := n.enc.Encode(nil, bd.b)
-	return frame, b.Through, len(bd.b.Changes), err
+	n.logHeld(held)
+	out.n = len(bd.b.Changes)
+	if out.n == 1 && len(send) == 1 {
+		out.only = newHeldRow(send[0], 0, n.Now())
+	}
+	out.frame, err = n.enc.Encode(nil, bd.b)
+	return out, err
 }
 
 // Serve returns an encoded batch of every change after version since (local
@@ -286,7 +347,9 @@ func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelo
 	if limit <= 0 {
 		limit = n.batchSize()
 	}
-	b, err := n.log.ReadForTx(ctx, conn, since, limit, asker)
+	// No MaxRowBytes: a hub serves every row it merged, which its own
+	// limits let in; the byte bound cuts only between merges.
+	b, err := n.log.ReadBoundedTx(ctx, conn, since, changelog.ReadOptions{Limit: limit, MaxBytes: n.batchBytes(), Origin: &asker})
 	if err != nil {
 		return nil, 0, 0, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ type Syncer struct {
 type Stats struct {
 	Pushed, Pulled         int   // changes
 	BytesSent, BytesPulled int64 // encoded batch bytes
+	Held                   int   // rows held back after SyncOnce, too large to sync (HeldRows)
 }
 
 func (s Stats) String() string {
@@ -57,6 +59,11 @@ func (s *Syncer) syncOnce(ctx context.Context) (Stats, error) {
 	if err := s.Push(ctx, &st); err != nil {
 		return st, err
 	}
+	held, err := HeldRows(ctx, s.Node.DB)
+	if err != nil {
+		return st, err
+	}
+	st.Held = len(held)
 	return st, s.Pull(ctx, 0, &st)
 }
 
@@ -82,22 +89,51 @@ func (s *Syncer) ensureSchema(ctx context.Context) error {
 }
 
 // Push sends local changes in batches; the pushed cursor moves only after
-// the hub acknowledged each batch. While a full batch is pushed, the next
-// one is built: the device reads its changelog while the hub merges. After
-// a batch that was not full, the next is built only once it is pushed:
-// there is no backlog to catch up, and building takes the write lock from
-// an app that may still be writing.
+// the hub acknowledged each batch. A batch the hub refuses as too large
+// (413) is built again with half its bytes, down to one row, which is then
+// held back (see HeldRows): a row the hub cannot take never stops the rows
+// written after it.
 func (s *Syncer) Push(ctx context.Context, st *Stats) error {
+	maxBytes := s.Node.batchBytes()
+	for {
+		err := s.push(ctx, st, maxBytes)
+		var split *splitError
+		if !errors.As(err, &split) {
+			return err
+		}
+		if maxBytes == 1 {
+			return split.err // one row a batch already
+		}
+		maxBytes = max(split.bytes/2, 1)
+		s.Node.Logger.Info("the hub refused a batch as too large: pushing smaller ones", "batch_bytes", maxBytes, "err", split.err)
+	}
+}
+
+// splitError: the hub refused a batch of several rows as too large.
+type splitError struct {
+	bytes int64 // what the batch's changes counted
+	err   error
+}
+
+func (e *splitError) Error() string { return e.err.Error() }
+
+// push sends local changes in batches of about maxBytes. While a batch
+// full of rows is pushed, the next one is built: the device reads its
+// changelog while the hub merges. After a batch that was not full, the
+// next is built only once it is pushed: there is no backlog to catch up,
+// and building takes the write lock from an app that may still be
+// writing. Nor after a batch of large values: two of them at once would
+// double the memory a push needs, for little gain. Pull fetches ahead by
+// the same rule.
+func (s *Syncer) push(ctx context.Context, st *Stats, maxBytes int64) error {
 	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pushed")
 	if err != nil {
 		return err
 	}
 	type outgoing struct {
-		frame         []byte
-		from, through int64
-		n             int
-		err           error
-		pushed        chan struct{} // closed once the batch is pushed and its cursor set
+		outBatch
+		err    error
+		pushed chan struct{} // closed once the batch is pushed and its cursor set
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	next := make(chan outgoing) // unbuffered: one batch built ahead, no more
@@ -107,24 +143,20 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 		defer close(done)
 		defer close(next)
 		for from := since; ; {
-			frame, through, n, err := s.Node.Outgoing(ctx, from)
-			o := outgoing{frame, from, through, n, err, make(chan struct{})}
+			b, err := s.Node.outgoing(ctx, from, maxBytes)
+			o := outgoing{b, err, make(chan struct{})}
 			select {
 			case next <- o:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || through == from {
+			if err != nil || b.through == from {
 				return
 			}
-			if through-from < int64(s.Node.batchSize()) {
-				select {
-				case <-o.pushed:
-				case <-ctx.Done():
-					return
-				}
+			if (!b.more || b.bytes >= maxBytes/2) && !waitFor(ctx, o.pushed) {
+				return
 			}
-			from = through
+			from = b.through
 		}
 	}()
 	for o := range next {
@@ -134,15 +166,9 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 		if o.through == o.from {
 			return nil
 		}
-		var acked uint64
-		if o.n > 0 {
-			res, err := s.Hub.Push(ctx, s.Name, o.frame)
-			if err != nil {
-				return fmt.Errorf("push versions %d-%d: %w", o.from+1, o.through, err)
-			}
-			st.Pushed += o.n
-			st.BytesSent += int64(len(o.frame))
-			acked = res.Version
+		acked, err := s.send(ctx, st, o.outBatch)
+		if err != nil {
+			return err
 		}
 		if err := setPushed(ctx, s.Node.DB, o.through, acked); err != nil {
 			return err
@@ -150,6 +176,36 @@ func (s *Syncer) Push(ctx context.Context, st *Stats) error {
 		close(o.pushed)
 	}
 	return ctx.Err()
+}
+
+// send pushes one batch and returns the hub version that acknowledged it.
+// A batch of one row the hub refuses as too large is held back instead.
+func (s *Syncer) send(ctx context.Context, st *Stats, o outBatch) (uint64, error) {
+	if o.n == 0 {
+		return 0, nil
+	}
+	res, err := s.Hub.Push(ctx, s.Name, o.frame)
+	switch {
+	case err == nil:
+		st.Pushed += o.n
+		st.BytesSent += int64(len(o.frame))
+		return res.Version, nil
+	case !tooLarge(err):
+	case o.only != nil:
+		s.Node.logHeld([]*heldRow{o.only})
+		return 0, hold(ctx, s.Node.DB, o.only)
+	default:
+		return 0, &splitError{o.bytes, fmt.Errorf("push versions %d-%d: %w", o.from+1, o.through, err)}
+	}
+	return 0, fmt.Errorf("push versions %d-%d: %w", o.from+1, o.through, err)
+}
+
+// tooLarge reports whether the hub refused a push for its size: a row,
+// frame or request body over its limits.
+func tooLarge(err error) bool {
+	var status interface{ HTTPStatus() int }
+	return errors.Is(err, ErrRowTooLarge) || errors.Is(err, codec.ErrTooLarge) ||
+		errors.As(err, &status) && status.HTTPStatus() == http.StatusRequestEntityTooLarge
 }
 
 // staleRetries is how many times Pull asks again after a stale response.
@@ -177,9 +233,11 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 		return err
 	}
 	type incoming struct {
-		b     *codec.Batch
-		bytes int
-		err   error
+		b      *codec.Batch
+		bytes  int
+		large  bool // fetch no further until it is merged
+		err    error
+		merged chan struct{}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	next := make(chan incoming) // unbuffered: one batch fetched ahead, no more
@@ -189,16 +247,20 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 		defer close(done)
 		defer close(next)
 		for from := since; ; wait = 0 {
-			b, n, err := s.fetch(ctx, from, wait)
+			b, n, body, err := s.fetch(ctx, from, wait)
 			if err == nil && int64(b.Last) <= from {
 				return // nothing newer
 			}
+			in := incoming{b, n, int64(body) >= s.Node.batchBytes()/2, err, make(chan struct{})}
 			select {
-			case next <- incoming{b, n, err}:
+			case next <- in:
 			case <-ctx.Done():
 				return
 			}
 			if err != nil {
+				return
+			}
+			if in.large && !waitFor(ctx, in.merged) {
 				return
 			}
 			from = int64(b.Last)
@@ -214,21 +276,37 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 		}
 		st.Pulled += len(b.Changes)
 		st.BytesPulled += int64(in.bytes)
+		close(in.merged)
 	}
 	return ctx.Err()
 }
 
-// fetch pulls and decodes the hub's next batch after version since.
-func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*codec.Batch, int, error) {
+// waitFor waits until c is closed or ctx ends, and reports which.
+func waitFor(ctx context.Context, c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fetch pulls and decodes the hub's next batch after version since, and
+// returns the sizes of its frame and of its body.
+func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*codec.Batch, int, int, error) {
 	frame, err := s.Hub.Pull(ctx, s.Name, PullRequest{Since: uint64(since), Limit: s.Node.batchSize(), Wait: wait, Site: s.Node.site})
 	if err != nil {
-		return nil, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+	}
+	h, err := s.Node.dec.Header(frame)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
 	b, err := s.Node.dec.Decode(frame)
 	if err != nil {
-		return nil, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
+		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
-	return b, len(frame), nil
+	return b, len(frame), int(h.BodyLen), nil
 }
 
 // setPushed moves the pushed cursor and, with it, the hub version the hub

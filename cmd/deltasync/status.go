@@ -17,13 +17,14 @@ import (
 type StatusCommand struct{ m *Main }
 
 type status struct {
-	SiteID         string   `json:"site_id"`
-	TrackedTables  []string `json:"tracked_tables"`
-	PendingChanges int64    `json:"pending_changes"`
-	LastVersion    int64    `json:"last_version"`
-	Conflicts      int64    `json:"unresolved_conflicts"`
-	LastSyncError  string   `json:"last_sync_error,omitempty"`
-	LastSyncErrAt  string   `json:"last_sync_error_at,omitempty"`
+	SiteID         string                         `json:"site_id"`
+	TrackedTables  []string                       `json:"tracked_tables"`
+	PendingChanges int64                          `json:"pending_changes"`
+	LastVersion    int64                          `json:"last_version"`
+	Conflicts      int64                          `json:"unresolved_conflicts"`
+	LastSyncError  string                         `json:"last_sync_error,omitempty"`
+	LastSyncErrAt  string                         `json:"last_sync_error_at,omitempty"`
+	HeldBack       []*replicator.RowTooLargeError `json:"held_back,omitempty"`
 }
 
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
@@ -57,6 +58,13 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, " (deltasync conflicts %s)", pos[0])
 	}
 	fmt.Fprintln(w)
+	for _, h := range st.HeldBack {
+		limit := fmt.Sprintf("the limit of %d bytes", h.Limit)
+		if h.Limit == 0 {
+			limit = "the hub's limit"
+		}
+		fmt.Fprintf(w, "held back:       row %s of %q, %d bytes, over %s (too large to sync)\n", h.Key, h.Table, h.Size, limit)
+	}
 	if st.LastSyncError != "" {
 		fmt.Fprintf(w, "last sync failed at %s: %s\n", st.LastSyncErrAt, st.LastSyncError)
 	}
@@ -79,6 +87,9 @@ func readStatus(ctx context.Context, l *changelog.Log) (*status, error) {
 		return nil, err
 	}
 	if st.Conflicts, err = unresolvedConflicts(ctx, l.DB()); err != nil {
+		return nil, err
+	}
+	if st.HeldBack, err = replicator.HeldRows(ctx, l.DB()); err != nil {
 		return nil, err
 	}
 	msg, at, err := replicator.LastError(ctx, l.DB())

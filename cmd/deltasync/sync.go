@@ -12,6 +12,7 @@ import (
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
+	"github.com/jmoiron/sqlx"
 )
 
 // SyncCommand syncs a database with a hub, once or as a sidecar.
@@ -27,6 +28,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	wait := fs.Duration("wait", replicator.DefaultWait, "sidecar: long-poll time of each pull")
 	timeout := fs.Duration("timeout", hub.DefaultResponseTimeout, "give up on a request the hub makes no progress on for this long (a pull gets its --wait on top)")
 	skew := fs.Duration("max-clock-skew", replicator.DefaultMaxClockSkew, "refuse changes stamped further than this ahead of this device's clock")
+	maxRow := fs.Int64("max-row-bytes", replicator.DefaultMaxRowBytes, "hold back, rather than push, a row larger than this (its TEXT and BLOB bytes)")
 	pos, err := c.m.parse(fs, args, 1, "DB")
 	if err != nil {
 		return err
@@ -46,7 +48,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	node := replicator.NewNode(db)
-	node.MaxClockSkew = *skew
+	node.MaxClockSkew, node.MaxRowBytes = *skew, *maxRow
 	node.Logger = slog.New(slog.NewTextHandler(c.m.Stderr, nil)).With("db", pos[0])
 	if err := node.Open(ctx); err != nil {
 		return sqlitefile.Explain(pos[0], err)
@@ -63,6 +65,9 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("sync %s: %w", pos[0], err)
 		}
+		if st.Held > 0 {
+			return c.heldBack(ctx, db, pos[0], st)
+		}
 		fmt.Fprintf(c.m.Stdout, "%s: %s; up to date\n", pos[0], st)
 		return nil
 	}
@@ -70,4 +75,18 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	return s.Run(ctx, replicator.RunOptions{Interval: *interval, Wait: *wait, OnSync: func(st replicator.Stats) {
 		node.Logger.Info("synced", "pushed", st.Pushed, "pulled", st.Pulled, "bytes_sent", st.BytesSent, "bytes_pulled", st.BytesPulled)
 	}})
+}
+
+// heldBack reports a sync that left rows behind, too large to sync: it is
+// not up to date, and says which rows are missing.
+func (c *SyncCommand) heldBack(ctx context.Context, db sqlx.QueryerContext, path string, st replicator.Stats) error {
+	held, err := replicator.HeldRows(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.m.Stdout, "%s: %s; %d row(s) held back, too large to sync:\n", path, st, len(held))
+	for _, h := range held {
+		fmt.Fprintf(c.m.Stdout, "  %v\n", h)
+	}
+	return fmt.Errorf("sync %s: %d rows not synced: %w", path, len(held), replicator.ErrRowTooLarge)
 }
