@@ -11,6 +11,7 @@ import (
 
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
+	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/jmoiron/sqlx"
 )
@@ -56,6 +57,11 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	defer node.Close()
 	if err := sqlitefile.EnableWAL(ctx, db, pos[0]); err != nil {
 		return err
+	}
+	// A database installed by an older deltasync gets the internal tables
+	// added since (such as _sync_held), as a replica does when opened.
+	if err := migrations.Up(ctx, db.DB); err != nil {
+		return sqlitefile.Explain(pos[0], err)
 	}
 	client := hub.NewClient(*hubURL, *token)
 	client.ResponseTimeout = *timeout
