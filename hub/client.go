@@ -156,6 +156,11 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, contentT
 	return c.answer(resp.StatusCode, data)
 }
 
+// continueAbove is the body size from which a request waits for the hub's
+// 100 Continue: below it, Go's server reads and discards a refused body
+// itself, so that the refusal is always read.
+const continueAbove = 256 << 10
+
 // setBody gives req body, read through a progressReader so that a large
 // upload that keeps moving is not cut by the response timeout.
 func setBody(req *http.Request, body []byte, wd *watchdog) {
@@ -164,6 +169,12 @@ func setBody(req *http.Request, body []byte, wd *watchdog) {
 		return
 	}
 	req.ContentLength = int64(len(body))
+	if len(body) > continueAbove {
+		// The hub refuses a body it will not take (too large, junk header)
+		// before asking for it; without the wait, a refusal that arrives
+		// mid-upload can reach the client as a connection reset.
+		req.Header.Set("Expect", "100-continue")
+	}
 	req.GetBody = func() (io.ReadCloser, error) {
 		return io.NopCloser(&progressReader{bytes.NewReader(body), wd}), nil
 	}

@@ -214,6 +214,12 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, c caller) error {
 // budget has room for it, the rest, into a buffer of the declared size.
 // release gives the budget back, after the merge.
 func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica, c caller) (frame []byte, h codec.Header, release func(), err error) {
+	// Before the first read, which makes the server ask a client that sent
+	// Expect: 100-continue for the body: a body refused by its length is
+	// then never sent, and the client reads the 413 instead of a reset.
+	if r.ContentLength > s.maxBody() {
+		return nil, h, nil, fmt.Errorf("%w: a body of %d bytes; the limit is %d bytes", ErrTooLarge, r.ContentLength, s.maxBody())
+	}
 	head := make([]byte, codec.HeaderSize)
 	if n, err := io.ReadFull(r.Body, head); err != nil {
 		return nil, h, nil, truncated(err, n, "the frame header")

@@ -414,6 +414,31 @@ func TestJunkRefusedBeforeBody(t *testing.T) {
 	}
 }
 
+// TestOversizedBodyRefusedBeforeContinue: a push announced larger than
+// the body limit, sent with Expect: 100-continue the way the client sends
+// large pushes, is refused with 413 before the hub asks for the body: the
+// device never uploads it, and reads the refusal instead of a connection
+// reset (which a hub that refused mid-body could cause).
+func TestOversizedBodyRefusedBeforeContinue(t *testing.T) {
+	h := startHub(t, nil, func(s *hub.Server) { s.MaxBody = 1 << 20 })
+	createDB(t, h.client(""), "app", strictDDL)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/app/push HTTP/1.1\r\nHost: hub\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", 2<<20)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer before the body: %v\n%s", err, h.log)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("got %d, want 413 before the body is sent", resp.StatusCode)
+	}
+}
+
 // TestLongPollsPerToken: a token holds at most MaxWaitsPerToken
 // long-polls; the next one is a 429 with its code, while another token
 // and pulls that do not wait go on.
