@@ -40,6 +40,7 @@ fuzz:
 SOAK ?= 30
 soak: check-tools
 	DELTASYNC_FRESH_SEEDS=1 $(GO) test -count=$(SOAK) -timeout 2h -run 'Convergence|Commutes' ./replicator
+	DELTASYNC_FRESH_SEEDS=1 $(GO) test -count=$(SOAK) -timeout 2h -run 'TestCorpus' ./internal/corpustest
 	$(GO) test -count=$(SOAK) -timeout 2h -run 'EndToEnd|Kill|Flaky' ./cmd/deltasync
 
 # Benchmarks compare against plain SQLite in the same run; see benchmarks/README.md.

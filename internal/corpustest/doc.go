@@ -15,7 +15,9 @@
 //	go test ./internal/corpustest/ -run 'TestCorpus/corpus/zotero' -corpus.seed=12345
 //
 // (or CORPUSTEST_SEED=12345 in the environment); -corpus.verbose logs every
-// workload statement the schema refused, with its error.
+// workload statement the schema refused, with its error. Without a seed the
+// workload uses one fixed seed, so that make test is deterministic; make
+// soak sets DELTASYNC_FRESH_SEEDS and draws a fresh seed every run.
 //
 // TestNullPrimaryKey and TestKeyChangeLogOrder pin down two defects of
 // capture the corpus showed: rows with a NULL primary key, and the order in
