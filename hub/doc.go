@@ -60,8 +60,10 @@
 // at WARN. The hub's own failure is a 500 whose body says only
 // "internal error (logged as ID)"; the ERROR log line with that id has the
 // real error, so no server path or SQLite message reaches a client. A
-// client that leaves (a closed long-poll) is logged at DEBUG, not counted
-// as an error, and gets no answer.
+// client that leaves (a closed long-poll, a connection closed while its
+// pull is read or written) is logged at DEBUG, not counted as an error,
+// and gets no answer, whatever error its leaving caused. Once an answer
+// has begun, no error body follows it.
 //
 // # Authentication
 //

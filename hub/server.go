@@ -98,9 +98,10 @@ func (s *Server) db(h dbHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		c, err := s.authorize(r)
+		aw := &answerWriter{ResponseWriter: w}
 		if err == nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
-			err = h(w, r, c)
+			err = h(aw, r, c)
 		}
 		route := strings.TrimPrefix(r.Pattern, r.Method+" /v1/{db}/")
 		s.metrics.observe("deltasync_hub_request_seconds_"+route, time.Since(start))
@@ -110,10 +111,31 @@ func (s *Server) db(h dbHandler) http.HandlerFunc {
 				// let net/http read up to 256 KiB of it first.
 				w.Header().Set("Connection", "close")
 			}
-			s.fail(w, r, c.db, err)
+			s.fail(aw, r, c.db, err)
 		}
 	}
 }
+
+// answerWriter notes whether a handler has begun its answer: from then on
+// the status is sent, and an error body written after part of a frame
+// would only corrupt it.
+type answerWriter struct {
+	http.ResponseWriter
+	begun bool
+}
+
+func (w *answerWriter) WriteHeader(status int) {
+	w.begun = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *answerWriter) Write(p []byte) (int, error) {
+	w.begun = true
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (w *answerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) authorize(r *http.Request) (caller, error) {
 	c := caller{db: r.PathValue("db")}
@@ -132,10 +154,17 @@ func (s *Server) authorize(r *http.Request) (caller, error) {
 // is a 4xx logged at WARN; the hub's own failure is a 500 whose body says
 // only the id under which its log line gives the real error, so that no
 // path, SQLite message or other tenant's data reaches a client. A client
-// that went away is no error at all: nothing is logged as one or written.
+// that went away is no error at all, whatever error its leaving caused (a
+// cancelled wait, an interrupted SQLite statement, a failed write): it is
+// logged at DEBUG, and nothing is written. Nor is anything written once the
+// answer has begun.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err error) {
-	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
-		s.Logger.Debug("client went away", "method", r.Method, "path", r.URL.Path, "db", db)
+	if r.Context().Err() != nil {
+		s.Logger.Debug("client went away", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
+		return
+	}
+	if aw, ok := w.(*answerWriter); ok && aw.begun {
+		s.Logger.Error("answer cut short", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
 		return
 	}
 	err = clientError(err)

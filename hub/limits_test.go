@@ -1,0 +1,91 @@
+package hub_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deltasync/deltasync/codec"
+)
+
+const blobDDL = `CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB);`
+
+// pushBlobs gives the hub a database db whose first merge is n rows of
+// 8 MiB of random bytes: a pull from version 0 is one frame of n*8 MiB,
+// far larger than the kernel's socket buffers, so that the hub is still
+// writing it when a client stops reading.
+func pushBlobs(t *testing.T, h *testHub, label, db string, n int) {
+	t.Helper()
+	doc := createDB(t, h.client(label), db, blobDDL)
+	var changes []codec.Change
+	for i := range n {
+		blob := make([]byte, 8<<20)
+		rand.Read(blob)
+		changes = append(changes, insert(int64(i+1), 1, []int{0, 1}, int64(i+1), blob))
+	}
+	if _, err := h.client(label).Push(context.Background(), db, frame(t, doc, site(9), "b", []string{"id", "data"}, changes...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawPull sends a pull on a connection of its own and reads the answer's
+// header, leaving its body unread.
+func rawPull(t *testing.T, h *testHub, path, auth string) (net.Conn, *http.Response) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: hub\r\n", path)
+	if auth != "" {
+		fmt.Fprintf(conn, "Authorization: %s\r\n", auth)
+	}
+	fmt.Fprintf(conn, "\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("pull %s: %v", path, err)
+	}
+	return conn, resp
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 30 s", what)
+		}
+	}
+}
+
+// TestClientGoneMidResponse: a client that leaves while the hub is
+// writing a pull's answer is no error: the hub logs it at DEBUG, counts
+// no 500, and writes no error body after the part of the frame it sent.
+func TestClientGoneMidResponse(t *testing.T) {
+	h := startHub(t, nil, nil)
+	pushBlobs(t, h, "", "app", 2)
+	conn, resp := rawPull(t, h, "/v1/app/pull", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("pull: got %d, want 200", resp.StatusCode)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	waitFor(t, "the hub noticing the client leave", func() bool {
+		log := h.log.String()
+		return strings.Contains(log, "client went away") || strings.Contains(log, "level=ERROR") || strings.Contains(log, "request refused")
+	})
+	metrics := h.do(t, "GET", "/metrics", "", nil).body
+	if log := h.log.String(); strings.Contains(log, "level=ERROR") || strings.Contains(log, "superfluous") || strings.Contains(metrics, `status="500"`) {
+		t.Errorf("a client leaving mid-answer counted as a failure:\n%s\n%s", log, metrics)
+	}
+}
