@@ -45,7 +45,12 @@
 // opened, built, merged into and read without it. Replicas are closed when
 // idle (Store.IdleTimeout) and beyond Store.MaxOpen, least recently used
 // first; one in use (Get pins it until Release) is never closed, and when
-// every one is in use a request for another database gets 503 "busy".
+// every one is in use a request for another database gets 503 "busy". A
+// long-poll pins its replica only while it reads, never while it waits:
+// it waits on a notice the store keeps per database name, which every
+// merge that moves the version sends, so that waiting long-polls hold no
+// replica open however many databases they wait on, and hear of a merge
+// into a replica that was closed and opened again meanwhile.
 // Each push is merged in one transaction, so a pull never sees half of it.
 // Client implements replicator.Hub over HTTP and Local implements it in
 // process; both run the same conformance tests.

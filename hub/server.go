@@ -310,12 +310,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, c caller) error {
 		}
 		defer s.waits.leave(c.waitKey)
 	}
-	rep, err := s.replica(r.Context(), c.db)
-	if err != nil {
-		return err
-	}
-	defer rep.Release()
-	frame, err := rep.Pull(r.Context(), req)
+	frame, err := s.Store.pull(r.Context(), c.db, req, s.replica)
 	if err != nil {
 		return err
 	}
