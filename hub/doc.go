@@ -107,6 +107,20 @@
 //     than the budget takes all of it and passes alone.
 //   - Pulls carry at most replicator.DefaultBatchSize changes whatever
 //     limit asks, and wait at most MaxWait [--max-wait, 60 s].
+//   - PullBudget [--pull-budget], DefaultPullBudget = 64 MiB: the bytes of
+//     pull frames built and held at once. Before it reads a replica a pull
+//     takes a share of what the read may build (three times
+//     replicator.DefaultBatchBytes: the values read, their encoded body,
+//     the frame), waiting for one in turn; once the frame is built the
+//     share shrinks to the frame's size, and it is given back when the
+//     frame is written or the reader cut. A long-poll holds none while it
+//     waits. A merge larger than a batch is served whole and counted at
+//     its size once built.
+//   - MinRate [--min-rate], DefaultMinRate = 256 KiB/s: the slowest
+//     transfer the hub waits for, after a grace of 30 s. A pull's frame
+//     must be read within that time for its size (a write deadline), or
+//     the hub cuts the reader and logs it at WARN ("client cut",
+//     deltasync_hub_slow_clients_cut_total).
 //   - MaxConns [--max-conns], DefaultMaxConns = 512: connections held open.
 //     At the cap a new connection closes the oldest one not serving a
 //     request (idle, or still sending its header); with all serving, the
@@ -114,13 +128,20 @@
 //   - MaxWaitsPerToken [--max-waits-per-token], 128: long-polls one token
 //     (without tokens, one client address) holds at once; the next is 429
 //     "too-many-waits", Retry-After 5.
+//   - Each connection to a replica keeps a 2 MiB page cache (SQLite's
+//     default), since every connection of a pool fills its own; a merge
+//     gets 64 MiB for its duration, which its working set needs.
 //   - HTTPServer sets the timeouts: 10 s for a header; for a request, the
-//     time a full-size body takes at DefaultMinRate (256 KiB/s) plus 30 s,
+//     time a full-size body takes at MinRate plus 30 s,
 //     and never less than MaxWait + 30 s, since net/http cancels a request
 //     whose read deadline passes even while its handler waits; for a
 //     response, MaxWait plus that body time; 2 minutes for an idle
 //     keep-alive connection. A push that waited for the budget gets its
-//     own read deadline for the body.
+//     own read deadline for the body; a pull's frame, its own write
+//     deadline.
+//
+// /metrics shows each budget's use (deltasync_hub_push_budget_held_bytes,
+// deltasync_hub_pull_budget_waiting and the like).
 //   - A schema upload is at most 4 MiB of JSON.
 //
 // # Health

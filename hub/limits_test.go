@@ -8,11 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/hub"
+	"github.com/deltasync/deltasync/replicator"
 )
 
 const blobDDL = `CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB);`
@@ -88,4 +91,87 @@ func TestClientGoneMidResponse(t *testing.T) {
 	if log := h.log.String(); strings.Contains(log, "level=ERROR") || strings.Contains(log, "superfluous") || strings.Contains(metrics, `status="500"`) {
 		t.Errorf("a client leaving mid-answer counted as a failure:\n%s\n%s", log, metrics)
 	}
+}
+
+// TestStalledPullReader: the pull frames a hub holds at once stay within
+// its pull budget. While a reader that stopped reading holds a large
+// frame, a pull whose read would not fit beside it waits (/metrics shows
+// it); the hub cuts the stalled reader once its frame's time at the
+// minimum rate has passed, and then serves the waiting pull.
+func TestStalledPullReader(t *testing.T) {
+	const budget = 32 << 20
+	h := startHub(t, nil, func(s *hub.Server) {
+		s.PullBudget, s.MinRate = budget, 8<<20
+		hub.SetSlack(s, 2*time.Second)
+	})
+	pushBlobs(t, h, "", "app", 2) // versions 1 and 2: one 16 MiB merge
+	doc := schemaDoc(t, blobDDL)
+	if _, err := h.client("").Push(context.Background(), "app", frame(t, doc, site(8), "b", []string{"id", "data"}, insert(3, 1, []int{0, 1}, int64(3), []byte("small")))); err != nil {
+		t.Fatal(err)
+	}
+	stalled, resp := rawPull(t, h, "/v1/app/pull", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("pull of the large merge: got %d, want 200", resp.StatusCode)
+	}
+	type result struct {
+		frame []byte
+		err   error
+	}
+	got := make(chan result, 1)
+	go func() {
+		f, err := h.client("").Pull(context.Background(), "app", replicator.PullRequest{Since: 2})
+		got <- result{f, err}
+	}()
+	var metrics string
+	waitFor(t, "the second pull waiting for the pull budget", func() bool {
+		metrics = h.do(t, "GET", "/metrics", "", nil).body
+		return strings.Contains(metrics, "deltasync_hub_pull_budget_waiting 1")
+	})
+	if held := metricValue(t, metrics, "deltasync_hub_pull_budget_held_bytes"); held > budget {
+		t.Errorf("pull frames held: %d bytes, over the budget of %d", held, budget)
+	}
+	var r result
+	waitFor(t, "the waiting pull served", func() bool {
+		select {
+		case r = <-got:
+			return true
+		default:
+			return false
+		}
+	})
+	if r.err != nil {
+		t.Fatalf("the waiting pull: %v", r.err)
+	}
+	dec, err := codec.NewDecoder(codec.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	if hd, err := dec.Header(r.frame); err != nil || hd.Changes != 1 {
+		t.Errorf("the waiting pull got %d changes (%v), want 1", hd.Changes, err)
+	}
+	stalled.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := io.Copy(io.Discard, resp.Body); err == nil {
+		t.Errorf("the stalled reader read all %d bytes: the hub never cut it", n)
+	}
+	log := h.log.String()
+	if !strings.Contains(log, "level=WARN msg=\"client cut\"") || strings.Contains(log, "level=ERROR") {
+		t.Errorf("want the cut logged at WARN and no ERROR:\n%s", log)
+	}
+}
+
+// metricValue returns the value of an unlabelled series in /metrics text.
+func metricValue(t *testing.T, metrics, name string) int64 {
+	t.Helper()
+	for _, line := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in /metrics:\n%s", name, metrics)
+	return 0
 }

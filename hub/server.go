@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,11 @@ type Server struct {
 	MaxBody int64
 	// BodyBudget bounds the bytes of push bodies held at once.
 	BodyBudget int64
+	// PullBudget bounds the bytes of pull frames built and held at once.
+	PullBudget int64
+	// MinRate is the slowest transfer the hub waits for, in bytes per
+	// second, after a grace of 30 s: a pull's frame read more slowly is cut.
+	MinRate int64
 	// MaxWait is the longest a pull waits for a change.
 	MaxWait time.Duration
 	// MaxConns caps the connections of a Listener.
@@ -42,8 +48,10 @@ type Server struct {
 	metrics *metrics
 	// pushes bounds the merges run at once: each takes a core.
 	pushes     chan struct{}
-	budget     *budget // made on first use, from BodyBudget
+	pushBudget *budget // made on first use, from BodyBudget
+	pullBudget *budget // the same, from PullBudget
 	budgetOnce sync.Once
+	testSlack  time.Duration // the grace of a transfer, if not defaultSlack
 	conns      *connLimit
 	waits      waitLimit
 	health     health
@@ -159,6 +167,11 @@ func (s *Server) authorize(r *http.Request) (caller, error) {
 // logged at DEBUG, and nothing is written. Nor is anything written once the
 // answer has begun.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err error) {
+	if errors.Is(err, errTooSlow) {
+		s.Logger.Warn("client cut", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
+		s.metrics.add("deltasync_hub_slow_clients_cut_total", 1)
+		return
+	}
 	if r.Context().Err() != nil {
 		s.Logger.Debug("client went away", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
 		return
@@ -268,15 +281,17 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 		}
 	}
 	// The frame, its body decompressed, and the values decoded from it.
-	release, err = s.bodyBudget().acquire(r.Context(), h.FrameLen()+2*int64(h.BodyLen))
+	pushes, _ := s.budgets()
+	sh, err := pushes.acquire(r.Context(), h.FrameLen()+2*int64(h.BodyLen))
 	if err != nil {
 		return nil, h, nil, err
 	}
+	release = sh.release
 	// The request may have waited for the budget: give the body its own
 	// time, at the slowest rate the hub waits for.
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(transferTime(h.FrameLen())))
-	rc.SetWriteDeadline(time.Now().Add(transferTime(h.FrameLen()) + slack))
+	rc.SetReadDeadline(time.Now().Add(s.transferTime(h.FrameLen())))
+	rc.SetWriteDeadline(time.Now().Add(s.transferTime(h.FrameLen()) + s.slack()))
 	frame = make([]byte, h.FrameLen())
 	copy(frame, head)
 	if n, err := io.ReadFull(r.Body, frame[codec.HeaderSize:]); err != nil {
@@ -310,25 +325,52 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, c caller) error {
 		}
 		defer s.waits.leave(c.waitKey)
 	}
-	frame, err := s.Store.pull(r.Context(), c.db, req, s.replica)
+	_, pulls := s.budgets()
+	frame, sh, err := s.Store.pull(r.Context(), c.db, req, s.replica, pulls)
 	if err != nil {
 		return err
 	}
+	defer sh.release()
 	s.metrics.add(fmt.Sprintf("deltasync_hub_bytes_sent_total{db=%q}", c.db), float64(len(frame)))
-	w.Header().Set("Content-Type", "application/octet-stream")
-	_, err = w.Write(frame)
-	return err
+	return s.writeFrame(w, frame)
 }
 
-func (s *Server) bodyBudget() *budget {
-	s.budgetOnce.Do(func() {
-		size := s.BodyBudget
-		if size <= 0 {
-			size = DefaultBodyBudget
+// errTooSlow: a client that sent or read more slowly than the hub's
+// minimum rate, cut.
+var errTooSlow = errors.New("slower than the minimum rate")
+
+// writeFrame writes a pull's frame within the time its size takes at the
+// minimum rate, so that a reader who stops reading is cut, and the frame's
+// memory (its share of the pull budget) freed, instead of held until the
+// server's write timeout.
+func (s *Server) writeFrame(w http.ResponseWriter, frame []byte) error {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.transferTime(int64(len(frame)))))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(frame)))
+	if _, err := w.Write(frame); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("%w: a pull of %d bytes not read within %s", errTooSlow, len(frame), s.transferTime(int64(len(frame))))
 		}
-		s.budget = newBudget(size)
+		return err
+	}
+	return nil
+}
+
+// budgets returns the push body budget and the pull frame budget, made on
+// first use from BodyBudget and PullBudget.
+func (s *Server) budgets() (push, pull *budget) {
+	s.budgetOnce.Do(func() {
+		s.pushBudget = newBudget(orDefault(s.BodyBudget, DefaultBodyBudget), 0)
+		s.pullBudget = newBudget(orDefault(s.PullBudget, DefaultPullBudget), 0)
 	})
-	return s.budget
+	return s.pushBudget, s.pullBudget
+}
+
+func orDefault(n, def int64) int64 {
+	if n > 0 {
+		return n
+	}
+	return def
 }
 
 func badRequest(format string, args ...any) error {
@@ -422,6 +464,14 @@ func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request, allow func
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	s.metrics.write(w, versions, allow)
 	fmt.Fprintf(w, "deltasync_hub_connections_open %d\n", s.conns.open())
+	pushes, pulls := s.budgets()
+	for _, b := range []struct {
+		name string
+		b    *budget
+	}{{"push", pushes}, {"pull", pulls}} {
+		held, waiting := b.b.state()
+		fmt.Fprintf(w, "deltasync_hub_%s_budget_held_bytes %d\ndeltasync_hub_%s_budget_waiting %d\n", b.name, held, b.name, waiting)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

@@ -308,10 +308,18 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	return err
 }
 
-// replicaCacheKiB is the page cache of every connection to a replica: a
-// merge of a big batch needs one larger than its working set, or it writes
-// pages twice (see sqlitefile.DSN).
-const replicaCacheKiB = 64 << 10
+// The page caches of a replica's connections. Every connection of a pool
+// keeps its own cache, and a pull's read of a large replica fills it: at
+// 64 MiB each, 8 pulls from version 0 of a 250,000-row replica took the
+// hub to 1 GB. A read goes through the cache once, so SQLite's default
+// size serves it (the kernel caches the file); a merge of a big batch
+// needs a cache larger than its working set, or it writes pages twice
+// (see sqlitefile.DSN), and gets one for the merge only. Merges run one
+// per replica and DefaultConcurrentPushes in all.
+const (
+	replicaCacheKiB      = 2 << 10
+	replicaMergeCacheKiB = 64 << 10
+)
 
 func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 	// In the DSN, so that every connection of the pool gets them: run as
@@ -333,6 +341,7 @@ func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 	r := &Replica{Name: name, Node: replicator.NewNode(db), store: s}
 	r.Node.Logger = s.Logger.With("db", name)
 	r.Node.MaxClockSkew = s.MaxClockSkew
+	r.Node.MergeCacheKiB = replicaMergeCacheKiB
 	if err := r.Node.Open(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -386,28 +395,47 @@ func (r *Replica) Push(ctx context.Context, frame []byte) (replicator.PushResult
 // while it reads, never while it waits: a long-poll does not count against
 // MaxOpen, and its replica may be closed and opened again meanwhile.
 func (s *Store) Pull(ctx context.Context, name string, req replicator.PullRequest) ([]byte, error) {
-	return s.pull(ctx, name, req, s.Get)
+	frame, _, err := s.pull(ctx, name, req, s.Get, nil)
+	return frame, err
 }
 
-// pull is Pull, opening the replica with get before each read.
-func (s *Store) pull(ctx context.Context, name string, req replicator.PullRequest, get func(context.Context, string) (*Replica, error)) ([]byte, error) {
+// pull is Pull, opening the replica with get before each read. With a
+// budget, each read first takes a share of it (pullShare), waiting for one
+// before it opens the replica; the share is returned with the frame,
+// resized to the frame, for the caller to release once it has written it.
+// A long-poll holds no share while it waits.
+func (s *Store) pull(ctx context.Context, name string, req replicator.PullRequest, get func(context.Context, string) (*Replica, error), b *budget) ([]byte, *share, error) {
 	p := &longPoll{req: req, deadline: time.Now().Add(req.Wait), served: int64(req.Since)}
 	for {
 		// Watched before the read, so that a merge after it ends the wait.
 		changed := s.changes.watch(name)
-		rep, err := get(ctx, name)
+		sh, err := b.acquire(ctx, pullShare)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		frame, done, err := p.read(ctx, rep)
-		rep.Release()
-		if done || err != nil {
-			return frame, err
+		frame, done, err := readOnce(ctx, name, p, get)
+		if done && err == nil {
+			sh.resize(int64(len(frame)))
+			return frame, sh, nil
+		}
+		sh.release()
+		if err != nil {
+			return nil, nil, err
 		}
 		if err := s.changes.wait(ctx, name, changed, p.deadline); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
+}
+
+// readOnce opens the replica of name for one read of p.
+func readOnce(ctx context.Context, name string, p *longPoll, get func(context.Context, string) (*Replica, error)) ([]byte, bool, error) {
+	rep, err := get(ctx, name)
+	if err != nil {
+		return nil, true, err
+	}
+	defer rep.Release()
+	return p.read(ctx, rep)
 }
 
 // longPoll is one pull between its reads: what it asked, until when it may

@@ -24,7 +24,7 @@ type hubFlags struct {
 	listen, data, tokens, cert, key, metricsListen string
 	insecureNoAuth                                 bool
 	skew, maxWait                                  time.Duration
-	maxBody, bodyBudget                            int64
+	maxBody, bodyBudget, pullBudget, minRate       int64
 	maxConns, maxWaits, maxOpen                    int
 }
 
@@ -39,6 +39,8 @@ func (f *hubFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.skew, "max-clock-skew", replicator.DefaultMaxClockSkew, "refuse pushes with changes stamped further than this ahead of the hub's clock")
 	fs.Int64Var(&f.maxBody, "max-body", hub.DefaultMaxBody, "largest request body accepted, in bytes")
 	fs.Int64Var(&f.bodyBudget, "body-budget", hub.DefaultBodyBudget, "bytes of push bodies held in memory at once (a larger push passes alone)")
+	fs.Int64Var(&f.pullBudget, "pull-budget", hub.DefaultPullBudget, "bytes of pull frames built and held in memory at once (a pull waits for room)")
+	fs.Int64Var(&f.minRate, "min-rate", hub.DefaultMinRate, "slowest transfer waited for, in bytes per second after a 30 s grace: a pull read more slowly is cut")
 	fs.DurationVar(&f.maxWait, "max-wait", hub.DefaultMaxWait, "longest a pull waits for a change")
 	fs.IntVar(&f.maxConns, "max-conns", hub.DefaultMaxConns, "connections held open at once (keep well under the file descriptor limit)")
 	fs.IntVar(&f.maxWaits, "max-waits-per-token", hub.DefaultMaxWaitsPerToken, "long-polls one token (or, without tokens, one address) holds at once")
@@ -53,7 +55,7 @@ func (f *hubFlags) check() error {
 	for _, v := range []struct {
 		name string
 		n    int64
-	}{{"max-body", f.maxBody}, {"body-budget", f.bodyBudget}, {"max-conns", int64(f.maxConns)},
+	}{{"max-body", f.maxBody}, {"body-budget", f.bodyBudget}, {"pull-budget", f.pullBudget}, {"min-rate", f.minRate}, {"max-conns", int64(f.maxConns)},
 		{"max-waits-per-token", int64(f.maxWaits)}, {"max-open", int64(f.maxOpen)}, {"max-wait", int64(f.maxWait)}} {
 		if v.n <= 0 {
 			return usageError{fmt.Sprintf("hub: --%s must be positive", v.name)}
@@ -95,7 +97,7 @@ func (c *HubCommand) Run(ctx context.Context, args []string) error {
 	// the listeners are open.
 	fmt.Fprintf(c.m.Stdout, "deltasync hub listening on %s://%s\n", scheme, ln.Addr())
 	logger.Info("hub started", "addr", ln.Addr().String(), "data", f.data, "auth", srv.Tokens != nil, "tls", tlsConfig != nil,
-		"max_conns", f.maxConns, "max_body", f.maxBody, "body_budget", f.bodyBudget)
+		"max_conns", f.maxConns, "max_body", f.maxBody, "body_budget", f.bodyBudget, "pull_budget", f.pullBudget, "min_rate", f.minRate)
 	httpSrv := srv.HTTPServer()
 	mainLn := srv.Listener(ln)
 	if tlsConfig != nil {
@@ -121,6 +123,7 @@ func (f *hubFlags) server(logger *slog.Logger) (*hub.Server, *hub.Store, error) 
 	store.Logger, store.MaxClockSkew, store.MaxOpen = logger, f.skew, f.maxOpen
 	srv := hub.NewServer(store)
 	srv.Logger, srv.MaxBody, srv.BodyBudget, srv.MaxWait = logger, f.maxBody, f.bodyBudget, f.maxWait
+	srv.PullBudget, srv.MinRate = f.pullBudget, f.minRate
 	srv.MaxConns, srv.MaxWaitsPerToken = f.maxConns, f.maxWaits
 	if f.tokens != "" {
 		tokens, err := hub.LoadTokens(f.tokens)
