@@ -80,7 +80,11 @@ type Replica struct {
 
 // Waiting returns how many pulls are waiting for a merge into r's
 // database (long-polls).
-func (r *Replica) Waiting() int { return r.store.changes.waiting(r.Name) }
+func (r *Replica) Waiting() int { return r.store.Waiting(r.Name) }
+
+// Waiting returns how many pulls are waiting for a merge into database
+// name (long-polls), whether its replica is open or not.
+func (s *Store) Waiting(name string) int { return s.changes.waiting(name) }
 
 func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".db") }
 

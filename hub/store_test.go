@@ -118,19 +118,20 @@ func TestLongPollsHoldNoReplica(t *testing.T) {
 	polls := map[string]chan result{}
 	pollCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// One after the other: each long-poll's first read must not meet
+	// two others reading, which would find every replica in use.
 	for _, name := range []string{"a", "b", "c"} {
 		since, err := replicator.Cursor(ctx, devices[name].Node.DB, "hub", "pulled")
 		if err != nil {
 			t.Fatal(err)
 		}
-		polls[name] = make(chan result, 1)
+		got := make(chan result, 1)
+		polls[name] = got
 		go func() {
 			f, err := local.Pull(pollCtx, name, replicator.PullRequest{Since: uint64(since), Wait: time.Minute})
-			polls[name] <- result{f, err}
+			got <- result{f, err}
 		}()
-	}
-	for name, got := range polls {
-		for deadline := time.Now().Add(10 * time.Second); waiting(t, local.Store, name) == 0; time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); local.Store.Waiting(name) == 0; time.Sleep(time.Millisecond) {
 			select {
 			case r := <-got:
 				t.Fatalf("the long-poll of %s ended before any push: %v", name, r.err)
@@ -156,15 +157,4 @@ func TestLongPollsHoldNoReplica(t *testing.T) {
 	if h, err := devices["a"].Node.Header(r.frame); err != nil || h.Changes != 2 {
 		t.Errorf("the long-poll of a returned %d changes (%v), want the 2 pushed", h.Changes, err)
 	}
-}
-
-// waiting returns how many long-polls wait on name.
-func waiting(t *testing.T, st *hub.Store, name string) int {
-	t.Helper()
-	rep, err := st.Get(context.Background(), name)
-	if err != nil {
-		t.Fatalf("get %s: %v", name, err)
-	}
-	defer rep.Release()
-	return rep.Waiting()
 }
