@@ -103,8 +103,27 @@
 //   - BodyBudget [--body-budget], DefaultBodyBudget = 1.5 x MaxBody: the
 //     bytes of push bodies held at once, each counted as its frame plus
 //     twice its declared uncompressed size (the decompressed body and the
-//     values decoded from it), first come first served. One push larger
-//     than the budget takes all of it and passes alone.
+//     values decoded from it). A third is kept for small pushes (counted
+//     at up to a third, as a device's batch of DefaultBatchBytes is):
+//     large ones hold at most two thirds between them, so that a large
+//     push a client sends slowly holds no small one up, and while a large
+//     one waits small ones take only their third, so that they never
+//     starve it. Each kind is served first come first served. A push
+//     counted as more than two thirds is counted as two thirds and passes
+//     alone among large ones.
+//   - MinRate [--min-rate], DefaultMinRate = 256 KiB/s: the slowest
+//     transfer the hub waits for, after a grace of 30 s. A push body's
+//     read deadline moves on as its bytes arrive, to when they are due at
+//     that rate: a client that falls behind is cut with 408 "too-slow" and
+//     gives its share of the budget back at once. A pull's frame must be
+//     read within the time its size takes (a write deadline), or the hub
+//     closes the connection. Both are logged at WARN ("client cut") and
+//     counted (deltasync_hub_slow_clients_cut_total).
+//   - MaxPushesPerToken [--max-pushes-per-token], 4: pushes one token
+//     (without tokens, one client address) has in flight at once, reading,
+//     waiting for the budget or merging; the next is 429
+//     "too-many-pushes", Retry-After 5. So one token's queued pushes
+//     cannot fill the budget's queue.
 //   - Pulls carry at most replicator.DefaultBatchSize changes whatever
 //     limit asks, and wait at most MaxWait [--max-wait, 60 s].
 //   - PullBudget [--pull-budget], DefaultPullBudget = 64 MiB: the bytes of
@@ -116,11 +135,6 @@
 //     frame is written or the reader cut. A long-poll holds none while it
 //     waits. A merge larger than a batch is served whole and counted at
 //     its size once built.
-//   - MinRate [--min-rate], DefaultMinRate = 256 KiB/s: the slowest
-//     transfer the hub waits for, after a grace of 30 s. A pull's frame
-//     must be read within that time for its size (a write deadline), or
-//     the hub cuts the reader and logs it at WARN ("client cut",
-//     deltasync_hub_slow_clients_cut_total).
 //   - MaxConns [--max-conns], DefaultMaxConns = 512: connections held open.
 //     At the cap a new connection closes the oldest one not serving a
 //     request (idle, or still sending its header); with all serving, the
@@ -132,17 +146,16 @@
 //     default), since every connection of a pool fills its own; a merge
 //     gets 64 MiB for its duration, which its working set needs.
 //   - HTTPServer sets the timeouts: 10 s for a header; for a request, the
-//     time a full-size body takes at MinRate plus 30 s,
-//     and never less than MaxWait + 30 s, since net/http cancels a request
-//     whose read deadline passes even while its handler waits; for a
-//     response, MaxWait plus that body time; 2 minutes for an idle
-//     keep-alive connection. A push that waited for the budget gets its
-//     own read deadline for the body; a pull's frame, its own write
-//     deadline.
-//
-// /metrics shows each budget's use (deltasync_hub_push_budget_held_bytes,
-// deltasync_hub_pull_budget_waiting and the like).
+//     time a full-size body takes at MinRate plus 30 s, and never less
+//     than MaxWait + 30 s, since net/http cancels a request whose read
+//     deadline passes even while its handler waits; for a response,
+//     MaxWait plus that body time; 2 minutes for an idle keep-alive
+//     connection. A push's body and a pull's frame get their own
+//     deadlines, as above.
 //   - A schema upload is at most 4 MiB of JSON.
+//
+// /metrics shows each budget's use: deltasync_hub_push_budget_held_bytes
+// and deltasync_hub_push_budget_waiting, and the same for pull.
 //
 // # Health
 //

@@ -23,9 +23,12 @@ var (
 	// each counted as its frame, its declared uncompressed body and the
 	// values decoded from it. At one and a half full-size frames, two
 	// large pushes never overlap (16 concurrent 60 MB bodies are read one
-	// after the other) while small pushes pass beside a large one, and the
-	// hub's heap for bodies stays under about 100 MiB. A push counted as
-	// more than the budget takes all of it and passes alone.
+	// after the other) and the hub's heap for bodies stays under about
+	// 100 MiB. A third of it is kept for small pushes (counted at up to a
+	// third, as a device's batch of DefaultBatchBytes is), so that a large
+	// push a client sends slowly holds none of them up; a push counted as
+	// more than two thirds is counted as two thirds and passes alone among
+	// large ones.
 	DefaultBodyBudget = DefaultMaxBody * 3 / 2
 
 	// DefaultPullBudget bounds the bytes of pull frames that the hub builds
@@ -48,6 +51,12 @@ const (
 	// holds one per database, so a quarter of DefaultMaxConns leaves room
 	// for many devices per token while no token fills the hub alone.
 	DefaultMaxWaitsPerToken = DefaultMaxConns / 4
+
+	// DefaultMaxPushesPerToken is how many pushes one token (or client
+	// address) has in flight at once, reading, waiting for the body
+	// budget or merging: as many as the hub merges at once, so that a
+	// token's slow or queued pushes cannot fill the budget's queue alone.
+	DefaultMaxPushesPerToken = DefaultConcurrentPushes
 
 	// DefaultMinRate is the slowest upload or download the hub waits for,
 	// in bytes per second (2 Mbit/s): a body of the full size then has
@@ -86,6 +95,13 @@ func (s *Server) maxWait() time.Duration {
 		return s.MaxWait
 	}
 	return DefaultMaxWait
+}
+
+func (s *Server) maxPushesPerToken() int {
+	if s.MaxPushesPerToken > 0 {
+		return s.MaxPushesPerToken
+	}
+	return DefaultMaxPushesPerToken
 }
 
 func (s *Server) minRate() int64 {
@@ -151,14 +167,15 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 	return limitListener{Listener: ln, limit: s.conns}
 }
 
-// waitLimit counts the long-polls each token holds.
-type waitLimit struct {
+// keyLimit counts what each caller (caller.waitKey) holds of one kind:
+// long-polls, or pushes.
+type keyLimit struct {
 	mu sync.Mutex
 	n  map[string]int
 }
 
-// enter takes one of key's max long-polls; false if it has none left.
-func (l *waitLimit) enter(key string, max int) bool {
+// enter takes one of key's max; false if it has none left.
+func (l *keyLimit) enter(key string, max int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n[key] >= max {
@@ -171,7 +188,7 @@ func (l *waitLimit) enter(key string, max int) bool {
 	return true
 }
 
-func (l *waitLimit) leave(key string) {
+func (l *keyLimit) leave(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n[key]--; l.n[key] <= 0 {

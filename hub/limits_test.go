@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -174,4 +177,110 @@ func metricValue(t *testing.T, metrics, name string) int64 {
 	}
 	t.Fatalf("no %s in /metrics:\n%s", name, metrics)
 	return 0
+}
+
+// slowPush starts a push of a frame of frameLen bytes, declaring a body of
+// as many, with the token of label, and sends only its header: a client
+// trickling a large body, or one that stopped sending.
+func slowPush(t *testing.T, h *testHub, label, db string, frameLen int64) net.Conn {
+	t.Helper()
+	e, err := codec.NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	f, err := e.Encode(nil, &codec.Batch{Last: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := f[:codec.HeaderSize:codec.HeaderSize]
+	binary.BigEndian.PutUint32(hdr[84:], uint32(frameLen-codec.HeaderSize))
+	binary.BigEndian.PutUint32(hdr[88:], uint32(frameLen-codec.HeaderSize))
+	binary.BigEndian.PutUint32(hdr[96:], crc32.Checksum(hdr[:96], crc32.MakeTable(crc32.Castagnoli)))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST /v1/%s/push HTTP/1.1\r\nHost: hub\r\nContent-Length: %d\r\n", db, frameLen)
+	if token := h.tokens[label]; token != "" {
+		fmt.Fprintf(conn, "Authorization: Bearer %s\r\n", token)
+	}
+	fmt.Fprintf(conn, "\r\n%s", hdr)
+	return conn
+}
+
+// TestSlowPushBlocksNoOne: pushes of full-size bodies that a client sends
+// slowly, one holding the body budget and three waiting for it, do not
+// hold up another token's small push; and a token may have at most
+// MaxPushesPerToken pushes at once: the next is 429 "too-many-pushes".
+func TestSlowPushBlocksNoOne(t *testing.T) {
+	h := startHub(t, map[string]string{"slow": "app", "quick": "app"}, nil)
+	doc := createDB(t, h.client("quick"), "app", strictDDL)
+	for range 4 {
+		slowPush(t, h, "slow", "app", hub.DefaultMaxBody)
+	}
+	waitFor(t, "a slow push holding the body budget and three waiting", func() bool {
+		m := h.do(t, "GET", "/metrics", "Bearer "+h.tokens["quick"], nil).body
+		return strings.Contains(m, "deltasync_hub_push_budget_waiting 3")
+	})
+	m := h.do(t, "GET", "/metrics", "Bearer "+h.tokens["quick"], nil).body
+	slowHeld := metricValue(t, m, "deltasync_hub_push_budget_held_bytes")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.client("quick").Push(ctx, "app", frame(t, doc, site(2), "t", []string{"id", "n", "s"}, insert(1, 1, []int{0, 1, 2}, int64(1), int64(1), "a")))
+		done <- err
+	}()
+	var err error
+	waitFor(t, "the small push of another token beside the slow ones", func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if err != nil {
+		t.Fatalf("the small push: %v", err)
+	}
+	m = h.do(t, "GET", "/metrics", "Bearer "+h.tokens["quick"], nil).body
+	if held := metricValue(t, m, "deltasync_hub_push_budget_held_bytes"); held != slowHeld {
+		t.Errorf("after the small push: %d bytes of the budget held, want the slow push's %d still", held, slowHeld)
+	}
+	fifth := frame(t, doc, site(1), "t", []string{"id", "n", "s"}, insert(2, 1, []int{0, 1, 2}, int64(2), int64(1), "a"))
+	_, err = h.client("slow").Push(ctx, "app", fifth)
+	if !errors.Is(err, hub.ErrTooManyPushes) {
+		t.Errorf("a fifth push of the slow token: got %v, want ErrTooManyPushes", err)
+	}
+}
+
+// TestSlowPushCut: a push whose body falls behind the minimum rate, after
+// the grace, is cut with a 408 that says so, and gives its share of the
+// body budget back without waiting for the time its whole body would take.
+func TestSlowPushCut(t *testing.T) {
+	h := startHub(t, nil, func(s *hub.Server) { hub.SetSlack(s, time.Second) })
+	createDB(t, h.client(""), "app", strictDDL)
+	conn := slowPush(t, h, "", "app", 16<<20) // 64 s at the minimum rate
+	waitFor(t, "the slow push cut", func() bool {
+		m := h.do(t, "GET", "/metrics", "", nil).body
+		return strings.Contains(m, "deltasync_hub_slow_clients_cut_total 1")
+	})
+	m := h.do(t, "GET", "/metrics", "", nil).body
+	if held := metricValue(t, m, "deltasync_hub_push_budget_held_bytes"); held != 0 {
+		t.Errorf("after the cut: %d bytes of the body budget held, want 0", held)
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the cut client got no answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"too-slow"`) {
+		t.Errorf("the cut client got %d %s, want 408 too-slow", resp.StatusCode, body)
+	}
+	if log := h.log.String(); !strings.Contains(log, "level=WARN msg=\"client cut\"") || strings.Contains(log, "level=ERROR") {
+		t.Errorf("want the cut logged at WARN and no ERROR:\n%s", log)
+	}
 }

@@ -43,7 +43,9 @@ type Server struct {
 	MaxConns int
 	// MaxWaitsPerToken caps the long-polls one token holds at once.
 	MaxWaitsPerToken int
-	Logger           *slog.Logger
+	// MaxPushesPerToken caps the pushes one token has in flight at once.
+	MaxPushesPerToken int
+	Logger            *slog.Logger
 
 	metrics *metrics
 	// pushes bounds the merges run at once: each takes a core.
@@ -53,7 +55,8 @@ type Server struct {
 	budgetOnce sync.Once
 	testSlack  time.Duration // the grace of a transfer, if not defaultSlack
 	conns      *connLimit
-	waits      waitLimit
+	waits      keyLimit
+	pushers    keyLimit
 	health     health
 }
 
@@ -93,8 +96,8 @@ func (s *Server) MetricsHandler() http.Handler {
 type caller struct {
 	db    string
 	token tokenKey // zero on a hub without tokens
-	// waitKey counts the caller's long-polls: its token, or on a hub
-	// without tokens its address.
+	// waitKey counts the caller's long-polls and pushes: its token, or on
+	// a hub without tokens its address.
 	waitKey string
 }
 
@@ -164,21 +167,25 @@ func (s *Server) authorize(r *http.Request) (caller, error) {
 // path, SQLite message or other tenant's data reaches a client. A client
 // that went away is no error at all, whatever error its leaving caused (a
 // cancelled wait, an interrupted SQLite statement, a failed write): it is
-// logged at DEBUG, and nothing is written. Nor is anything written once the
-// answer has begun.
+// logged at DEBUG and its connection closed without an answer. Nor does
+// anything follow an answer that has begun. A client cut for being slower
+// than the minimum rate is logged at WARN and counted.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err error) {
-	if errors.Is(err, errTooSlow) {
+	aw, _ := w.(*answerWriter)
+	begun := aw != nil && aw.begun
+	switch {
+	case errors.Is(err, ErrTooSlow):
 		s.Logger.Warn("client cut", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
 		s.metrics.add("deltasync_hub_slow_clients_cut_total", 1)
-		return
-	}
-	if r.Context().Err() != nil {
+		if begun {
+			abort()
+		}
+	case r.Context().Err() != nil:
 		s.Logger.Debug("client went away", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
-		return
-	}
-	if aw, ok := w.(*answerWriter); ok && aw.begun {
+		abort()
+	case begun:
 		s.Logger.Error("answer cut short", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
-		return
+		abort()
 	}
 	err = clientError(err)
 	status, code := statusOf(err)
@@ -196,6 +203,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err err
 	}
 	writeError(w, status, msg, code)
 }
+
+// abort ends the request and closes its connection without an answer or
+// the rest of one: a handler that only returned would have net/http send
+// an empty 200, or end a cut frame as if it were whole.
+func abort() { panic(http.ErrAbortHandler) }
 
 func writeError(w http.ResponseWriter, status int, msg, code string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -221,6 +233,10 @@ func (s *Server) replica(ctx context.Context, db string) (*Replica, error) {
 }
 
 func (s *Server) push(w http.ResponseWriter, r *http.Request, c caller) error {
+	if !s.pushers.enter(c.waitKey, s.maxPushesPerToken()) {
+		return fmt.Errorf("%w: the limit is %d at once; push one batch at a time, or give devices their own tokens", ErrTooManyPushes, s.maxPushesPerToken())
+	}
+	defer s.pushers.leave(c.waitKey)
 	rep, err := s.replica(r.Context(), c.db)
 	if err != nil {
 		return err
@@ -287,15 +303,18 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 		return nil, h, nil, err
 	}
 	release = sh.release
-	// The request may have waited for the budget: give the body its own
-	// time, at the slowest rate the hub waits for.
+	// The request may have waited for the budget: the body's time starts
+	// now, and the client must keep up with the minimum rate.
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(s.transferTime(h.FrameLen())))
 	rc.SetWriteDeadline(time.Now().Add(s.transferTime(h.FrameLen()) + s.slack()))
+	body := &minRateReader{r: r.Body, start: time.Now(), due: s.transferTime, setDeadline: rc.SetReadDeadline}
 	frame = make([]byte, h.FrameLen())
 	copy(frame, head)
-	if n, err := io.ReadFull(r.Body, frame[codec.HeaderSize:]); err != nil {
+	if n, err := io.ReadFull(body, frame[codec.HeaderSize:]); err != nil {
 		release()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, h, nil, fmt.Errorf("%w: %d of a %d-byte push in %s", ErrTooSlow, n, h.FrameLen(), time.Since(body.start).Round(time.Second))
+		}
 		return nil, h, nil, truncated(err, codec.HeaderSize+n, fmt.Sprintf("the %d-byte frame", h.FrameLen()))
 	}
 	if n, _ := r.Body.Read(make([]byte, 1)); n > 0 {
@@ -303,6 +322,31 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 		return nil, h, nil, fmt.Errorf("%w: bytes after the %d-byte frame", codec.ErrCorrupt, h.FrameLen())
 	}
 	return frame, h, release, nil
+}
+
+// minRateReader reads a push body that must keep up with the hub's
+// minimum rate: before each read of at most rateChunk bytes it moves the
+// read deadline to when the bytes read so far and that chunk are due
+// (their transfer time from the start), so that a client who falls behind
+// is cut when it does, giving its share of the body budget back, rather
+// than when its whole body's time has passed.
+type minRateReader struct {
+	r           io.Reader
+	start       time.Time
+	n           int64
+	due         func(n int64) time.Duration
+	setDeadline func(time.Time) error
+}
+
+// rateChunk is the most a minRateReader reads under one deadline.
+const rateChunk = 64 << 10
+
+func (m *minRateReader) Read(p []byte) (int, error) {
+	p = p[:min(len(p), rateChunk)]
+	m.setDeadline(m.start.Add(m.due(m.n + int64(len(p))))) //nolint:errcheck // without deadlines the server's ReadTimeout bounds the body
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	return n, err
 }
 
 // truncated names a body that ended early, and passes on other read
@@ -335,10 +379,6 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, c caller) error {
 	return s.writeFrame(w, frame)
 }
 
-// errTooSlow: a client that sent or read more slowly than the hub's
-// minimum rate, cut.
-var errTooSlow = errors.New("slower than the minimum rate")
-
 // writeFrame writes a pull's frame within the time its size takes at the
 // minimum rate, so that a reader who stops reading is cut, and the frame's
 // memory (its share of the pull budget) freed, instead of held until the
@@ -349,7 +389,7 @@ func (s *Server) writeFrame(w http.ResponseWriter, frame []byte) error {
 	w.Header().Set("Content-Length", strconv.Itoa(len(frame)))
 	if _, err := w.Write(frame); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("%w: a pull of %d bytes not read within %s", errTooSlow, len(frame), s.transferTime(int64(len(frame))))
+			return fmt.Errorf("%w: a pull of %d bytes not read within %s", ErrTooSlow, len(frame), s.transferTime(int64(len(frame))))
 		}
 		return err
 	}
@@ -360,7 +400,8 @@ func (s *Server) writeFrame(w http.ResponseWriter, frame []byte) error {
 // first use from BodyBudget and PullBudget.
 func (s *Server) budgets() (push, pull *budget) {
 	s.budgetOnce.Do(func() {
-		s.pushBudget = newBudget(orDefault(s.BodyBudget, DefaultBodyBudget), 0)
+		size := orDefault(s.BodyBudget, DefaultBodyBudget)
+		s.pushBudget = newBudget(size, size/3)
 		s.pullBudget = newBudget(orDefault(s.PullBudget, DefaultPullBudget), 0)
 	})
 	return s.pushBudget, s.pullBudget

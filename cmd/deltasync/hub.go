@@ -25,7 +25,7 @@ type hubFlags struct {
 	insecureNoAuth                                 bool
 	skew, maxWait                                  time.Duration
 	maxBody, bodyBudget, pullBudget, minRate       int64
-	maxConns, maxWaits, maxOpen                    int
+	maxConns, maxWaits, maxPushes, maxOpen         int
 }
 
 func (f *hubFlags) register(fs *flag.FlagSet) {
@@ -44,6 +44,7 @@ func (f *hubFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.maxWait, "max-wait", hub.DefaultMaxWait, "longest a pull waits for a change")
 	fs.IntVar(&f.maxConns, "max-conns", hub.DefaultMaxConns, "connections held open at once (keep well under the file descriptor limit)")
 	fs.IntVar(&f.maxWaits, "max-waits-per-token", hub.DefaultMaxWaitsPerToken, "long-polls one token (or, without tokens, one address) holds at once")
+	fs.IntVar(&f.maxPushes, "max-pushes-per-token", hub.DefaultMaxPushesPerToken, "pushes one token (or, without tokens, one address) has in flight at once")
 	fs.IntVar(&f.maxOpen, "max-open", hub.DefaultMaxOpen, "replicas open at once")
 }
 
@@ -56,7 +57,7 @@ func (f *hubFlags) check() error {
 		name string
 		n    int64
 	}{{"max-body", f.maxBody}, {"body-budget", f.bodyBudget}, {"pull-budget", f.pullBudget}, {"min-rate", f.minRate}, {"max-conns", int64(f.maxConns)},
-		{"max-waits-per-token", int64(f.maxWaits)}, {"max-open", int64(f.maxOpen)}, {"max-wait", int64(f.maxWait)}} {
+		{"max-waits-per-token", int64(f.maxWaits)}, {"max-pushes-per-token", int64(f.maxPushes)}, {"max-open", int64(f.maxOpen)}, {"max-wait", int64(f.maxWait)}} {
 		if v.n <= 0 {
 			return usageError{fmt.Sprintf("hub: --%s must be positive", v.name)}
 		}
@@ -124,7 +125,7 @@ func (f *hubFlags) server(logger *slog.Logger) (*hub.Server, *hub.Store, error) 
 	srv := hub.NewServer(store)
 	srv.Logger, srv.MaxBody, srv.BodyBudget, srv.MaxWait = logger, f.maxBody, f.bodyBudget, f.maxWait
 	srv.PullBudget, srv.MinRate = f.pullBudget, f.minRate
-	srv.MaxConns, srv.MaxWaitsPerToken = f.maxConns, f.maxWaits
+	srv.MaxConns, srv.MaxWaitsPerToken, srv.MaxPushesPerToken = f.maxConns, f.maxWaits, f.maxPushes
 	if f.tokens != "" {
 		tokens, err := hub.LoadTokens(f.tokens)
 		if err != nil {
