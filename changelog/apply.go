@@ -25,12 +25,14 @@ type ApplyOptions struct {
 	// compiles the changelog inserts out of fn's statements; a smaller one
 	// deletes what they logged before it commits.
 	Writes int
-	// CacheKiB, if positive, is the page cache of the apply's connection
-	// while it runs; the connection's own is set back after the commit,
-	// which frees the pages beyond it. A node whose connections keep a
-	// small cache (a hub, whose readers would each fill a large one) gives
-	// its merges a large one: a merge whose working set does not fit
-	// writes its pages twice.
+	// CacheKiB, if positive, is the page cache of a bulk apply's
+	// connection (of bulkMin writes or more) while it runs; the
+	// connection's own is set back after the commit, which frees the pages
+	// beyond it. A node whose connections keep a small cache (a hub, whose
+	// readers would each fill a large one) gives its large merges a large
+	// one: a merge whose working set does not fit writes its pages twice.
+	// A smaller apply's working set fits any cache, and it is spared the
+	// three statements.
 	CacheKiB int
 }
 
@@ -73,7 +75,7 @@ func (l *Log) ApplyRemoteWith(ctx context.Context, origin SiteID, opt ApplyOptio
 			}
 		}()
 	}
-	if opt.CacheKiB > 0 {
+	if opt.CacheKiB > 0 && opt.Writes >= bulkMin {
 		restore, err := cacheSize(ctx, conn, opt.CacheKiB)
 		if err != nil {
 			return fmt.Errorf("begin apply: %w", err)

@@ -144,7 +144,8 @@
 //     "too-many-waits", Retry-After 5.
 //   - Each connection to a replica keeps a 2 MiB page cache (SQLite's
 //     default), since every connection of a pool fills its own; a merge
-//     gets 64 MiB for its duration, which its working set needs.
+//     of 1,000 changes or more gets 64 MiB for its duration, which its
+//     working set needs.
 //   - HTTPServer sets the timeouts: 10 s for a header; for a request, the
 //     time a full-size body takes at MinRate plus 30 s, and never less
 //     than MaxWait + 30 s, since net/http cancels a request whose read

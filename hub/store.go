@@ -318,8 +318,9 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 // hub to 1 GB. A read goes through the cache once, so SQLite's default
 // size serves it (the kernel caches the file); a merge of a big batch
 // needs a cache larger than its working set, or it writes pages twice
-// (see sqlitefile.DSN), and gets one for the merge only. Merges run one
-// per replica and DefaultConcurrentPushes in all.
+// (see sqlitefile.DSN), and gets one for the merge only (a merge of 1,000
+// changes or more: changelog.ApplyOptions.CacheKiB). Merges run one per
+// replica and DefaultConcurrentPushes in all.
 const (
 	replicaCacheKiB      = 2 << 10
 	replicaMergeCacheKiB = 64 << 10

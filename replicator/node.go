@@ -42,8 +42,9 @@ type Node struct {
 	MaxRowBytes  int64         // a larger local row is held back, not pushed; 0 means DefaultMaxRowBytes
 	MaxClockSkew time.Duration // 0 means DefaultMaxClockSkew
 	// MergeCacheKiB, if positive, is the page cache of the connection
-	// that merges, during the merge only (changelog.ApplyOptions.CacheKiB):
-	// a hub keeps its replicas' connections small and gives merges more.
+	// that merges a large batch, during the merge only
+	// (changelog.ApplyOptions.CacheKiB): a hub keeps its replicas'
+	// connections small and gives large merges more.
 	MergeCacheKiB int
 	Logger        *slog.Logger
 	Now           func() time.Time // the wall clock; tests replace it
