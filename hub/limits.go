@@ -60,8 +60,8 @@ const (
 
 	// DefaultMinRate is the slowest upload or download the hub waits for,
 	// in bytes per second (2 Mbit/s): a body of the full size then has
-	// about four and a half minutes. A pull's frame must be read at least
-	// this fast once the hub writes it, or the hub cuts the reader.
+	// about four and a half minutes. A push body and a pull's frame must
+	// keep up with it after a 30 s grace, or the hub cuts the client.
 	DefaultMinRate = 256 << 10
 
 	// headerTimeout bounds reading a request's header; idleTimeout closes

@@ -35,7 +35,8 @@ type Server struct {
 	// PullBudget bounds the bytes of pull frames built and held at once.
 	PullBudget int64
 	// MinRate is the slowest transfer the hub waits for, in bytes per
-	// second, after a grace of 30 s: a pull's frame read more slowly is cut.
+	// second, after a grace of 30 s: a push body sent or a pull's frame
+	// read more slowly is cut.
 	MinRate int64
 	// MaxWait is the longest a pull waits for a change.
 	MaxWait time.Duration

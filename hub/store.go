@@ -494,7 +494,7 @@ func (c *changes) watch(name string) <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.next == nil {
-		c.next, c.n = map[string]chan struct{}{}, map[string]int{}
+		c.next = map[string]chan struct{}{}
 	}
 	ch, ok := c.next[name]
 	if !ok {
@@ -534,6 +534,9 @@ func (c *changes) wait(ctx context.Context, name string, ch <-chan struct{}, dea
 func (c *changes) add(name string, d int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
 	if c.n[name] += d; c.n[name] <= 0 {
 		delete(c.n, name)
 	}

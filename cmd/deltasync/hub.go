@@ -40,7 +40,7 @@ func (f *hubFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxBody, "max-body", hub.DefaultMaxBody, "largest request body accepted, in bytes")
 	fs.Int64Var(&f.bodyBudget, "body-budget", hub.DefaultBodyBudget, "bytes of push bodies held in memory at once (a larger push passes alone)")
 	fs.Int64Var(&f.pullBudget, "pull-budget", hub.DefaultPullBudget, "bytes of pull frames built and held in memory at once (a pull waits for room)")
-	fs.Int64Var(&f.minRate, "min-rate", hub.DefaultMinRate, "slowest transfer waited for, in bytes per second after a 30 s grace: a pull read more slowly is cut")
+	fs.Int64Var(&f.minRate, "min-rate", hub.DefaultMinRate, "slowest transfer waited for, in bytes per second after a 30 s grace: a push sent or a pull read more slowly is cut")
 	fs.DurationVar(&f.maxWait, "max-wait", hub.DefaultMaxWait, "longest a pull waits for a change")
 	fs.IntVar(&f.maxConns, "max-conns", hub.DefaultMaxConns, "connections held open at once (keep well under the file descriptor limit)")
 	fs.IntVar(&f.maxWaits, "max-waits-per-token", hub.DefaultMaxWaitsPerToken, "long-polls one token (or, without tokens, one address) holds at once")
