@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -344,12 +345,18 @@ func (h *benchHub) client(tb testing.TB, w *wireCounter) *hub.Client {
 // newInprocHub serves a hub store in dir with hub.NewServer(store).Handler()
 // on an httptest server in this process.
 func newInprocHub(tb testing.TB, dir string) *benchHub {
+	return newInprocHubPushes(tb, dir, 0)
+}
+
+// newInprocHubPushes is newInprocHub allowing maxPushes pushes at once
+// from one client address (0: hub.DefaultMaxPushesPerToken).
+func newInprocHubPushes(tb testing.TB, dir string, maxPushes int) *benchHub {
 	tb.Helper()
 	store := hub.NewStore(dir)
 	store.Logger = syncLogger
 	tb.Cleanup(func() { store.Close() })
 	srv := hub.NewServer(store)
-	srv.Logger = syncLogger
+	srv.Logger, srv.MaxPushesPerToken = syncLogger, maxPushes
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
 	return &benchHub{url: ts.URL, store: store}
@@ -366,9 +373,9 @@ func deltasyncBinary(tb testing.TB) string {
 	return bin
 }
 
-// newProcessHub starts `deltasync hub --listen 127.0.0.1:0 --data dir`,
-// built with go build, and stops it (SIGINT) when tb ends.
-func newProcessHub(tb testing.TB, dir string) *benchHub {
+// newProcessHub starts `deltasync hub --listen 127.0.0.1:0 --data dir`
+// with flags, built with go build, and stops it (SIGINT) when tb ends.
+func newProcessHub(tb testing.TB, dir string, flags ...string) *benchHub {
 	tb.Helper()
 	bin := deltasyncBinary(tb)
 	logf, err := os.Create(filepath.Join(tb.TempDir(), "hub.log"))
@@ -376,7 +383,7 @@ func newProcessHub(tb testing.TB, dir string) *benchHub {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { logf.Close() })
-	cmd := exec.Command(bin, "hub", "--listen", "127.0.0.1:0", "--data", dir)
+	cmd := exec.Command(bin, append([]string{"hub", "--listen", "127.0.0.1:0", "--data", dir}, flags...)...)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -405,12 +412,17 @@ func newProcessHub(tb testing.TB, dir string) *benchHub {
 	return &benchHub{url: url, pid: cmd.Process.Pid}
 }
 
-// newBenchHub returns a hub of the given kind, "inproc" or "process".
-func newBenchHub(tb testing.TB, kind, dir string) *benchHub {
+// newBenchHub returns a hub of the given kind, "inproc" or "process",
+// allowing maxPushes pushes at once from one client address (0: the
+// default): the benchmarks' devices share 127.0.0.1 and no token.
+func newBenchHub(tb testing.TB, kind, dir string, maxPushes int) *benchHub {
 	if kind == "process" {
+		if maxPushes > 0 {
+			return newProcessHub(tb, dir, "--max-pushes-per-token", strconv.Itoa(maxPushes))
+		}
 		return newProcessHub(tb, dir)
 	}
-	return newInprocHub(tb, dir)
+	return newInprocHubPushes(tb, dir, maxPushes)
 }
 
 // hubKinds are the hubs the end-to-end benchmarks run against.

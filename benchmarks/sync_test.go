@@ -540,7 +540,7 @@ func BenchmarkSyncPropagation(b *testing.B) {
 func benchPropagation(b *testing.B, kind string) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	h := newBenchHub(b, kind, filepath.Join(dir, "hub"))
+	h := newBenchHub(b, kind, filepath.Join(dir, "hub"), 0)
 	a := newSyncDevice(b, dir, "a", h.client(b, nil), "notes", propRows)
 	d := newSyncDevice(b, dir, "b", h.client(b, nil), "notes", 0)
 	for _, dev := range []*syncDevice{a, d} {
@@ -644,7 +644,7 @@ func BenchmarkSyncThroughput(b *testing.B) {
 
 func benchThroughput(b *testing.B, kind string, txRows int) {
 	ctx := context.Background()
-	h := newBenchHub(b, kind, filepath.Join(b.TempDir(), "hub"))
+	h := newBenchHub(b, kind, filepath.Join(b.TempDir(), "hub"), 0)
 	rows := noteRows(0, throughputChanges)
 	last := noteID(throughputChanges - 1)
 	var e2e, plain, ratio []float64
@@ -767,7 +767,8 @@ func hubFrames(b *testing.B) ([][][]byte, *replicator.SchemaDoc) {
 
 func benchHubMerge(b *testing.B, kind string, frames [][][]byte, doc *replicator.SchemaDoc) {
 	ctx := context.Background()
-	h := newBenchHub(b, kind, filepath.Join(b.TempDir(), "hub"))
+	// hubDevices devices, each of which would push with a token of its own.
+	h := newBenchHub(b, kind, filepath.Join(b.TempDir(), "hub"), hubDevices)
 	clients := make([]*hub.Client, hubDevices)
 	for k := range clients {
 		clients[k] = h.client(b, nil)

@@ -25,6 +25,15 @@ type ApplyOptions struct {
 	// compiles the changelog inserts out of fn's statements; a smaller one
 	// deletes what they logged before it commits.
 	Writes int
+	// CacheKiB, if positive, is the page cache of a bulk apply's
+	// connection (of bulkMin writes or more) while it runs; the
+	// connection's own is set back after the commit, which frees the pages
+	// beyond it. A node whose connections keep a small cache (a hub, whose
+	// readers would each fill a large one) gives its large merges a large
+	// one: a merge whose working set does not fit writes its pages twice.
+	// A smaller apply's working set fits any cache, and it is spared the
+	// three statements.
+	CacheKiB int
 }
 
 // bulkMin is the fewest writes for which ApplyRemoteWith sets up a bulk
@@ -62,6 +71,17 @@ func (l *Log) ApplyRemoteWith(ctx context.Context, origin SiteID, opt ApplyOptio
 			if restore() != nil {
 				// Rather than give the pool (the app's, maybe) a
 				// connection with another temp_store, drop it.
+				conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // it is ErrBadConn
+			}
+		}()
+	}
+	if opt.CacheKiB > 0 && opt.Writes >= bulkMin {
+		restore, err := cacheSize(ctx, conn, opt.CacheKiB)
+		if err != nil {
+			return fmt.Errorf("begin apply: %w", err)
+		}
+		defer func() {
+			if restore() != nil {
 				conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // it is ErrBadConn
 			}
 		}()
@@ -147,6 +167,22 @@ func memoryJournals(ctx context.Context, conn *sqlx.Conn) (restore func() error,
 	}
 	return func() error {
 		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d`, store))
+		return err
+	}, nil
+}
+
+// cacheSize sets conn's page cache to kib KiB until restore sets back the
+// one it had.
+func cacheSize(ctx context.Context, conn *sqlx.Conn, kib int) (restore func() error, err error) {
+	var was int64
+	if err := conn.GetContext(ctx, &was, `PRAGMA cache_size`); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -kib)); err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, was))
 		return err
 	}, nil
 }

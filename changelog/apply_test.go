@@ -165,3 +165,26 @@ func TestApplyRemoteBulkTempStore(t *testing.T) {
 		t.Error("a bulk apply dropped the connection's temporary table")
 	}
 }
+
+// TestApplyRemoteCacheSize: a bulk apply with CacheKiB runs with that page
+// cache and leaves its connection with the one it had; a small one keeps
+// the connection's.
+func TestApplyRemoteCacheSize(t *testing.T) {
+	_, db := mustInstall(t, notesDDL)
+	db.SetMaxOpenConns(1) // every statement below runs on the connection the apply used
+	ctx := context.Background()
+	mustExec(t, db, `PRAGMA cache_size = -2048`)
+	for _, tc := range []struct{ writes, want int }{{1 << 20, -65536}, {1, -2048}} {
+		var during int
+		opt := changelog.ApplyOptions{CacheKiB: 65536, Writes: tc.writes}
+		err := changelog.New(db).ApplyRemoteWith(ctx, changelog.SiteID{1}, opt, func(tx *sqlx.Tx) error {
+			return tx.Get(&during, `PRAGMA cache_size`)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after := count(t, db, `PRAGMA cache_size`); during != tc.want || after != -2048 {
+			t.Errorf("%d writes: cache_size during the apply %d, after %d; want %d, -2048", tc.writes, during, after, tc.want)
+		}
+	}
+}

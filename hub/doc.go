@@ -45,7 +45,12 @@
 // opened, built, merged into and read without it. Replicas are closed when
 // idle (Store.IdleTimeout) and beyond Store.MaxOpen, least recently used
 // first; one in use (Get pins it until Release) is never closed, and when
-// every one is in use a request for another database gets 503 "busy".
+// every one is in use a request for another database gets 503 "busy". A
+// long-poll pins its replica only while it reads, never while it waits:
+// it waits on a notice the store keeps per database name, which every
+// merge that moves the version sends, so that waiting long-polls hold no
+// replica open however many databases they wait on, and hear of a merge
+// into a replica that was closed and opened again meanwhile.
 // Each push is merged in one transaction, so a pull never sees half of it.
 // Client implements replicator.Hub over HTTP and Local implements it in
 // process; both run the same conformance tests.
@@ -60,8 +65,10 @@
 // at WARN. The hub's own failure is a 500 whose body says only
 // "internal error (logged as ID)"; the ERROR log line with that id has the
 // real error, so no server path or SQLite message reaches a client. A
-// client that leaves (a closed long-poll) is logged at DEBUG, not counted
-// as an error, and gets no answer.
+// client that leaves (a closed long-poll, a connection closed while its
+// pull is read or written) is logged at DEBUG, not counted as an error,
+// and gets no answer, whatever error its leaving caused. Once an answer
+// has begun, no error body follows it.
 //
 // # Authentication
 //
@@ -96,10 +103,38 @@
 //   - BodyBudget [--body-budget], DefaultBodyBudget = 1.5 x MaxBody: the
 //     bytes of push bodies held at once, each counted as its frame plus
 //     twice its declared uncompressed size (the decompressed body and the
-//     values decoded from it), first come first served. One push larger
-//     than the budget takes all of it and passes alone.
+//     values decoded from it). A third is kept for small pushes (counted
+//     at up to a third, as a device's batch of DefaultBatchBytes is):
+//     large ones hold at most two thirds between them, so that a large
+//     push a client sends slowly holds no small one up, and while a large
+//     one waits small ones take only their third, so that they never
+//     starve it. Each kind is served first come first served. A push
+//     counted as more than two thirds is counted as two thirds and passes
+//     alone among large ones.
+//   - MinRate [--min-rate], DefaultMinRate = 256 KiB/s: the slowest
+//     transfer the hub waits for, after a grace of 30 s. A push body's
+//     read deadline moves on as its bytes arrive, to when they are due at
+//     that rate: a client that falls behind is cut with 408 "too-slow" and
+//     gives its share of the budget back at once. A pull's frame must be
+//     read within the time its size takes (a write deadline), or the hub
+//     closes the connection. Both are logged at WARN ("client cut") and
+//     counted (deltasync_hub_slow_clients_cut_total).
+//   - MaxPushesPerToken [--max-pushes-per-token], 4: pushes one token
+//     (without tokens, one client address) has in flight at once, reading,
+//     waiting for the budget or merging; the next is 429
+//     "too-many-pushes", Retry-After 5. So one token's queued pushes
+//     cannot fill the budget's queue.
 //   - Pulls carry at most replicator.DefaultBatchSize changes whatever
 //     limit asks, and wait at most MaxWait [--max-wait, 60 s].
+//   - PullBudget [--pull-budget], DefaultPullBudget = 64 MiB: the bytes of
+//     pull frames built and held at once. Before it reads a replica a pull
+//     takes a share of what the read may build (three times
+//     replicator.DefaultBatchBytes: the values read, their encoded body,
+//     the frame), waiting for one in turn; once the frame is built the
+//     share shrinks to the frame's size, and it is given back when the
+//     frame is written or the reader cut. A long-poll holds none while it
+//     waits. A merge larger than a batch is served whole and counted at
+//     its size once built.
 //   - MaxConns [--max-conns], DefaultMaxConns = 512: connections held open.
 //     At the cap a new connection closes the oldest one not serving a
 //     request (idle, or still sending its header); with all serving, the
@@ -107,14 +142,21 @@
 //   - MaxWaitsPerToken [--max-waits-per-token], 128: long-polls one token
 //     (without tokens, one client address) holds at once; the next is 429
 //     "too-many-waits", Retry-After 5.
+//   - Each connection to a replica keeps a 2 MiB page cache (SQLite's
+//     default), since every connection of a pool fills its own; a merge
+//     of 1,000 changes or more gets 64 MiB for its duration, which its
+//     working set needs.
 //   - HTTPServer sets the timeouts: 10 s for a header; for a request, the
-//     time a full-size body takes at DefaultMinRate (256 KiB/s) plus 30 s,
-//     and never less than MaxWait + 30 s, since net/http cancels a request
-//     whose read deadline passes even while its handler waits; for a
-//     response, MaxWait plus that body time; 2 minutes for an idle
-//     keep-alive connection. A push that waited for the budget gets its
-//     own read deadline for the body.
+//     time a full-size body takes at MinRate plus 30 s, and never less
+//     than MaxWait + 30 s, since net/http cancels a request whose read
+//     deadline passes even while its handler waits; for a response,
+//     MaxWait plus that body time; 2 minutes for an idle keep-alive
+//     connection. A push's body and a pull's frame get their own
+//     deadlines, as above.
 //   - A schema upload is at most 4 MiB of JSON.
+//
+// /metrics shows each budget's use: deltasync_hub_push_budget_held_bytes
+// and deltasync_hub_push_budget_waiting, and the same for pull.
 //
 // # Health
 //

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"net/url"
+	"time"
 
 	"github.com/deltasync/deltasync/replicator"
 )
@@ -15,3 +16,7 @@ func ParsePullQuery(s *Server, rawQuery string) (replicator.PullRequest, error) 
 	}
 	return s.pullRequest(q)
 }
+
+// SetSlack sets the grace every transfer time begins with (30 s), so that
+// a test sees a stalled client cut in seconds.
+func SetSlack(s *Server, d time.Duration) { s.testSlack = d }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/replicator"
 )
 
 // Defaults of a Server's limits. cmd/deltasync exposes each as a flag of
@@ -22,10 +23,18 @@ var (
 	// each counted as its frame, its declared uncompressed body and the
 	// values decoded from it. At one and a half full-size frames, two
 	// large pushes never overlap (16 concurrent 60 MB bodies are read one
-	// after the other) while small pushes pass beside a large one, and the
-	// hub's heap for bodies stays under about 100 MiB. A push counted as
-	// more than the budget takes all of it and passes alone.
+	// after the other) and the hub's heap for bodies stays under about
+	// 100 MiB. A third of it is kept for small pushes (counted at up to a
+	// third, as a device's batch of DefaultBatchBytes is), so that a large
+	// push a client sends slowly holds none of them up; a push counted as
+	// more than two thirds is counted as two thirds and passes alone among
+	// large ones.
 	DefaultBodyBudget = DefaultMaxBody * 3 / 2
+
+	// DefaultPullBudget bounds the bytes of pull frames that the hub builds
+	// and holds at once: room for two reads at their largest (pullShare)
+	// beside frames being written to slower readers.
+	DefaultPullBudget = int64(8 * replicator.DefaultBatchBytes)
 )
 
 const (
@@ -43,17 +52,32 @@ const (
 	// for many devices per token while no token fills the hub alone.
 	DefaultMaxWaitsPerToken = DefaultMaxConns / 4
 
+	// DefaultMaxPushesPerToken is how many pushes one token (or client
+	// address) has in flight at once, reading, waiting for the body
+	// budget or merging: as many as the hub merges at once, so that a
+	// token's slow or queued pushes cannot fill the budget's queue alone.
+	DefaultMaxPushesPerToken = DefaultConcurrentPushes
+
 	// DefaultMinRate is the slowest upload or download the hub waits for,
 	// in bytes per second (2 Mbit/s): a body of the full size then has
-	// about four and a half minutes.
+	// about four and a half minutes. A push body and a pull's frame must
+	// keep up with it after a 30 s grace, or the hub cuts the client.
 	DefaultMinRate = 256 << 10
 
 	// headerTimeout bounds reading a request's header; idleTimeout closes
 	// a kept-alive connection that sends no next request.
 	headerTimeout = 10 * time.Second
 	idleTimeout   = 2 * time.Minute
-	// slack is added to every transfer time, for latency and the merge.
-	slack = 30 * time.Second
+	// defaultSlack is added to every transfer time, for latency and the
+	// merge.
+	defaultSlack = 30 * time.Second
+	// pullShare is what one pull's read may build before its frame is
+	// known, taken from the pull budget: the changes it reads (at most
+	// about replicator.DefaultBatchBytes of values, the replicas' batch
+	// size), the body they encode to and the frame that compresses it.
+	// Once the frame is built the share shrinks to the frame's size; a
+	// frame larger than the share (a merge served whole) takes its size.
+	pullShare = 3 * replicator.DefaultBatchBytes
 	// maxSchemaBody bounds a schema upload, twice what the hub builds from
 	// (hub/schemadoc.go), for the JSON around the statements.
 	maxSchemaBody = 4 << 20
@@ -73,6 +97,20 @@ func (s *Server) maxWait() time.Duration {
 	return DefaultMaxWait
 }
 
+func (s *Server) maxPushesPerToken() int {
+	if s.MaxPushesPerToken > 0 {
+		return s.MaxPushesPerToken
+	}
+	return DefaultMaxPushesPerToken
+}
+
+func (s *Server) minRate() int64 {
+	if s.MinRate > 0 {
+		return s.MinRate
+	}
+	return DefaultMinRate
+}
+
 func (s *Server) maxConns() int {
 	if s.MaxConns > 0 {
 		return s.MaxConns
@@ -87,10 +125,17 @@ func (s *Server) maxWaitsPerToken() int {
 	return DefaultMaxWaitsPerToken
 }
 
-// transferTime is how long n bytes take at the slowest rate the hub
-// waits for.
-func transferTime(n int64) time.Duration {
-	return slack + time.Duration(n/DefaultMinRate)*time.Second
+// transferTime is how long n bytes may take: slack, plus n at the
+// slowest rate the hub waits for.
+func (s *Server) transferTime(n int64) time.Duration {
+	return s.slack() + time.Duration(float64(n)/float64(s.minRate())*float64(time.Second))
+}
+
+func (s *Server) slack() time.Duration {
+	if s.testSlack > 0 {
+		return s.testSlack
+	}
+	return defaultSlack
 }
 
 // HTTPServer returns an http.Server for s with timeouts suited to
@@ -100,11 +145,11 @@ func transferTime(n int64) time.Duration {
 // even while its handler waits); a response may take the longest wait plus
 // a full-size body. Serve it on s.Listener.
 func (s *Server) HTTPServer() *http.Server {
-	body := transferTime(s.maxBody())
+	body := s.transferTime(s.maxBody())
 	return &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: headerTimeout,
-		ReadTimeout:       max(body, s.maxWait()+slack),
+		ReadTimeout:       max(body, s.maxWait()+s.slack()),
 		WriteTimeout:      s.maxWait() + body,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -122,14 +167,15 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 	return limitListener{Listener: ln, limit: s.conns}
 }
 
-// waitLimit counts the long-polls each token holds.
-type waitLimit struct {
+// keyLimit counts what each caller (caller.waitKey) holds of one kind:
+// long-polls, or pushes.
+type keyLimit struct {
 	mu sync.Mutex
 	n  map[string]int
 }
 
-// enter takes one of key's max long-polls; false if it has none left.
-func (l *waitLimit) enter(key string, max int) bool {
+// enter takes one of key's max; false if it has none left.
+func (l *keyLimit) enter(key string, max int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n[key] >= max {
@@ -142,7 +188,7 @@ func (l *waitLimit) enter(key string, max int) bool {
 	return true
 }
 
-func (l *waitLimit) leave(key string) {
+func (l *keyLimit) leave(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n[key]--; l.n[key] <= 0 {

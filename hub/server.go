@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,21 +32,32 @@ type Server struct {
 	MaxBody int64
 	// BodyBudget bounds the bytes of push bodies held at once.
 	BodyBudget int64
+	// PullBudget bounds the bytes of pull frames built and held at once.
+	PullBudget int64
+	// MinRate is the slowest transfer the hub waits for, in bytes per
+	// second, after a grace of 30 s: a push body sent or a pull's frame
+	// read more slowly is cut.
+	MinRate int64
 	// MaxWait is the longest a pull waits for a change.
 	MaxWait time.Duration
 	// MaxConns caps the connections of a Listener.
 	MaxConns int
 	// MaxWaitsPerToken caps the long-polls one token holds at once.
 	MaxWaitsPerToken int
-	Logger           *slog.Logger
+	// MaxPushesPerToken caps the pushes one token has in flight at once.
+	MaxPushesPerToken int
+	Logger            *slog.Logger
 
 	metrics *metrics
 	// pushes bounds the merges run at once: each takes a core.
 	pushes     chan struct{}
-	budget     *budget // made on first use, from BodyBudget
+	pushBudget *budget // made on first use, from BodyBudget
+	pullBudget *budget // the same, from PullBudget
 	budgetOnce sync.Once
+	testSlack  time.Duration // the grace of a transfer, if not defaultSlack
 	conns      *connLimit
-	waits      waitLimit
+	waits      keyLimit
+	pushers    keyLimit
 	health     health
 }
 
@@ -85,8 +97,8 @@ func (s *Server) MetricsHandler() http.Handler {
 type caller struct {
 	db    string
 	token tokenKey // zero on a hub without tokens
-	// waitKey counts the caller's long-polls: its token, or on a hub
-	// without tokens its address.
+	// waitKey counts the caller's long-polls and pushes: its token, or on
+	// a hub without tokens its address.
 	waitKey string
 }
 
@@ -98,9 +110,10 @@ func (s *Server) db(h dbHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		c, err := s.authorize(r)
+		aw := &answerWriter{ResponseWriter: w}
 		if err == nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
-			err = h(w, r, c)
+			err = h(aw, r, c)
 		}
 		route := strings.TrimPrefix(r.Pattern, r.Method+" /v1/{db}/")
 		s.metrics.observe("deltasync_hub_request_seconds_"+route, time.Since(start))
@@ -110,10 +123,31 @@ func (s *Server) db(h dbHandler) http.HandlerFunc {
 				// let net/http read up to 256 KiB of it first.
 				w.Header().Set("Connection", "close")
 			}
-			s.fail(w, r, c.db, err)
+			s.fail(aw, r, c.db, err)
 		}
 	}
 }
+
+// answerWriter notes whether a handler has begun its answer: from then on
+// the status is sent, and an error body written after part of a frame
+// would only corrupt it.
+type answerWriter struct {
+	http.ResponseWriter
+	begun bool
+}
+
+func (w *answerWriter) WriteHeader(status int) {
+	w.begun = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *answerWriter) Write(p []byte) (int, error) {
+	w.begun = true
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (w *answerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) authorize(r *http.Request) (caller, error) {
 	c := caller{db: r.PathValue("db")}
@@ -132,11 +166,27 @@ func (s *Server) authorize(r *http.Request) (caller, error) {
 // is a 4xx logged at WARN; the hub's own failure is a 500 whose body says
 // only the id under which its log line gives the real error, so that no
 // path, SQLite message or other tenant's data reaches a client. A client
-// that went away is no error at all: nothing is logged as one or written.
+// that went away is no error at all, whatever error its leaving caused (a
+// cancelled wait, an interrupted SQLite statement, a failed write): it is
+// logged at DEBUG and its connection closed without an answer. Nor does
+// anything follow an answer that has begun. A client cut for being slower
+// than the minimum rate is logged at WARN and counted.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err error) {
-	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
-		s.Logger.Debug("client went away", "method", r.Method, "path", r.URL.Path, "db", db)
-		return
+	aw, _ := w.(*answerWriter)
+	begun := aw != nil && aw.begun
+	switch {
+	case errors.Is(err, ErrTooSlow):
+		s.Logger.Warn("client cut", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
+		s.metrics.add("deltasync_hub_slow_clients_cut_total", 1)
+		if begun {
+			abort()
+		}
+	case r.Context().Err() != nil:
+		s.Logger.Debug("client went away", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
+		abort()
+	case begun:
+		s.Logger.Error("answer cut short", "method", r.Method, "path", r.URL.Path, "db", db, "err", err)
+		abort()
 	}
 	err = clientError(err)
 	status, code := statusOf(err)
@@ -154,6 +204,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, db string, err err
 	}
 	writeError(w, status, msg, code)
 }
+
+// abort ends the request and closes its connection without an answer or
+// the rest of one: a handler that only returned would have net/http send
+// an empty 200, or end a cut frame as if it were whole.
+func abort() { panic(http.ErrAbortHandler) }
 
 func writeError(w http.ResponseWriter, status int, msg, code string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -179,6 +234,10 @@ func (s *Server) replica(ctx context.Context, db string) (*Replica, error) {
 }
 
 func (s *Server) push(w http.ResponseWriter, r *http.Request, c caller) error {
+	if !s.pushers.enter(c.waitKey, s.maxPushesPerToken()) {
+		return fmt.Errorf("%w: the limit is %d at once; push one batch at a time, or give devices their own tokens", ErrTooManyPushes, s.maxPushesPerToken())
+	}
+	defer s.pushers.leave(c.waitKey)
 	rep, err := s.replica(r.Context(), c.db)
 	if err != nil {
 		return err
@@ -239,19 +298,24 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 		}
 	}
 	// The frame, its body decompressed, and the values decoded from it.
-	release, err = s.bodyBudget().acquire(r.Context(), h.FrameLen()+2*int64(h.BodyLen))
+	pushes, _ := s.budgets()
+	sh, err := pushes.acquire(r.Context(), h.FrameLen()+2*int64(h.BodyLen))
 	if err != nil {
 		return nil, h, nil, err
 	}
-	// The request may have waited for the budget: give the body its own
-	// time, at the slowest rate the hub waits for.
+	release = sh.release
+	// The request may have waited for the budget: the body's time starts
+	// now, and the client must keep up with the minimum rate.
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(transferTime(h.FrameLen())))
-	rc.SetWriteDeadline(time.Now().Add(transferTime(h.FrameLen()) + slack))
+	rc.SetWriteDeadline(time.Now().Add(s.transferTime(h.FrameLen()) + s.slack()))
+	body := &minRateReader{r: r.Body, start: time.Now(), due: s.transferTime, setDeadline: rc.SetReadDeadline}
 	frame = make([]byte, h.FrameLen())
 	copy(frame, head)
-	if n, err := io.ReadFull(r.Body, frame[codec.HeaderSize:]); err != nil {
+	if n, err := io.ReadFull(body, frame[codec.HeaderSize:]); err != nil {
 		release()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, h, nil, fmt.Errorf("%w: %d of a %d-byte push in %s", ErrTooSlow, n, h.FrameLen(), time.Since(body.start).Round(time.Second))
+		}
 		return nil, h, nil, truncated(err, codec.HeaderSize+n, fmt.Sprintf("the %d-byte frame", h.FrameLen()))
 	}
 	if n, _ := r.Body.Read(make([]byte, 1)); n > 0 {
@@ -259,6 +323,31 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 		return nil, h, nil, fmt.Errorf("%w: bytes after the %d-byte frame", codec.ErrCorrupt, h.FrameLen())
 	}
 	return frame, h, release, nil
+}
+
+// minRateReader reads a push body that must keep up with the hub's
+// minimum rate: before each read of at most rateChunk bytes it moves the
+// read deadline to when the bytes read so far and that chunk are due
+// (their transfer time from the start), so that a client who falls behind
+// is cut when it does, giving its share of the body budget back, rather
+// than when its whole body's time has passed.
+type minRateReader struct {
+	r           io.Reader
+	start       time.Time
+	n           int64
+	due         func(n int64) time.Duration
+	setDeadline func(time.Time) error
+}
+
+// rateChunk is the most a minRateReader reads under one deadline.
+const rateChunk = 64 << 10
+
+func (m *minRateReader) Read(p []byte) (int, error) {
+	p = p[:min(len(p), rateChunk)]
+	m.setDeadline(m.start.Add(m.due(m.n + int64(len(p))))) //nolint:errcheck // without deadlines the server's ReadTimeout bounds the body
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	return n, err
 }
 
 // truncated names a body that ended early, and passes on other read
@@ -281,30 +370,49 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, c caller) error {
 		}
 		defer s.waits.leave(c.waitKey)
 	}
-	rep, err := s.replica(r.Context(), c.db)
+	_, pulls := s.budgets()
+	frame, sh, err := s.Store.pull(r.Context(), c.db, req, s.replica, pulls)
 	if err != nil {
 		return err
 	}
-	defer rep.Release()
-	frame, err := rep.Pull(r.Context(), req)
-	if err != nil {
-		return err
-	}
+	defer sh.release()
 	s.metrics.add(fmt.Sprintf("deltasync_hub_bytes_sent_total{db=%q}", c.db), float64(len(frame)))
-	w.Header().Set("Content-Type", "application/octet-stream")
-	_, err = w.Write(frame)
-	return err
+	return s.writeFrame(w, frame)
 }
 
-func (s *Server) bodyBudget() *budget {
-	s.budgetOnce.Do(func() {
-		size := s.BodyBudget
-		if size <= 0 {
-			size = DefaultBodyBudget
+// writeFrame writes a pull's frame within the time its size takes at the
+// minimum rate, so that a reader who stops reading is cut, and the frame's
+// memory (its share of the pull budget) freed, instead of held until the
+// server's write timeout.
+func (s *Server) writeFrame(w http.ResponseWriter, frame []byte) error {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.transferTime(int64(len(frame)))))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(frame)))
+	if _, err := w.Write(frame); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("%w: a pull of %d bytes not read within %s", ErrTooSlow, len(frame), s.transferTime(int64(len(frame))))
 		}
-		s.budget = newBudget(size)
+		return err
+	}
+	return nil
+}
+
+// budgets returns the push body budget and the pull frame budget, made on
+// first use from BodyBudget and PullBudget.
+func (s *Server) budgets() (push, pull *budget) {
+	s.budgetOnce.Do(func() {
+		size := orDefault(s.BodyBudget, DefaultBodyBudget)
+		s.pushBudget = newBudget(size, size/3)
+		s.pullBudget = newBudget(orDefault(s.PullBudget, DefaultPullBudget), 0)
 	})
-	return s.budget
+	return s.pushBudget, s.pullBudget
+}
+
+func orDefault(n, def int64) int64 {
+	if n > 0 {
+		return n
+	}
+	return def
 }
 
 func badRequest(format string, args ...any) error {
@@ -398,6 +506,14 @@ func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request, allow func
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	s.metrics.write(w, versions, allow)
 	fmt.Fprintf(w, "deltasync_hub_connections_open %d\n", s.conns.open())
+	pushes, pulls := s.budgets()
+	for _, b := range []struct {
+		name string
+		b    *budget
+	}{{"push", pushes}, {"pull", pulls}} {
+		held, waiting := b.b.state()
+		fmt.Fprintf(w, "deltasync_hub_%s_budget_held_bytes %d\ndeltasync_hub_%s_budget_waiting %d\n", b.name, held, b.name, waiting)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

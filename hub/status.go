@@ -25,6 +25,12 @@ var (
 	// ErrTooManyWaits: the token already holds as many long-polls as the
 	// hub allows one token.
 	ErrTooManyWaits = errors.New("too many long-polls for this token")
+	// ErrTooManyPushes: the token already has as many pushes in flight as
+	// the hub allows one token.
+	ErrTooManyPushes = errors.New("too many pushes at once for this token")
+	// ErrTooSlow: a client sent its push, or read its pull, more slowly
+	// than the hub's minimum rate, and was cut.
+	ErrTooSlow = errors.New("the transfer fell below the hub's minimum rate")
 	// ErrInternal: the hub failed; the details are in its log only.
 	ErrInternal = errors.New("internal error")
 )
@@ -45,6 +51,8 @@ var statuses = []struct {
 	{ErrBadSchema, http.StatusUnprocessableEntity, "bad-schema"},
 	{ErrBusy, http.StatusServiceUnavailable, "busy"},
 	{ErrTooManyWaits, http.StatusTooManyRequests, "too-many-waits"},
+	{ErrTooManyPushes, http.StatusTooManyRequests, "too-many-pushes"},
+	{ErrTooSlow, http.StatusRequestTimeout, "too-slow"},
 	{replicator.ErrNoSchema, http.StatusNotFound, "no-schema"},
 	{replicator.ErrSchemaMismatch, http.StatusConflict, "schema-mismatch"},
 	{replicator.ErrUnknownTable, http.StatusUnprocessableEntity, "unknown-table"},

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/deltasync/deltasync/internal/sqlitefile"
@@ -52,6 +51,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	replicas map[string]*slot
+	changes  changes
 }
 
 // slot is one name's place in the store: a replica being opened (ready not
@@ -75,14 +75,16 @@ type Replica struct {
 	Node *replicator.Node
 	Doc  replicator.SchemaDoc
 
-	store   *Store
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced after every merge that moved the version
-	waiting atomic.Int64  // pulls waiting for a merge
+	store *Store
 }
 
-// Waiting returns how many pulls are waiting for a merge (long-polls).
-func (r *Replica) Waiting() int { return int(r.waiting.Load()) }
+// Waiting returns how many pulls are waiting for a merge into r's
+// database (long-polls).
+func (r *Replica) Waiting() int { return r.store.Waiting(r.Name) }
+
+// Waiting returns how many pulls are waiting for a merge into database
+// name (long-polls), whether its replica is open or not.
+func (s *Store) Waiting(name string) int { return s.changes.waiting(name) }
 
 func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".db") }
 
@@ -310,10 +312,19 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	return err
 }
 
-// replicaCacheKiB is the page cache of every connection to a replica: a
-// merge of a big batch needs one larger than its working set, or it writes
-// pages twice (see sqlitefile.DSN).
-const replicaCacheKiB = 64 << 10
+// The page caches of a replica's connections. Every connection of a pool
+// keeps its own cache, and a pull's read of a large replica fills it: at
+// 64 MiB each, 8 pulls from version 0 of a 250,000-row replica took the
+// hub to 1 GB. A read goes through the cache once, so SQLite's default
+// size serves it (the kernel caches the file); a merge of a big batch
+// needs a cache larger than its working set, or it writes pages twice
+// (see sqlitefile.DSN), and gets one for the merge only (a merge of 1,000
+// changes or more: changelog.ApplyOptions.CacheKiB). Merges run one per
+// replica and DefaultConcurrentPushes in all.
+const (
+	replicaCacheKiB      = 2 << 10
+	replicaMergeCacheKiB = 64 << 10
+)
 
 func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 	// In the DSN, so that every connection of the pool gets them: run as
@@ -332,9 +343,10 @@ func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 		db.Close()
 		return nil, err
 	}
-	r := &Replica{Name: name, Node: replicator.NewNode(db), store: s, changed: make(chan struct{})}
+	r := &Replica{Name: name, Node: replicator.NewNode(db), store: s}
 	r.Node.Logger = s.Logger.With("db", name)
 	r.Node.MaxClockSkew = s.MaxClockSkew
+	r.Node.MergeCacheKiB = replicaMergeCacheKiB
 	if err := r.Node.Open(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -370,65 +382,170 @@ func (r *Replica) close() error {
 	return r.Node.DB.Close()
 }
 
-// Push merges one frame from a device.
+// Push merges one frame from a device, and wakes the long-polls of its
+// database if the merge moved the version.
 func (r *Replica) Push(ctx context.Context, frame []byte) (replicator.PushResult, error) {
 	res, err := r.Node.MergePush(ctx, frame)
 	if err != nil {
 		return replicator.PushResult{}, err
 	}
 	if res.Changes > 0 {
-		r.mu.Lock()
-		close(r.changed)
-		r.changed = make(chan struct{})
-		r.mu.Unlock()
+		r.store.changes.signal(r.Name)
 	}
 	return replicator.PushResult{Version: uint64(res.Version)}, nil
 }
 
-// Pull returns the changes after req.Since, waiting up to req.Wait for a
-// merge if there are none yet. A merge that brings nothing for the asker
-// (its own push, which it is not served) does not end the wait: the device
-// would only commit an empty merge to move its cursor.
-func (r *Replica) Pull(ctx context.Context, req replicator.PullRequest) ([]byte, error) {
-	deadline := time.Now().Add(req.Wait)
-	served := int64(req.Since) // the version up to which there is nothing for the asker
-	var empty []byte           // the frame that says so
+// Pull returns the changes of database name after req.Since, waiting up to
+// req.Wait for a merge if there are none yet. It holds the replica only
+// while it reads, never while it waits: a long-poll does not count against
+// MaxOpen, and its replica may be closed and opened again meanwhile.
+func (s *Store) Pull(ctx context.Context, name string, req replicator.PullRequest) ([]byte, error) {
+	frame, _, err := s.pull(ctx, name, req, s.Get, nil)
+	return frame, err
+}
+
+// pull is Pull, opening the replica with get before each read. With a
+// budget, each read first takes a share of it (pullShare), waiting for one
+// before it opens the replica; the share is returned with the frame,
+// resized to the frame, for the caller to release once it has written it.
+// A long-poll holds no share while it waits.
+func (s *Store) pull(ctx context.Context, name string, req replicator.PullRequest, get func(context.Context, string) (*Replica, error), b *budget) ([]byte, *share, error) {
+	p := &longPoll{req: req, deadline: time.Now().Add(req.Wait), served: int64(req.Since)}
 	for {
-		r.mu.Lock()
-		changed := r.changed
-		r.mu.Unlock()
-		last, err := r.Node.Log().LastVersion(ctx)
+		// Watched before the read, so that a merge after it ends the wait.
+		changed := s.changes.watch(name)
+		sh, err := b.acquire(ctx, pullShare)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		wait := time.Until(deadline)
-		if served < last {
-			frame, through, n, err := r.Node.Serve(ctx, int64(req.Since), req.Limit, req.Site)
-			if err != nil || n > 0 || through < last || wait <= 0 {
-				return frame, err // through < last: the limit stopped the read
-			}
-			served, empty = through, frame
+		frame, done, err := readOnce(ctx, name, p, get)
+		if done && err == nil {
+			sh.resize(int64(len(frame)))
+			return frame, sh, nil
 		}
-		if wait <= 0 {
-			if empty != nil {
-				return empty, nil
-			}
-			frame, _, _, err := r.Node.Serve(ctx, int64(req.Since), req.Limit, req.Site)
-			return frame, err
+		sh.release()
+		if err != nil {
+			return nil, nil, err
 		}
-		timer := time.NewTimer(wait)
-		r.waiting.Add(1)
-		select {
-		case <-changed:
-		case <-timer.C:
-		case <-ctx.Done():
-		}
-		r.waiting.Add(-1)
-		timer.Stop()
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if err := s.changes.wait(ctx, name, changed, p.deadline); err != nil {
+			return nil, nil, err
 		}
 	}
+}
+
+// readOnce opens the replica of name for one read of p.
+func readOnce(ctx context.Context, name string, p *longPoll, get func(context.Context, string) (*Replica, error)) ([]byte, bool, error) {
+	rep, err := get(ctx, name)
+	if err != nil {
+		return nil, true, err
+	}
+	defer rep.Release()
+	return p.read(ctx, rep)
+}
+
+// longPoll is one pull between its reads: what it asked, until when it may
+// wait, and what the reads so far found for the asker.
+type longPoll struct {
+	req      replicator.PullRequest
+	deadline time.Time
+	served   int64  // the version up to which there is nothing for the asker
+	empty    []byte // the frame that says so
+}
+
+// read reads the replica once for p; done says that p has its answer. A
+// merge that brings nothing for the asker (its own push, which it is not
+// served) does not end the wait: the device would only commit an empty
+// merge to move its cursor.
+func (p *longPoll) read(ctx context.Context, r *Replica) (frame []byte, done bool, err error) {
+	last, err := r.Node.Log().LastVersion(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	over := !time.Now().Before(p.deadline)
+	if p.served < last {
+		frame, through, n, err := r.Node.Serve(ctx, int64(p.req.Since), p.req.Limit, p.req.Site)
+		if err != nil || n > 0 || through < last || over {
+			return frame, true, err // through < last: the limit stopped the read
+		}
+		p.served, p.empty = through, frame
+	}
+	switch {
+	case !over:
+		return nil, false, nil
+	case p.empty != nil:
+		return p.empty, true, nil
+	}
+	frame, _, _, err = r.Node.Serve(ctx, int64(p.req.Since), p.req.Limit, p.req.Site)
+	return frame, true, err
+}
+
+// changes wakes the long-polls of a database when a merge moves its
+// version. It belongs to the store, not to a replica, so that a long-poll
+// waits without holding its replica open and still hears of a merge into
+// a replica closed and opened again since it began.
+type changes struct {
+	mu   sync.Mutex
+	next map[string]chan struct{} // closed by the next merge into the name
+	n    map[string]int           // long-polls waiting, by name
+}
+
+// watch returns the channel that the next merge into name closes.
+func (c *changes) watch(name string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.next == nil {
+		c.next = map[string]chan struct{}{}
+	}
+	ch, ok := c.next[name]
+	if !ok {
+		ch = make(chan struct{})
+		c.next[name] = ch
+	}
+	return ch
+}
+
+// signal wakes every long-poll that watches name. The channel is
+// forgotten, so the map holds at most one per database watched since
+// its last merge.
+func (c *changes) signal(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.next[name]; ok {
+		close(ch)
+		delete(c.next, name)
+	}
+}
+
+// wait waits, counted as a long-poll on name, until ch is closed, the
+// deadline passes or ctx ends; it returns ctx's error.
+func (c *changes) wait(ctx context.Context, name string, ch <-chan struct{}, deadline time.Time) error {
+	c.add(name, 1)
+	defer c.add(name, -1)
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-ch:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return ctx.Err()
+}
+
+func (c *changes) add(name string, d int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	if c.n[name] += d; c.n[name] <= 0 {
+		delete(c.n, name)
+	}
+}
+
+func (c *changes) waiting(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[name]
 }
 
 // Local is a replicator.Hub on a Store in the same process.
@@ -464,10 +581,5 @@ func (l Local) Push(ctx context.Context, db string, frame []byte) (replicator.Pu
 }
 
 func (l Local) Pull(ctx context.Context, db string, req replicator.PullRequest) ([]byte, error) {
-	r, err := l.Store.Get(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Release()
-	return r.Pull(ctx, req)
+	return l.Store.Pull(ctx, db, req)
 }

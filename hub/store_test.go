@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
@@ -59,8 +60,8 @@ func TestReplicaCap(t *testing.T) {
 	}
 }
 
-// TestReplicaInUseIsNotClosed: a replica held by a request (a long-poll)
-// is not closed to make room; when every replica is in use, a request for
+// TestReplicaInUseIsNotClosed: a replica held by a request (a push, a
+// pull's read) is not closed to make room; when every replica is in use, a request for
 // another database is told to come back (ErrBusy), not served by closing
 // one under its user.
 func TestReplicaInUseIsNotClosed(t *testing.T) {
@@ -89,5 +90,71 @@ func TestReplicaInUseIsNotClosed(t *testing.T) {
 	held.Release()
 	if _, err := b.SyncOnce(ctx); err != nil {
 		t.Fatalf("after the release: %v", err)
+	}
+}
+
+// TestLongPollsHoldNoReplica: long-polls waiting on more databases than
+// the store keeps open lock no other database out, and a push to a
+// waited-on database wakes its long-poll with the change, although its
+// replica may have been closed and opened again meanwhile.
+func TestLongPollsHoldNoReplica(t *testing.T) {
+	local := newLocal(t)
+	local.Store.MaxOpen = 2
+	ctx := context.Background()
+	devices := map[string]*replicator.Syncer{}
+	paths := map[string]string{}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		s, path, _ := newSyncer(t, local, notesDDL)
+		s.Name = name
+		if _, err := s.SyncOnce(ctx); err != nil {
+			t.Fatalf("sync %s: %v", name, err)
+		}
+		devices[name], paths[name] = s, path
+	}
+	type result struct {
+		frame []byte
+		err   error
+	}
+	polls := map[string]chan result{}
+	pollCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// One after the other: each long-poll's first read must not meet
+	// two others reading, which would find every replica in use.
+	for _, name := range []string{"a", "b", "c"} {
+		since, err := replicator.Cursor(ctx, devices[name].Node.DB, "hub", "pulled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan result, 1)
+		polls[name] = got
+		go func() {
+			f, err := local.Pull(pollCtx, name, replicator.PullRequest{Since: uint64(since), Wait: time.Minute})
+			got <- result{f, err}
+		}()
+		for deadline := time.Now().Add(10 * time.Second); local.Store.Waiting(name) == 0; time.Sleep(time.Millisecond) {
+			select {
+			case r := <-got:
+				t.Fatalf("the long-poll of %s ended before any push: %v", name, r.err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the long-poll of %s never started waiting", name)
+			}
+		}
+	}
+	insertNotes(t, paths["d"], "d", 1)
+	if _, err := devices["d"].SyncOnce(ctx); err != nil {
+		t.Fatalf("sync a fourth database beside 3 long-polls, MaxOpen 2: %v", err)
+	}
+	insertNotes(t, paths["a"], "a", 2)
+	if _, err := devices["a"].SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-polls["a"]
+	if r.err != nil {
+		t.Fatalf("the long-poll of a: %v", r.err)
+	}
+	if h, err := devices["a"].Node.Header(r.frame); err != nil || h.Changes != 2 {
+		t.Errorf("the long-poll of a returned %d changes (%v), want the 2 pushed", h.Changes, err)
 	}
 }

@@ -41,8 +41,13 @@ type Node struct {
 	BatchBytes   int64         // value bytes per batch, about; 0 means DefaultBatchBytes
 	MaxRowBytes  int64         // a larger local row is held back, not pushed; 0 means DefaultMaxRowBytes
 	MaxClockSkew time.Duration // 0 means DefaultMaxClockSkew
-	Logger       *slog.Logger
-	Now          func() time.Time // the wall clock; tests replace it
+	// MergeCacheKiB, if positive, is the page cache of the connection
+	// that merges a large batch, during the merge only
+	// (changelog.ApplyOptions.CacheKiB): a hub keeps its replicas'
+	// connections small and gives large merges more.
+	MergeCacheKiB int
+	Logger        *slog.Logger
+	Now           func() time.Time // the wall clock; tests replace it
 	// OnConflict, if set, is called after a merge that recorded conflicts,
 	// with them, once the merge has committed.
 	OnConflict func([]Conflict)
@@ -421,7 +426,7 @@ func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (Mer
 		return res, err
 	}
 	var events []int64
-	opt := changelog.ApplyOptions{Discard: peer == hubPeer, Writes: len(b.Changes)}
+	opt := changelog.ApplyOptions{Discard: peer == hubPeer, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
 	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), opt, func(tx *sqlx.Tx) error {
 		var err error
 		events, err = n.mergeTx(ctx, tx, b, peer)

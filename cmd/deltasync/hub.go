@@ -24,8 +24,8 @@ type hubFlags struct {
 	listen, data, tokens, cert, key, metricsListen string
 	insecureNoAuth                                 bool
 	skew, maxWait                                  time.Duration
-	maxBody, bodyBudget                            int64
-	maxConns, maxWaits, maxOpen                    int
+	maxBody, bodyBudget, pullBudget, minRate       int64
+	maxConns, maxWaits, maxPushes, maxOpen         int
 }
 
 func (f *hubFlags) register(fs *flag.FlagSet) {
@@ -39,9 +39,12 @@ func (f *hubFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.skew, "max-clock-skew", replicator.DefaultMaxClockSkew, "refuse pushes with changes stamped further than this ahead of the hub's clock")
 	fs.Int64Var(&f.maxBody, "max-body", hub.DefaultMaxBody, "largest request body accepted, in bytes")
 	fs.Int64Var(&f.bodyBudget, "body-budget", hub.DefaultBodyBudget, "bytes of push bodies held in memory at once (a larger push passes alone)")
+	fs.Int64Var(&f.pullBudget, "pull-budget", hub.DefaultPullBudget, "bytes of pull frames built and held in memory at once (a pull waits for room)")
+	fs.Int64Var(&f.minRate, "min-rate", hub.DefaultMinRate, "slowest transfer waited for, in bytes per second after a 30 s grace: a push sent or a pull read more slowly is cut")
 	fs.DurationVar(&f.maxWait, "max-wait", hub.DefaultMaxWait, "longest a pull waits for a change")
 	fs.IntVar(&f.maxConns, "max-conns", hub.DefaultMaxConns, "connections held open at once (keep well under the file descriptor limit)")
 	fs.IntVar(&f.maxWaits, "max-waits-per-token", hub.DefaultMaxWaitsPerToken, "long-polls one token (or, without tokens, one address) holds at once")
+	fs.IntVar(&f.maxPushes, "max-pushes-per-token", hub.DefaultMaxPushesPerToken, "pushes one token (or, without tokens, one address) has in flight at once")
 	fs.IntVar(&f.maxOpen, "max-open", hub.DefaultMaxOpen, "replicas open at once")
 }
 
@@ -53,8 +56,8 @@ func (f *hubFlags) check() error {
 	for _, v := range []struct {
 		name string
 		n    int64
-	}{{"max-body", f.maxBody}, {"body-budget", f.bodyBudget}, {"max-conns", int64(f.maxConns)},
-		{"max-waits-per-token", int64(f.maxWaits)}, {"max-open", int64(f.maxOpen)}, {"max-wait", int64(f.maxWait)}} {
+	}{{"max-body", f.maxBody}, {"body-budget", f.bodyBudget}, {"pull-budget", f.pullBudget}, {"min-rate", f.minRate}, {"max-conns", int64(f.maxConns)},
+		{"max-waits-per-token", int64(f.maxWaits)}, {"max-pushes-per-token", int64(f.maxPushes)}, {"max-open", int64(f.maxOpen)}, {"max-wait", int64(f.maxWait)}} {
 		if v.n <= 0 {
 			return usageError{fmt.Sprintf("hub: --%s must be positive", v.name)}
 		}
@@ -95,7 +98,7 @@ func (c *HubCommand) Run(ctx context.Context, args []string) error {
 	// the listeners are open.
 	fmt.Fprintf(c.m.Stdout, "deltasync hub listening on %s://%s\n", scheme, ln.Addr())
 	logger.Info("hub started", "addr", ln.Addr().String(), "data", f.data, "auth", srv.Tokens != nil, "tls", tlsConfig != nil,
-		"max_conns", f.maxConns, "max_body", f.maxBody, "body_budget", f.bodyBudget)
+		"max_conns", f.maxConns, "max_body", f.maxBody, "body_budget", f.bodyBudget, "pull_budget", f.pullBudget, "min_rate", f.minRate)
 	httpSrv := srv.HTTPServer()
 	mainLn := srv.Listener(ln)
 	if tlsConfig != nil {
@@ -121,7 +124,8 @@ func (f *hubFlags) server(logger *slog.Logger) (*hub.Server, *hub.Store, error) 
 	store.Logger, store.MaxClockSkew, store.MaxOpen = logger, f.skew, f.maxOpen
 	srv := hub.NewServer(store)
 	srv.Logger, srv.MaxBody, srv.BodyBudget, srv.MaxWait = logger, f.maxBody, f.bodyBudget, f.maxWait
-	srv.MaxConns, srv.MaxWaitsPerToken = f.maxConns, f.maxWaits
+	srv.PullBudget, srv.MinRate = f.pullBudget, f.minRate
+	srv.MaxConns, srv.MaxWaitsPerToken, srv.MaxPushesPerToken = f.maxConns, f.maxWaits, f.maxPushes
 	if f.tokens != "" {
 		tokens, err := hub.LoadTokens(f.tokens)
 		if err != nil {
