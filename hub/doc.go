@@ -22,8 +22,14 @@
 // CREATE TABLE and CREATE INDEX in the main database and what SQLite does
 // on their behalf, and denies ATTACH, triggers, views, temp objects,
 // pragmas, SELECT, writes to any table, deltasync's own table names and
-// functions that reach outside the database (load_extension and the
-// like). It runs first in a scratch in-memory database, with a time bound;
+// every function but a short list of cheap, deterministic ones
+// (schemacost.go). The hub evaluates CHECK, generated-column and index
+// expressions on every row it merges, so the schema decides what a push
+// costs: the functions allowed take time about linear in their arguments
+// and return no more than they were given, and every connection to a
+// replica limits a string, blob or row to just above the largest the hub
+// writes (two frame bodies) and a LIKE or GLOB pattern to 1000 bytes.
+// It runs first in a scratch in-memory database, with a time bound;
 // the objects it leaves must equal the statements one for one. Only then
 // is the replica built, under the same authorizer, in a temporary file
 // linked into place when done, and its fingerprint, which covers every

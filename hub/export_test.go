@@ -15,3 +15,6 @@ func ParsePullQuery(s *Server, rawQuery string) (replicator.PullRequest, error) 
 	}
 	return s.pullRequest(q)
 }
+
+// ReplicaMaxLength is SQLITE_LIMIT_LENGTH on replica connections.
+var ReplicaMaxLength = replicaMaxLength

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/deltasync/deltasync/replicator"
@@ -40,7 +40,7 @@ func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
 	defer cancel()
-	db, err := sql.Open("sqlite3", "file:scratch?mode=memory")
+	db, err := sql.Open(replicaDriver, "file:scratch?mode=memory")
 	if err != nil {
 		return err
 	}
@@ -95,19 +95,9 @@ func isCreate(stmt string) bool {
 // runDDL runs statements on conn under the ddlOnly authorizer, each of
 // which must create exactly one table or index.
 func runDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
-	var created atomic.Int64
-	var denied atomic.Value // the first action refused, for the error
+	var g ddlGuard
 	err := conn.Raw(func(c any) error {
-		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, a1, a2, a3 string) int {
-			if ok, creates := ddlOnly(op, a1, a2, a3); ok {
-				if creates {
-					created.Add(1)
-				}
-				return sqlite3.SQLITE_OK
-			}
-			denied.CompareAndSwap(nil, actionName(op, a1, a2))
-			return sqlite3.SQLITE_DENY
-		})
+		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(g.authorize)
 		return nil
 	})
 	if err != nil {
@@ -118,21 +108,70 @@ func runDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
 		return nil
 	})
 	for i, stmt := range statements {
-		created.Store(0)
+		g.reset()
 		if err := execFirst(ctx, conn, stmt); err != nil {
-			if d, _ := denied.Load().(string); d != "" {
-				return fmt.Errorf("%w: statement %d: %s is not allowed in a schema", ErrBadSchema, i+1, d)
+			if d := g.refused(); d != "" {
+				return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, i+1, d)
 			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w: statement %d took longer than %s", ErrBadSchema, i+1, schemaBuildTimeout)
 			}
 			return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, i+1, sqliteMessage(err))
 		}
-		if created.Load() != 1 {
-			return fmt.Errorf("%w: statement %d creates %d objects; each creates one table or index", ErrBadSchema, i+1, created.Load())
+		if n := g.objects(); n != 1 {
+			return fmt.Errorf("%w: statement %d creates %d objects; each creates one table or index", ErrBadSchema, i+1, n)
 		}
 	}
 	return nil
+}
+
+// ddlGuard is the authorizer of a connection that runs a schema: it asks
+// ddlOnly, counts the objects a statement creates and keeps, for the
+// error, the action it refused (SQLite stops at the first).
+type ddlGuard struct {
+	mu      sync.Mutex
+	created int
+	denied  string
+}
+
+func (g *ddlGuard) authorize(op int, a1, a2, a3 string) int {
+	ok, creates := ddlOnly(op, a1, a2, a3)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !ok {
+		g.denied = actionName(op, a1, a2)
+		return sqlite3.SQLITE_DENY
+	}
+	if creates {
+		g.created++
+	}
+	return sqlite3.SQLITE_OK
+}
+
+// reset starts a statement.
+func (g *ddlGuard) reset() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.created, g.denied = 0, ""
+}
+
+func (g *ddlGuard) objects() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.created
+}
+
+// refused says what the statement did that a schema may not, or "".
+func (g *ddlGuard) refused() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.denied == "":
+		return ""
+	case strings.HasPrefix(g.denied, "function "):
+		return g.denied + " is not allowed in a schema: it may call only the cheap functions that SECURITY.md lists"
+	}
+	return g.denied + " is not allowed in a schema"
 }
 
 // execFirst runs the first statement of text and nothing after it: a
@@ -152,9 +191,10 @@ func execFirst(ctx context.Context, conn *sql.Conn, text string) error {
 // ddlOnly is the authorizer a schema runs under: it allows creating tables
 // and indexes in the main database and what SQLite does on their behalf
 // (writing sqlite_schema, reading the new table's columns, resolving the
-// functions of CHECK, DEFAULT, generated and index expressions), and
-// denies everything else: ATTACH, triggers, views, pragmas, SELECT, writes
-// to any other table, and functions with side effects.
+// functions of CHECK, DEFAULT, generated and index expressions, which must
+// be among cheapFunctions), and denies everything else: ATTACH, triggers,
+// views, pragmas, SELECT, writes to any other table, and every other
+// function.
 func ddlOnly(op int, a1, a2, a3 string) (ok, creates bool) {
 	switch op {
 	case sqlite3.SQLITE_CREATE_TABLE:
@@ -168,7 +208,8 @@ func ddlOnly(op int, a1, a2, a3 string) (ok, creates bool) {
 	case sqlite3.SQLITE_READ, sqlite3.SQLITE_REINDEX:
 		return a3 == "main", false
 	case sqlite3.SQLITE_FUNCTION:
-		return !sideEffects[strings.ToLower(a2)], false
+		// a2 is the function's name, in the case the statement wrote it.
+		return cheapFunctions[strings.ToLower(a2)], false
 	}
 	return false, false
 }
@@ -186,13 +227,6 @@ func isSchemaTable(name string) bool {
 	return false
 }
 
-// sideEffects are the functions that reach outside the database or change
-// the connection. None is needed to declare a table.
-var sideEffects = map[string]bool{
-	"load_extension": true, "fts3_tokenizer": true, "readfile": true, "writefile": true,
-	"edit": true, "sqlite_dbpage": true,
-}
-
 // actionName describes an authorizer action for an error message.
 func actionName(op int, a1, a2 string) string {
 	names := map[int]string{
@@ -203,7 +237,7 @@ func actionName(op int, a1, a2 string) string {
 		sqlite3.SQLITE_CREATE_VTABLE: "CREATE VIRTUAL TABLE", sqlite3.SQLITE_TRANSACTION: "a transaction",
 		sqlite3.SQLITE_SAVEPOINT: "SAVEPOINT", sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
 		sqlite3.SQLITE_DELETE: "DELETE", sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE",
-		sqlite3.SQLITE_FUNCTION:     "function " + a2,
+		sqlite3.SQLITE_FUNCTION:     "function " + strings.ToLower(a2),
 		sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE " + a1, sqlite3.SQLITE_CREATE_INDEX: "CREATE INDEX on " + a2,
 	}
 	if n, ok := names[op]; ok {

@@ -276,7 +276,7 @@ func (s *Store) buildFile(ctx context.Context, name string, doc *replicator.Sche
 func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
 	defer cancel()
-	db, err := sqlitefile.Open(ctx, path, sqlitefile.Options{})
+	db, err := sqlitefile.Open(ctx, path, sqlitefile.Options{Driver: replicaDriver})
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ const replicaCacheKiB = 64 << 10
 func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 	// In the DSN, so that every connection of the pool gets them: run as
 	// PRAGMAs they would set the one connection that ran them.
-	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{WAL: true, CacheKiB: replicaCacheKiB})
+	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{WAL: true, CacheKiB: replicaCacheKiB, Driver: replicaDriver})
 	if err != nil {
 		return nil, err
 	}
