@@ -21,7 +21,8 @@
 // first statement ever runs, under a SQLite authorizer that allows only
 // CREATE TABLE and CREATE INDEX in the main database and what SQLite does
 // on their behalf, and denies ATTACH, triggers, views, temp objects,
-// pragmas, SELECT, writes to any table, deltasync's own table names and
+// pragmas, SELECT, writes to any table, table and index names with the
+// prefixes deltasync and SQLite reserve (_sync_, sqlite_) and
 // every function but a short list of cheap, deterministic ones
 // (schemacost.go). The hub evaluates CHECK, generated-column and index
 // expressions on every row it merges, so the schema decides what a push
@@ -30,10 +31,14 @@
 // replica limits a string, blob or row to just above the largest the hub
 // writes (two frame bodies) and a LIKE or GLOB pattern to 1000 bytes.
 // It runs first in a scratch in-memory database, with a time bound;
-// the objects it leaves must equal the statements one for one. Only then
-// is the replica built, under the same authorizer, in a temporary file
-// linked into place when done, and its fingerprint, which covers every
-// table and index statement, must equal the document's.
+// the objects it leaves must equal the statements one for one, and each
+// must be a table deltasync tracks or an index of one: the fingerprint
+// covers only those, so a table deltasync cannot track (say, one whose
+// columns hide the rowid) could otherwise ride along unseen. Only then
+// is the replica built, under the same authorizer and the same check, in
+// a temporary file linked into place when done, and its fingerprint,
+// which covers every table and index statement, must equal the
+// document's.
 //
 // Why checked statements rather than a structured description the hub
 // renders itself: the parts of a schema that decide which rows a node

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
+	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 )
 
@@ -40,12 +41,12 @@ func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
 	defer cancel()
-	db, err := sql.Open(replicaDriver, "file:scratch?mode=memory")
+	db, err := sqlx.Open(replicaDriver, "file:scratch?mode=memory")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	conn, err := db.Conn(ctx)
+	conn, err := db.Connx(ctx)
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
 	if err := runDDL(ctx, conn, doc.Statements); err != nil {
 		return err
 	}
-	return sameObjects(ctx, conn, doc.Statements)
+	return sameObjects(ctx, conn.Conn, doc.Statements)
 }
 
 // checkDocShape checks what can be checked without SQLite: sizes, and that
@@ -93,8 +94,17 @@ func isCreate(stmt string) bool {
 }
 
 // runDDL runs statements on conn under the ddlOnly authorizer, each of
-// which must create exactly one table or index.
-func runDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
+// which must create exactly one table or index, and checks that the
+// fingerprint covers all they made (onlyTracked).
+func runDDL(ctx context.Context, conn *sqlx.Conn, statements []string) error {
+	if err := execDDL(ctx, conn.Conn, statements); err != nil {
+		return err
+	}
+	return onlyTracked(ctx, conn)
+}
+
+// execDDL runs statements under the ddlOnly authorizer.
+func execDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
 	var g ddlGuard
 	err := conn.Raw(func(c any) error {
 		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(g.authorize)
@@ -199,10 +209,17 @@ func ddlOnly(op int, a1, a2, a3 string) (ok, creates bool) {
 	switch op {
 	case sqlite3.SQLITE_CREATE_TABLE:
 		// sqlite_sequence comes with the first AUTOINCREMENT key.
-		return a3 == "main" && !internalName(a1), !isSchemaTable(a1)
+		if strings.EqualFold(a1, "sqlite_sequence") {
+			return a3 == "main", false
+		}
+		return a3 == "main" && !reservedName(a1), true
 	case sqlite3.SQLITE_CREATE_INDEX:
-		// A UNIQUE or PRIMARY KEY constraint makes an automatic index.
-		return a3 == "main" && !internalName(a2), !strings.HasPrefix(a1, "sqlite_autoindex_")
+		// a1 is the index, a2 its table. A UNIQUE or PRIMARY KEY
+		// constraint makes an automatic index, which SQLite names.
+		if isAutoIndex(a1, a2) {
+			return a3 == "main" && !reservedName(a2), false
+		}
+		return a3 == "main" && !reservedName(a1) && !reservedName(a2), true
 	case sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE:
 		return a3 == "main" && isSchemaTable(a1), false
 	case sqlite3.SQLITE_READ, sqlite3.SQLITE_REINDEX:
@@ -214,9 +231,20 @@ func ddlOnly(op int, a1, a2, a3 string) (ok, creates bool) {
 	return false, false
 }
 
-// internalName: tables a schema must not create, because deltasync owns them.
-func internalName(table string) bool {
-	return strings.HasPrefix(strings.ToLower(table), schema.InternalPrefix)
+// reservedName: names a schema must not give a table or an index, because
+// deltasync owns _sync_ (its own index of the same name would fail to
+// install) and SQLite owns sqlite_.
+func reservedName(name string) bool {
+	lower := strings.ToLower(name)
+	return strings.HasPrefix(lower, schema.InternalPrefix) || strings.HasPrefix(lower, "sqlite_")
+}
+
+// isAutoIndex reports whether index is the name SQLite gives the index of a
+// UNIQUE or PRIMARY KEY constraint of table: sqlite_autoindex_TABLE_N.
+// SQLite refuses that prefix to a schema's own indexes.
+func isAutoIndex(index, table string) bool {
+	n, ok := strings.CutPrefix(index, "sqlite_autoindex_"+table+"_")
+	return ok && n != "" && strings.Trim(n, "0123456789") == ""
 }
 
 func isSchemaTable(name string) bool {
@@ -238,12 +266,16 @@ func actionName(op int, a1, a2 string) string {
 		sqlite3.SQLITE_SAVEPOINT: "SAVEPOINT", sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
 		sqlite3.SQLITE_DELETE: "DELETE", sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE",
 		sqlite3.SQLITE_FUNCTION:     "function " + strings.ToLower(a2),
-		sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE " + a1, sqlite3.SQLITE_CREATE_INDEX: "CREATE INDEX on " + a2,
+		sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE " + a1, sqlite3.SQLITE_CREATE_INDEX: "CREATE INDEX " + a1 + " on " + a2,
 	}
-	if n, ok := names[op]; ok {
-		return n
+	n, ok := names[op]
+	switch {
+	case !ok:
+		return fmt.Sprintf("action %d", op)
+	case (op == sqlite3.SQLITE_CREATE_TABLE || op == sqlite3.SQLITE_CREATE_INDEX) && (reservedName(a1) || reservedName(a2)):
+		return n + " (a reserved name)"
 	}
-	return fmt.Sprintf("action %d", op)
+	return n
 }
 
 // sameObjects checks that the database holds exactly the objects statements

@@ -283,7 +283,7 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	defer db.Close()
 	// Rollback journal while building: the file is linked into place whole,
 	// with no WAL beside it; open switches it to WAL.
-	conn, err := db.Conn(ctx)
+	conn, err := db.Connx(ctx)
 	if err != nil {
 		return err
 	}
