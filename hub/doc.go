@@ -38,7 +38,11 @@
 // is the replica built, under the same authorizer and the same check, in
 // a temporary file linked into place when done, and its fingerprint,
 // which covers every table and index statement, must equal the
-// document's.
+// document's. Only the statements can make a bad schema (422): a build cut
+// short by the time limit (10 s) is 503 "busy", and a failure after the
+// statements ran (installing the hub's own tables and triggers) is the
+// hub's, a 500. The hub checks and builds at most two schemas at once;
+// further uploads wait their turn.
 //
 // Why checked statements rather than a structured description the hub
 // renders itself: the parts of a schema that decide which rows a node
@@ -125,7 +129,8 @@
 //     response, MaxWait plus that body time; 2 minutes for an idle
 //     keep-alive connection. A push that waited for the budget gets its
 //     own read deadline for the body.
-//   - A schema upload is at most 4 MiB of JSON.
+//   - A schema upload is at most 4 MiB of JSON. At most two are checked
+//     and built at once, each within 10 s (else 503 "busy").
 //
 // # Health
 //

@@ -9,8 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
+	"github.com/deltasync/deltasync/triggers"
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 )
@@ -24,23 +26,24 @@ const (
 	maxStatements     = 2000
 	maxStatementBytes = 64 << 10
 	maxSchemaBytes    = 2 << 20
-	// schemaBuildTimeout bounds building a replica's tables. Creating empty
-	// tables and indexes takes milliseconds; the bound is there for a
-	// statement SQLite would take long to even prepare.
-	schemaBuildTimeout = 10 * time.Second
 )
+
+// schemaBuildTimeout bounds checking a schema and building a replica's
+// tables. Creating empty tables and indexes takes milliseconds; the bound
+// is there for a statement SQLite would take long to even prepare. A test
+// shortens it.
+var schemaBuildTimeout = 10 * time.Second
 
 // checkDoc proves that doc's statements create exactly the tables and
 // indexes they declare and nothing else, by running them in a scratch
 // in-memory database under a SQLite authorizer (ddlOnly) that refuses
-// everything but creating tables and indexes of the main database. Nothing
-// is written to disk before it passes.
+// everything but creating tables and indexes of the main database, and
+// that its merge policies will install. Nothing is written to disk before
+// it passes. The caller bounds its time (buildReplica).
 func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
 	if err := checkDocShape(doc); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
-	defer cancel()
 	db, err := sqlx.Open(replicaDriver, "file:scratch?mode=memory")
 	if err != nil {
 		return err
@@ -54,7 +57,27 @@ func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
 	if err := runDDL(ctx, conn, doc.Statements); err != nil {
 		return err
 	}
-	return sameObjects(ctx, conn.Conn, doc.Statements)
+	if err := sameObjects(ctx, conn.Conn, doc.Statements); err != nil {
+		return err
+	}
+	return checkPolicies(ctx, conn, doc.Policies)
+}
+
+// checkPolicies refuses the policies that installing capture would: one
+// deltasync does not know, or one for a table it does not track. Found
+// there, the document's mistake would look like the hub's own failure.
+func checkPolicies(ctx context.Context, db sqlx.QueryerContext, policies map[string]changelog.Policy) error {
+	if len(policies) == 0 {
+		return nil
+	}
+	s, err := schema.Read(ctx, db, schema.Filter{})
+	if err != nil {
+		return err
+	}
+	if err := triggers.CheckPolicies(s, policies); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSchema, err)
+	}
+	return nil
 }
 
 // checkDocShape checks what can be checked without SQLite: sizes, and that
@@ -120,19 +143,46 @@ func execDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
 	for i, stmt := range statements {
 		g.reset()
 		if err := execFirst(ctx, conn, stmt); err != nil {
-			if d := g.refused(); d != "" {
-				return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, i+1, d)
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("%w: statement %d took longer than %s", ErrBadSchema, i+1, schemaBuildTimeout)
-			}
-			return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, i+1, sqliteMessage(err))
+			return ddlError(ctx, i+1, g.refused(), err)
 		}
 		if n := g.objects(); n != 1 {
 			return fmt.Errorf("%w: statement %d creates %d objects; each creates one table or index", ErrBadSchema, i+1, n)
 		}
 	}
 	return nil
+}
+
+// ddlError is the failure err of statement n, of which the authorizer
+// refused what refused says. What the statement asked for makes a bad
+// schema, with SQLite's message, which names only what it declared; time
+// running out, or SQLite failing for the hub's own reasons (the file,
+// memory, a lock), does not.
+func ddlError(ctx context.Context, n int, refused string, err error) error {
+	switch {
+	case refused != "":
+		return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, n, refused)
+	case ctx.Err() != nil:
+		return fmt.Errorf("statement %d: %w", n, ctx.Err())
+	case hubFault(err):
+		return fmt.Errorf("statement %d: %w", n, err)
+	}
+	return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, n, sqliteMessage(err))
+}
+
+// hubFault reports whether SQLite failed for a reason of the hub's, not
+// of the statement's.
+func hubFault(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case sqlite3.ErrIoErr, sqlite3.ErrFull, sqlite3.ErrNomem, sqlite3.ErrCantOpen, sqlite3.ErrReadonly,
+		sqlite3.ErrCorrupt, sqlite3.ErrNotADB, sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrPerm,
+		sqlite3.ErrProtocol, sqlite3.ErrInterrupt:
+		return true
+	}
+	return false
 }
 
 // ddlGuard is the authorizer of a connection that runs a schema: it asks

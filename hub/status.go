@@ -44,6 +44,7 @@ var statuses = []struct {
 	{ErrBadRequest, http.StatusBadRequest, "bad-request"},
 	{ErrBadSchema, http.StatusUnprocessableEntity, "bad-schema"},
 	{ErrBusy, http.StatusServiceUnavailable, "busy"},
+	{ErrSchemaBusy, http.StatusServiceUnavailable, "busy"},
 	{ErrTooManyWaits, http.StatusTooManyRequests, "too-many-waits"},
 	{replicator.ErrNoSchema, http.StatusNotFound, "no-schema"},
 	{replicator.ErrSchemaMismatch, http.StatusConflict, "schema-mismatch"},

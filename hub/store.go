@@ -17,7 +17,6 @@ import (
 	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
-	"github.com/deltasync/deltasync/triggers"
 )
 
 // ErrBadName: a database name that is not safe as a file name.
@@ -224,10 +223,7 @@ func (s *Store) Create(ctx context.Context, name string, doc *replicator.SchemaD
 	if !errors.Is(err, replicator.ErrNoSchema) {
 		return nil, err
 	}
-	if err := checkDoc(ctx, doc); err != nil {
-		return nil, err
-	}
-	if err := s.buildFile(ctx, name, doc); err != nil {
+	if err := s.buildReplica(ctx, name, doc); err != nil {
 		return nil, err
 	}
 	if r, err = s.Get(ctx, name); err != nil {
@@ -292,8 +288,10 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	if err != nil {
 		return err
 	}
-	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{}, doc.Policies); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSchema, err)
+	// Past the statements, a failure is the hub's own: its migrations and
+	// triggers, whose SQL a client must not see.
+	if _, err := installCapture(ctx, db, schema.Filter{}, doc.Policies); err != nil {
+		return fmt.Errorf("install capture: %w", err)
 	}
 	n := replicator.NewNode(db)
 	_, fp, err := n.Schema(ctx, db)
