@@ -17,8 +17,9 @@ import (
 
 // cheapFunctions are the functions a schema may call: each takes time about
 // linear in its arguments' size and returns no more bytes than it was given
-// (or a few bytes), so that no expression makes a large value out of a
-// small row. They cover the 20 corpus schemas and the usual constraints
+// (or a few bytes), so that no function makes a large value out of a
+// small row. (The || operator, which no authorizer sees, and json_extract
+// with several paths still can, up to replicaMaxLength.) They cover the 20 corpus schemas and the usual constraints
 // (length, lower, LIKE, json_valid, datetime defaults, expression indexes).
 //
 // Left out, for cost: zeroblob, randomblob, printf and format (a width
