@@ -21,13 +21,31 @@
 // first statement ever runs, under a SQLite authorizer that allows only
 // CREATE TABLE and CREATE INDEX in the main database and what SQLite does
 // on their behalf, and denies ATTACH, triggers, views, temp objects,
-// pragmas, SELECT, writes to any table, deltasync's own table names and
-// functions that reach outside the database (load_extension and the
-// like). It runs first in a scratch in-memory database, with a time bound;
-// the objects it leaves must equal the statements one for one. Only then
-// is the replica built, under the same authorizer, in a temporary file
-// linked into place when done, and its fingerprint, which covers every
-// table and index statement, must equal the document's.
+// pragmas, SELECT, writes to any table, table and index names with the
+// prefixes deltasync and SQLite reserve (_sync_, sqlite_), and every
+// function but a short list of cheap, deterministic ones. It runs first in
+// a scratch in-memory database, with a time bound; the objects it leaves
+// must equal the statements one for one, and each must be a table
+// deltasync tracks or an index of one: the fingerprint covers only those,
+// so a table deltasync cannot track (say, one whose columns hide the
+// rowid) could otherwise ride along unseen (schemacover.go). Only then is
+// the replica built, under the same authorizer and the same check, in a
+// temporary file linked into place when done, and its fingerprint, which
+// covers every table and index statement, must equal the document's.
+//
+// The schema decides what a push costs: the hub evaluates CHECK,
+// generated-column and index expressions on every row it merges. So the
+// functions a schema may call take time about linear in their arguments
+// and return no more than they were given (schemacost.go), and every
+// connection to a replica limits a string, blob or row to just above the
+// largest the hub writes (two frame bodies) and a LIKE or GLOB pattern to
+// 1000 bytes.
+//
+// Only the statements can make a bad schema (422). A check and build cut
+// short by the time limit (10 s) is 503 "busy"; a failure after the
+// statements ran (installing the hub's own tables and triggers) is the
+// hub's, a 500 (schemabuild.go). The hub checks and builds at most two
+// schemas at once; further uploads wait their turn.
 //
 // Why checked statements rather than a structured description the hub
 // renders itself: the parts of a schema that decide which rows a node
@@ -153,7 +171,8 @@
 //     MaxWait plus that body time; 2 minutes for an idle keep-alive
 //     connection. A push's body and a pull's frame get their own
 //     deadlines, as above.
-//   - A schema upload is at most 4 MiB of JSON.
+//   - A schema upload is at most 4 MiB of JSON. At most two are checked
+//     and built at once, each within 10 s (else 503 "busy").
 //
 // /metrics shows each budget's use: deltasync_hub_push_budget_held_bytes
 // and deltasync_hub_push_budget_waiting, and the same for pull.

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
+	"github.com/deltasync/deltasync/triggers"
+	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 )
 
@@ -23,29 +26,30 @@ const (
 	maxStatements     = 2000
 	maxStatementBytes = 64 << 10
 	maxSchemaBytes    = 2 << 20
-	// schemaBuildTimeout bounds building a replica's tables. Creating empty
-	// tables and indexes takes milliseconds; the bound is there for a
-	// statement SQLite would take long to even prepare.
-	schemaBuildTimeout = 10 * time.Second
 )
+
+// schemaBuildTimeout bounds checking a schema and building a replica's
+// tables. Creating empty tables and indexes takes milliseconds; the bound
+// is there for a statement SQLite would take long to even prepare. A test
+// shortens it.
+var schemaBuildTimeout = 10 * time.Second
 
 // checkDoc proves that doc's statements create exactly the tables and
 // indexes they declare and nothing else, by running them in a scratch
 // in-memory database under a SQLite authorizer (ddlOnly) that refuses
-// everything but creating tables and indexes of the main database. Nothing
-// is written to disk before it passes.
+// everything but creating tables and indexes of the main database, and
+// that its merge policies will install. Nothing is written to disk before
+// it passes. The caller bounds its time (buildReplica).
 func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
 	if err := checkDocShape(doc); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
-	defer cancel()
-	db, err := sql.Open("sqlite3", "file:scratch?mode=memory")
+	db, err := sqlx.Open(replicaDriver, "file:scratch?mode=memory")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	conn, err := db.Conn(ctx)
+	conn, err := db.Connx(ctx)
 	if err != nil {
 		return err
 	}
@@ -53,7 +57,27 @@ func checkDoc(ctx context.Context, doc *replicator.SchemaDoc) error {
 	if err := runDDL(ctx, conn, doc.Statements); err != nil {
 		return err
 	}
-	return sameObjects(ctx, conn, doc.Statements)
+	if err := sameObjects(ctx, conn.Conn, doc.Statements); err != nil {
+		return err
+	}
+	return checkPolicies(ctx, conn, doc.Policies)
+}
+
+// checkPolicies refuses the policies that installing capture would: one
+// deltasync does not know, or one for a table it does not track. Found
+// there, the document's mistake would look like the hub's own failure.
+func checkPolicies(ctx context.Context, db sqlx.QueryerContext, policies map[string]changelog.Policy) error {
+	if len(policies) == 0 {
+		return nil
+	}
+	s, err := schema.Read(ctx, db, schema.Filter{})
+	if err != nil {
+		return err
+	}
+	if err := triggers.CheckPolicies(s, policies); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSchema, err)
+	}
+	return nil
 }
 
 // checkDocShape checks what can be checked without SQLite: sizes, and that
@@ -93,21 +117,20 @@ func isCreate(stmt string) bool {
 }
 
 // runDDL runs statements on conn under the ddlOnly authorizer, each of
-// which must create exactly one table or index.
-func runDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
-	var created atomic.Int64
-	var denied atomic.Value // the first action refused, for the error
+// which must create exactly one table or index, and checks that the
+// fingerprint covers all they made (onlyTracked).
+func runDDL(ctx context.Context, conn *sqlx.Conn, statements []string) error {
+	if err := execDDL(ctx, conn.Conn, statements); err != nil {
+		return err
+	}
+	return onlyTracked(ctx, conn)
+}
+
+// execDDL runs statements under the ddlOnly authorizer.
+func execDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
+	var g ddlGuard
 	err := conn.Raw(func(c any) error {
-		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, a1, a2, a3 string) int {
-			if ok, creates := ddlOnly(op, a1, a2, a3); ok {
-				if creates {
-					created.Add(1)
-				}
-				return sqlite3.SQLITE_OK
-			}
-			denied.CompareAndSwap(nil, actionName(op, a1, a2))
-			return sqlite3.SQLITE_DENY
-		})
+		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(g.authorize)
 		return nil
 	})
 	if err != nil {
@@ -118,21 +141,97 @@ func runDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
 		return nil
 	})
 	for i, stmt := range statements {
-		created.Store(0)
+		g.reset()
 		if err := execFirst(ctx, conn, stmt); err != nil {
-			if d, _ := denied.Load().(string); d != "" {
-				return fmt.Errorf("%w: statement %d: %s is not allowed in a schema", ErrBadSchema, i+1, d)
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("%w: statement %d took longer than %s", ErrBadSchema, i+1, schemaBuildTimeout)
-			}
-			return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, i+1, sqliteMessage(err))
+			return ddlError(ctx, i+1, g.refused(), err)
 		}
-		if created.Load() != 1 {
-			return fmt.Errorf("%w: statement %d creates %d objects; each creates one table or index", ErrBadSchema, i+1, created.Load())
+		if n := g.objects(); n != 1 {
+			return fmt.Errorf("%w: statement %d creates %d objects; each creates one table or index", ErrBadSchema, i+1, n)
 		}
 	}
 	return nil
+}
+
+// ddlError is the failure err of statement n, of which the authorizer
+// refused what refused says. What the statement asked for makes a bad
+// schema, with SQLite's message, which names only what it declared; time
+// running out, or SQLite failing for the hub's own reasons (the file,
+// memory, a lock), does not.
+func ddlError(ctx context.Context, n int, refused string, err error) error {
+	switch {
+	case refused != "":
+		return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, n, refused)
+	case ctx.Err() != nil:
+		return fmt.Errorf("statement %d: %w", n, ctx.Err())
+	case hubFault(err):
+		return fmt.Errorf("statement %d: %w", n, err)
+	}
+	return fmt.Errorf("%w: statement %d: %s", ErrBadSchema, n, sqliteMessage(err))
+}
+
+// hubFault reports whether SQLite failed for a reason of the hub's, not
+// of the statement's.
+func hubFault(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case sqlite3.ErrIoErr, sqlite3.ErrFull, sqlite3.ErrNomem, sqlite3.ErrCantOpen, sqlite3.ErrReadonly,
+		sqlite3.ErrCorrupt, sqlite3.ErrNotADB, sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrPerm,
+		sqlite3.ErrProtocol, sqlite3.ErrInterrupt:
+		return true
+	}
+	return false
+}
+
+// ddlGuard is the authorizer of a connection that runs a schema: it asks
+// ddlOnly, counts the objects a statement creates and keeps, for the
+// error, the action it refused (SQLite stops at the first).
+type ddlGuard struct {
+	mu      sync.Mutex
+	created int
+	denied  string
+}
+
+func (g *ddlGuard) authorize(op int, a1, a2, a3 string) int {
+	ok, creates := ddlOnly(op, a1, a2, a3)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !ok {
+		g.denied = actionName(op, a1, a2)
+		return sqlite3.SQLITE_DENY
+	}
+	if creates {
+		g.created++
+	}
+	return sqlite3.SQLITE_OK
+}
+
+// reset starts a statement.
+func (g *ddlGuard) reset() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.created, g.denied = 0, ""
+}
+
+func (g *ddlGuard) objects() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.created
+}
+
+// refused says what the statement did that a schema may not, or "".
+func (g *ddlGuard) refused() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.denied == "":
+		return ""
+	case strings.HasPrefix(g.denied, "function "):
+		return g.denied + " is not allowed in a schema: it may call only the cheap functions that SECURITY.md lists"
+	}
+	return g.denied + " is not allowed in a schema"
 }
 
 // execFirst runs the first statement of text and nothing after it: a
@@ -152,30 +251,50 @@ func execFirst(ctx context.Context, conn *sql.Conn, text string) error {
 // ddlOnly is the authorizer a schema runs under: it allows creating tables
 // and indexes in the main database and what SQLite does on their behalf
 // (writing sqlite_schema, reading the new table's columns, resolving the
-// functions of CHECK, DEFAULT, generated and index expressions), and
-// denies everything else: ATTACH, triggers, views, pragmas, SELECT, writes
-// to any other table, and functions with side effects.
+// functions of CHECK, DEFAULT, generated and index expressions, which must
+// be among cheapFunctions), and denies everything else: ATTACH, triggers,
+// views, pragmas, SELECT, writes to any other table, and every other
+// function.
 func ddlOnly(op int, a1, a2, a3 string) (ok, creates bool) {
 	switch op {
 	case sqlite3.SQLITE_CREATE_TABLE:
 		// sqlite_sequence comes with the first AUTOINCREMENT key.
-		return a3 == "main" && !internalName(a1), !isSchemaTable(a1)
+		if strings.EqualFold(a1, "sqlite_sequence") {
+			return a3 == "main", false
+		}
+		return a3 == "main" && !reservedName(a1), true
 	case sqlite3.SQLITE_CREATE_INDEX:
-		// A UNIQUE or PRIMARY KEY constraint makes an automatic index.
-		return a3 == "main" && !internalName(a2), !strings.HasPrefix(a1, "sqlite_autoindex_")
+		// a1 is the index, a2 its table. A UNIQUE or PRIMARY KEY
+		// constraint makes an automatic index, which SQLite names.
+		if isAutoIndex(a1, a2) {
+			return a3 == "main" && !reservedName(a2), false
+		}
+		return a3 == "main" && !reservedName(a1) && !reservedName(a2), true
 	case sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE:
 		return a3 == "main" && isSchemaTable(a1), false
 	case sqlite3.SQLITE_READ, sqlite3.SQLITE_REINDEX:
 		return a3 == "main", false
 	case sqlite3.SQLITE_FUNCTION:
-		return !sideEffects[strings.ToLower(a2)], false
+		// a2 is the function's name, in the case the statement wrote it.
+		return cheapFunctions[strings.ToLower(a2)], false
 	}
 	return false, false
 }
 
-// internalName: tables a schema must not create, because deltasync owns them.
-func internalName(table string) bool {
-	return strings.HasPrefix(strings.ToLower(table), schema.InternalPrefix)
+// reservedName: names a schema must not give a table or an index, because
+// deltasync owns _sync_ (its own index of the same name would fail to
+// install) and SQLite owns sqlite_.
+func reservedName(name string) bool {
+	lower := strings.ToLower(name)
+	return strings.HasPrefix(lower, schema.InternalPrefix) || strings.HasPrefix(lower, "sqlite_")
+}
+
+// isAutoIndex reports whether index is the name SQLite gives the index of a
+// UNIQUE or PRIMARY KEY constraint of table: sqlite_autoindex_TABLE_N.
+// SQLite refuses that prefix to a schema's own indexes.
+func isAutoIndex(index, table string) bool {
+	n, ok := strings.CutPrefix(index, "sqlite_autoindex_"+table+"_")
+	return ok && n != "" && strings.Trim(n, "0123456789") == ""
 }
 
 func isSchemaTable(name string) bool {
@@ -184,13 +303,6 @@ func isSchemaTable(name string) bool {
 		return true
 	}
 	return false
-}
-
-// sideEffects are the functions that reach outside the database or change
-// the connection. None is needed to declare a table.
-var sideEffects = map[string]bool{
-	"load_extension": true, "fts3_tokenizer": true, "readfile": true, "writefile": true,
-	"edit": true, "sqlite_dbpage": true,
 }
 
 // actionName describes an authorizer action for an error message.
@@ -203,13 +315,17 @@ func actionName(op int, a1, a2 string) string {
 		sqlite3.SQLITE_CREATE_VTABLE: "CREATE VIRTUAL TABLE", sqlite3.SQLITE_TRANSACTION: "a transaction",
 		sqlite3.SQLITE_SAVEPOINT: "SAVEPOINT", sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
 		sqlite3.SQLITE_DELETE: "DELETE", sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE",
-		sqlite3.SQLITE_FUNCTION:     "function " + a2,
-		sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE " + a1, sqlite3.SQLITE_CREATE_INDEX: "CREATE INDEX on " + a2,
+		sqlite3.SQLITE_FUNCTION:     "function " + strings.ToLower(a2),
+		sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE " + a1, sqlite3.SQLITE_CREATE_INDEX: "CREATE INDEX " + a1 + " on " + a2,
 	}
-	if n, ok := names[op]; ok {
-		return n
+	n, ok := names[op]
+	switch {
+	case !ok:
+		return fmt.Sprintf("action %d", op)
+	case (op == sqlite3.SQLITE_CREATE_TABLE || op == sqlite3.SQLITE_CREATE_INDEX) && (reservedName(a1) || reservedName(a2)):
+		return n + " (a reserved name)"
 	}
-	return fmt.Sprintf("action %d", op)
+	return n
 }
 
 // sameObjects checks that the database holds exactly the objects statements

@@ -68,14 +68,17 @@ func writeSchemaSeeds(tb testing.TB) {
 	}
 	fp := strings.Repeat("0", 64)
 	for name, stmts := range map[string][]string{
-		"attach":        {`CREATE TABLE x (a); ATTACH 'app.db' AS v; UPDATE v.notes SET body = 1`},
-		"vacuum into":   {`CREATE TABLE x (a); VACUUM INTO '/tmp/stolen.db'`},
-		"trigger":       {`CREATE TABLE t (a)`, `CREATE TRIGGER r AFTER INSERT ON t BEGIN DELETE FROM t; END`},
-		"select":        {`CREATE TABLE x AS SELECT * FROM sqlite_schema`},
-		"extension":     {`CREATE TABLE x (a, b AS (load_extension('x')))`},
-		"temp":          {`CREATE TABLE temp.x (a)`},
-		"internal":      {`CREATE TABLE _sync_state (key TEXT PRIMARY KEY, value)`},
-		"index on expr": {`CREATE TABLE t (a TEXT CHECK (length(a) < 9) DEFAULT (lower('X')))`, `CREATE INDEX ti ON t (upper(a)) WHERE a > ''`},
+		"attach":         {`CREATE TABLE x (a); ATTACH 'app.db' AS v; UPDATE v.notes SET body = 1`},
+		"vacuum into":    {`CREATE TABLE x (a); VACUUM INTO '/tmp/stolen.db'`},
+		"trigger":        {`CREATE TABLE t (a)`, `CREATE TRIGGER r AFTER INSERT ON t BEGIN DELETE FROM t; END`},
+		"select":         {`CREATE TABLE x AS SELECT * FROM sqlite_schema`},
+		"extension":      {`CREATE TABLE x (a, b AS (load_extension('x')))`},
+		"temp":           {`CREATE TABLE temp.x (a)`},
+		"internal":       {`CREATE TABLE _sync_state (key TEXT PRIMARY KEY, value)`},
+		"index on expr":  {`CREATE TABLE t (a TEXT CHECK (length(a) < 9) DEFAULT (lower('X')))`, `CREATE INDEX ti ON t (upper(a)) WHERE a > ''`},
+		"zeroblob":       {`CREATE TABLE x (id INTEGER PRIMARY KEY, n INT CHECK (length(hex(zeroblob(n))) > 0))`},
+		"untrackable":    {`CREATE TABLE u (rowid, oid, _rowid_)`, `CREATE UNIQUE INDEX u_oid ON u (oid)`},
+		"reserved index": {`CREATE TABLE t (id TEXT PRIMARY KEY, b TEXT)`, `CREATE INDEX _sync_conflicts_notice ON t (b)`},
 	} {
 		writeSeed(tb, dir, "attack "+name, &replicator.SchemaDoc{Fingerprint: fp, Statements: stmts})
 	}

@@ -50,6 +50,7 @@ var statuses = []struct {
 	{ErrBadRequest, http.StatusBadRequest, "bad-request"},
 	{ErrBadSchema, http.StatusUnprocessableEntity, "bad-schema"},
 	{ErrBusy, http.StatusServiceUnavailable, "busy"},
+	{ErrSchemaBusy, http.StatusServiceUnavailable, "busy"},
 	{ErrTooManyWaits, http.StatusTooManyRequests, "too-many-waits"},
 	{ErrTooManyPushes, http.StatusTooManyRequests, "too-many-pushes"},
 	{ErrTooSlow, http.StatusRequestTimeout, "too-slow"},

@@ -16,7 +16,6 @@ import (
 	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
-	"github.com/deltasync/deltasync/triggers"
 )
 
 // ErrBadName: a database name that is not safe as a file name.
@@ -226,10 +225,7 @@ func (s *Store) Create(ctx context.Context, name string, doc *replicator.SchemaD
 	if !errors.Is(err, replicator.ErrNoSchema) {
 		return nil, err
 	}
-	if err := checkDoc(ctx, doc); err != nil {
-		return nil, err
-	}
-	if err := s.buildFile(ctx, name, doc); err != nil {
+	if err := s.buildReplica(ctx, name, doc); err != nil {
 		return nil, err
 	}
 	if r, err = s.Get(ctx, name); err != nil {
@@ -278,14 +274,14 @@ func (s *Store) buildFile(ctx context.Context, name string, doc *replicator.Sche
 func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
 	defer cancel()
-	db, err := sqlitefile.Open(ctx, path, sqlitefile.Options{})
+	db, err := sqlitefile.Open(ctx, path, sqlitefile.Options{Driver: replicaDriver})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	// Rollback journal while building: the file is linked into place whole,
 	// with no WAL beside it; open switches it to WAL.
-	conn, err := db.Conn(ctx)
+	conn, err := db.Connx(ctx)
 	if err != nil {
 		return err
 	}
@@ -294,8 +290,10 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	if err != nil {
 		return err
 	}
-	if _, err := triggers.InstallWithPolicies(ctx, db, schema.Filter{}, doc.Policies); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSchema, err)
+	// Past the statements, a failure is the hub's own: its migrations and
+	// triggers, whose SQL a client must not see.
+	if _, err := installCapture(ctx, db, schema.Filter{}, doc.Policies); err != nil {
+		return fmt.Errorf("install capture: %w", err)
 	}
 	n := replicator.NewNode(db)
 	_, fp, err := n.Schema(ctx, db)
@@ -329,7 +327,7 @@ const (
 func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 	// In the DSN, so that every connection of the pool gets them: run as
 	// PRAGMAs they would set the one connection that ran them.
-	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{WAL: true, CacheKiB: replicaCacheKiB})
+	db, err := sqlitefile.Open(ctx, s.path(name), sqlitefile.Options{WAL: true, CacheKiB: replicaCacheKiB, Driver: replicaDriver})
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func InstallWithPolicies(ctx context.Context, db *sqlx.DB, f schema.Filter, poli
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPolicies(first, policies); err != nil {
+	if err := CheckPolicies(first, policies); err != nil {
 		return nil, err
 	}
 	if err := migrations.Up(ctx, db.DB); err != nil {
@@ -96,8 +96,9 @@ func InstallWithPolicies(ctx context.Context, db *sqlx.DB, f schema.Filter, poli
 	return rep, nil
 }
 
-// checkPolicies checks that every policy is valid and names a table s tracks.
-func checkPolicies(s *schema.Schema, policies map[string]changelog.Policy) error {
+// CheckPolicies checks that every policy is valid and names a table s
+// tracks, as InstallWithPolicies does before it writes anything.
+func CheckPolicies(s *schema.Schema, policies map[string]changelog.Policy) error {
 	for name, p := range policies {
 		if _, err := changelog.ParsePolicy(string(p)); err != nil {
 			return fmt.Errorf("policy of %s: %w", schema.Ident(name), err)

@@ -30,6 +30,9 @@ type Options struct {
 	// WAL marks connections of a syncing node, which runs in write-ahead
 	// logging mode (see EnableWAL): they commit with synchronous=NORMAL.
 	WAL bool
+	// Driver is the database/sql driver name; "" is go-sqlite3's "sqlite3".
+	// Another registration of go-sqlite3 can set limits on each connection.
+	Driver string
 }
 
 // Open checks that path is an existing, writable SQLite database and opens it.
@@ -37,7 +40,11 @@ func Open(ctx context.Context, path string, opt Options) (*sqlx.DB, error) {
 	if err := check(path, opt.ReadOnly); err != nil {
 		return nil, err
 	}
-	db, err := sqlx.Open("sqlite3", DSN(path, opt))
+	driver := opt.Driver
+	if driver == "" {
+		driver = "sqlite3"
+	}
+	db, err := sqlx.Open(driver, DSN(path, opt))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
