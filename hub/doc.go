@@ -104,7 +104,11 @@
 // A hub with tokens binds each device site (a frame's origin) to the token
 // that first pushed it, in the replica's _sync_hub_sites table, and
 // refuses a push for that site with another token (403, "site-taken"), so
-// that a device cannot write as another tenant's device. Without tokens
+// that a device cannot write as another tenant's device. The binding is
+// made inside the merge of the site's first valid push (replicator.Admit),
+// so that a refused push binds nothing; a site whose token left the token
+// file is free again, so that rotating a device's token needs only its new
+// line. Without tokens
 // there is nobody to bind to: any client may push as any site, which is
 // why cmd/deltasync refuses to run a hub without tokens on a non-loopback
 // address unless given --insecure-no-auth.

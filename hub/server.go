@@ -255,7 +255,11 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, c caller) error {
 		return r.Context().Err()
 	}
 	start := time.Now()
-	res, err := rep.Push(r.Context(), frame)
+	var admit replicator.Admit
+	if s.Tokens != nil {
+		admit = s.bindSite(rep, c.token)
+	}
+	res, err := rep.PushAs(r.Context(), frame, admit)
 	if err != nil {
 		return err
 	}
@@ -293,7 +297,7 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 		return nil, h, nil, fmt.Errorf("%w: a body of %d bytes, but its frame header says %d", codec.ErrCorrupt, r.ContentLength, h.FrameLen())
 	}
 	if s.Tokens != nil {
-		if err := bindSite(r.Context(), rep, h.Origin, c.token); err != nil {
+		if err := s.checkSite(r.Context(), rep, h.Origin, c.token); err != nil {
 			return nil, h, nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,6 +51,25 @@ type testHub struct {
 	dir    string
 	log    *logBuffer
 	tokens map[string]string // label -> bearer token
+	lines  map[string]string // label -> its line of the token file
+}
+
+// rotate gives label a new token, as an operator replacing its line in the
+// token file and restarting the hub would. No request may be in flight.
+func (h *testHub) rotate(t *testing.T, label string) {
+	t.Helper()
+	token, line, err := hub.NewToken([]string{"*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tokens[label], h.lines[label] = token, line
+	var lines []string
+	for _, l := range h.lines {
+		lines = append(lines, l)
+	}
+	if h.Tokens, err = hub.ParseTokens(strings.NewReader(strings.Join(lines, "\n"))); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startHub serves a new store; tokens maps a label to the databases its
@@ -57,7 +77,7 @@ type testHub struct {
 // starts.
 func startHub(t *testing.T, tokens map[string]string, configure func(*hub.Server)) *testHub {
 	t.Helper()
-	h := &testHub{dir: filepath.Join(t.TempDir(), "hub"), log: &logBuffer{}, tokens: map[string]string{}}
+	h := &testHub{dir: filepath.Join(t.TempDir(), "hub"), log: &logBuffer{}, tokens: map[string]string{}, lines: map[string]string{}}
 	st := hub.NewStore(h.dir)
 	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st.Logger = logger
@@ -70,7 +90,7 @@ func startHub(t *testing.T, tokens map[string]string, configure func(*hub.Server
 			if err != nil {
 				t.Fatal(err)
 			}
-			h.tokens[label] = token
+			h.tokens[label], h.lines[label] = token, line
 			lines = append(lines, line)
 		}
 		parsed, err := hub.ParseTokens(strings.NewReader(strings.Join(lines, "\n")))
@@ -358,6 +378,46 @@ func TestSiteBinding(t *testing.T) {
 	var n int64
 	if err := rep.Node.DB.Get(&n, `SELECT n FROM t WHERE id = 1`); err != nil || n != 10 {
 		t.Errorf("row 1 after the forged push: n = %d (%v), want 10", n, err)
+	}
+}
+
+// TestSiteBoundOnlyByMerge: a push refused as invalid binds nothing, so
+// that a token cannot claim a device site with junk it never merged.
+func TestSiteBoundOnlyByMerge(t *testing.T) {
+	h := startHub(t, map[string]string{"alice": "app", "mallory": "app"}, nil)
+	doc := createDB(t, h.client("alice"), "app", strictDDL)
+	ctx := context.Background()
+	partial := frame(t, doc, site(3), "t", []string{"id", "n"}, insert(4, 1, []int{0, 1}, int64(4), int64(1)))
+	if _, err := h.client("mallory").Push(ctx, "app", partial); err == nil {
+		t.Fatal("a push of a partial insert was merged")
+	}
+	whole := frame(t, doc, site(3), "t", []string{"id", "n", "s"}, insert(4, 1, []int{0, 1, 2}, int64(4), int64(1), "a"))
+	if _, err := h.client("alice").Push(ctx, "app", whole); err != nil {
+		t.Errorf("alice's first valid push for the site mallory's refused push named: %v", err)
+	}
+}
+
+// TestSiteMovesWithRotatedToken: a device whose token was replaced in the
+// token file pushes with its new token; the old binding does not lock it
+// out, while a token still in the file keeps its sites.
+func TestSiteMovesWithRotatedToken(t *testing.T) {
+	h := startHub(t, map[string]string{"alice": "app", "mallory": "app"}, nil)
+	doc := createDB(t, h.client("alice"), "app", strictDDL)
+	ctx := context.Background()
+	push := func(label string, id int64) error {
+		f := frame(t, doc, site(1), "t", []string{"id", "n", "s"}, insert(id, uint64(id), []int{0, 1, 2}, id, id, "a"))
+		_, err := h.client(label).Push(ctx, "app", f)
+		return err
+	}
+	if err := push("alice", 1); err != nil {
+		t.Fatal(err)
+	}
+	h.rotate(t, "alice")
+	if err := push("alice", 2); err != nil {
+		t.Errorf("alice's site with alice's new token: %v", err)
+	}
+	if err := push("mallory", 3); !errors.Is(err, hub.ErrSiteTaken) {
+		t.Errorf("mallory pushing alice's site after alice's new token took it: %v, want ErrSiteTaken", err)
 	}
 }
 

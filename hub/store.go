@@ -383,7 +383,13 @@ func (r *Replica) close() error {
 // Push merges one frame from a device, and wakes the long-polls of its
 // database if the merge moved the version.
 func (r *Replica) Push(ctx context.Context, frame []byte) (replicator.PushResult, error) {
-	res, err := r.Node.MergePush(ctx, frame)
+	return r.PushAs(ctx, frame, nil)
+}
+
+// PushAs is Push with admit run in the merge transaction (see
+// replicator.Admit).
+func (r *Replica) PushAs(ctx context.Context, frame []byte, admit replicator.Admit) (replicator.PushResult, error) {
+	res, err := r.Node.MergePushAs(ctx, frame, admit)
 	if err != nil {
 		return replicator.PushResult{}, err
 	}

@@ -136,6 +136,17 @@ func (t *Tokens) check(token, db string) (tokenKey, error) {
 	return key, nil
 }
 
+// has reports whether key, a token's hash, is in the token file.
+func (t *Tokens) has(key []byte) bool {
+	var k tokenKey
+	if len(key) != len(k) {
+		return false
+	}
+	copy(k[:], key)
+	_, ok := t.allowed[k]
+	return ok
+}
+
 // lookup finds token, comparing its hash with every known one in constant
 // time.
 func (t *Tokens) lookup(token string) (key tokenKey, dbs []string, ok bool) {

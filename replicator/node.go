@@ -407,6 +407,17 @@ func (n *Node) Merge(ctx context.Context, frame []byte, peer string) (MergeResul
 // nothing is applied. Binding an origin to the device allowed to push it is
 // the caller's part.
 func (n *Node) MergePush(ctx context.Context, frame []byte) (MergeResult, error) {
+	return n.MergePushAs(ctx, frame, nil)
+}
+
+// Admit decides, inside a push's merge transaction, whether its origin may
+// push: the hub binds a device site to a token there, so that a push that
+// is refused for any reason binds nothing. An error rolls the merge back.
+type Admit func(ctx context.Context, tx *sqlx.Tx, origin codec.SiteID) error
+
+// MergePushAs is MergePush with admit run first in the merge transaction,
+// once the batch is known to be valid.
+func (n *Node) MergePushAs(ctx context.Context, frame []byte, admit Admit) (MergeResult, error) {
 	b, err := n.dec.Decode(frame)
 	if err != nil {
 		return MergeResult{}, err
@@ -414,11 +425,15 @@ func (n *Node) MergePush(ctx context.Context, frame []byte) (MergeResult, error)
 	if err := checkPush(b, n.site); err != nil {
 		return MergeResult{Changes: len(b.Changes)}, err
 	}
-	return n.MergeBatch(ctx, b, "")
+	return n.mergeBatch(ctx, b, "", admit)
 }
 
 // MergeBatch is Merge for a decoded batch.
 func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (MergeResult, error) {
+	return n.mergeBatch(ctx, b, peer, nil)
+}
+
+func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admit Admit) (MergeResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	res := MergeResult{Changes: len(b.Changes)}
@@ -428,6 +443,11 @@ func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (Mer
 	var events []int64
 	opt := changelog.ApplyOptions{Discard: peer == hubPeer, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
 	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), opt, func(tx *sqlx.Tx) error {
+		if admit != nil {
+			if err := admit(ctx, tx, b.Origin); err != nil {
+				return err
+			}
+		}
 		var err error
 		events, err = n.mergeTx(ctx, tx, b, peer)
 		return err
