@@ -97,6 +97,16 @@ func (s *Store) Get(ctx context.Context, name string) (*Replica, error) {
 	s.mu.Lock()
 	sl, ok := s.replicas[name]
 	if !ok {
+		// A name the hub does not know must not close another replica to
+		// make room for it.
+		s.mu.Unlock()
+		if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
+			return nil, replicator.ErrNoSchema
+		}
+		s.mu.Lock()
+		sl, ok = s.replicas[name]
+	}
+	if !ok {
 		if err := s.makeRoomLocked(); err != nil {
 			s.mu.Unlock()
 			return nil, err

@@ -158,3 +158,28 @@ func TestLongPollsHoldNoReplica(t *testing.T) {
 		t.Errorf("the long-poll of a returned %d changes (%v), want the 2 pushed", h.Changes, err)
 	}
 }
+
+// TestUnknownNameClosesNothing: a request for a database the hub does not
+// have is told so without closing an open replica to make room for it.
+func TestUnknownNameClosesNothing(t *testing.T) {
+	local := newLocal(t)
+	local.Store.MaxOpen = 1
+	ctx := context.Background()
+	s, path, _ := newSyncer(t, local, notesDDL)
+	insertNotes(t, path, "a-", 1)
+	if _, err := s.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := local.Store.Get(ctx, fmt.Sprintf("nosuch%d", i)); !errors.Is(err, replicator.ErrNoSchema) {
+			t.Fatalf("unknown name: %v, want ErrNoSchema", err)
+		}
+	}
+	open := local.Store.Open()
+	for _, r := range open {
+		r.Release()
+	}
+	if len(open) != 1 || open[0].Name != s.Name {
+		t.Errorf("after requests for unknown names, %d replicas open, want %s's still open", len(open), s.Name)
+	}
+}
