@@ -36,7 +36,9 @@
 // The schema decides what a push costs: the hub evaluates CHECK,
 // generated-column and index expressions on every row it merges. So the
 // functions a schema may call take time about linear in their arguments
-// and return no more than they were given (schemacost.go), and every
+// and return no more than they were given (schemacost.go), save the
+// functions of an id DEFAULT, which the hub never evaluates
+// (schemadefault.go), and every
 // connection to a replica limits a string, blob or row to just above the
 // largest the hub writes (two frame bodies) and a LIKE or GLOB pattern to
 // 1000 bytes.

@@ -145,6 +145,9 @@ func execDDL(ctx context.Context, conn *sql.Conn, statements []string) error {
 		if err := execFirst(ctx, conn, stmt); err != nil {
 			return ddlError(ctx, i+1, g.refused(), err)
 		}
+		if err := g.checkDefaultOnly(ctx, conn, stmt); err != nil {
+			return fmt.Errorf("%w: statement %d: %v", ErrBadSchema, i+1, err)
+		}
 		if n := g.objects(); n != 1 {
 			return fmt.Errorf("%w: statement %d creates %d objects; each creates one table or index", ErrBadSchema, i+1, n)
 		}
@@ -189,15 +192,28 @@ func hubFault(err error) bool {
 // ddlOnly, counts the objects a statement creates and keeps, for the
 // error, the action it refused (SQLite stops at the first).
 type ddlGuard struct {
-	mu      sync.Mutex
-	created int
-	denied  string
+	mu       sync.Mutex
+	created  int
+	denied   string
+	table    string          // the table the statement creates
+	deferred map[string]bool // defaultFunctions it called: allowed only in a DEFAULT
+	trusted  bool            // the hub's own query runs (checkDefaultOnly)
 }
 
 func (g *ddlGuard) authorize(op int, a1, a2, a3 string) int {
 	ok, creates := ddlOnly(op, a1, a2, a3)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.trusted {
+		return sqlite3.SQLITE_OK
+	}
+	if op == sqlite3.SQLITE_CREATE_TABLE && creates {
+		g.table = a1
+	}
+	if !ok && op == sqlite3.SQLITE_FUNCTION && defaultFunctions[strings.ToLower(a2)] {
+		g.deferred[strings.ToLower(a2)] = true
+		return sqlite3.SQLITE_OK
+	}
 	if !ok {
 		g.denied = actionName(op, a1, a2)
 		return sqlite3.SQLITE_DENY
@@ -212,7 +228,7 @@ func (g *ddlGuard) authorize(op int, a1, a2, a3 string) int {
 func (g *ddlGuard) reset() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.created, g.denied = 0, ""
+	g.created, g.denied, g.table, g.deferred = 0, "", "", map[string]bool{}
 }
 
 func (g *ddlGuard) objects() int {
