@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -73,14 +74,25 @@ func (o RunOptions) withDefaults() RunOptions {
 // Interval, and while the hub is unreachable retries with exponential
 // backoff and jitter. A failure retrying cannot cure (Permanent: the hub
 // refused the token, the schema or a batch) is recorded for LastError and
-// retried only every RefusedRetry. It returns nil when ctx ends.
+// retried only every RefusedRetry. It returns nil when ctx ends, and only
+// once its pull loop has ended too, so that the caller may close the
+// database after it.
 func (s *Syncer) Run(ctx context.Context, o RunOptions) error {
 	o = o.withDefaults()
 	if err := s.retry(ctx, o, func() error { _, err := s.SyncOnce(ctx); return err }); err != nil {
 		return nil // ctx ended
 	}
-	go s.pullLoop(ctx, o)
-	return s.pushLoop(ctx, o)
+	ctx, stop := context.WithCancel(ctx)
+	var pulls sync.WaitGroup
+	pulls.Add(1)
+	go func() {
+		defer pulls.Done()
+		s.pullLoop(ctx, o)
+	}()
+	err := s.pushLoop(ctx, o)
+	stop() // the push loop may end on an error: the pull loop ends with it
+	pulls.Wait()
+	return err
 }
 
 func (s *Syncer) pullLoop(ctx context.Context, o RunOptions) {
