@@ -83,46 +83,20 @@ const (
 	maxSchemaBody = 4 << 20
 )
 
-func (s *Server) maxBody() int64 {
-	if s.MaxBody > 0 {
-		return s.MaxBody
-	}
-	return DefaultMaxBody
-}
+func (s *Server) maxBody() int64 { return orDefault(s.MaxBody, DefaultMaxBody) }
 
-func (s *Server) maxWait() time.Duration {
-	if s.MaxWait > 0 {
-		return s.MaxWait
-	}
-	return DefaultMaxWait
-}
+func (s *Server) maxWait() time.Duration { return orDefault(s.MaxWait, DefaultMaxWait) }
 
 func (s *Server) maxPushesPerToken() int {
-	if s.MaxPushesPerToken > 0 {
-		return s.MaxPushesPerToken
-	}
-	return DefaultMaxPushesPerToken
+	return orDefault(s.MaxPushesPerToken, DefaultMaxPushesPerToken)
 }
 
-func (s *Server) minRate() int64 {
-	if s.MinRate > 0 {
-		return s.MinRate
-	}
-	return DefaultMinRate
-}
+func (s *Server) minRate() int64 { return orDefault(s.MinRate, DefaultMinRate) }
 
-func (s *Server) maxConns() int {
-	if s.MaxConns > 0 {
-		return s.MaxConns
-	}
-	return DefaultMaxConns
-}
+func (s *Server) maxConns() int { return orDefault(s.MaxConns, DefaultMaxConns) }
 
 func (s *Server) maxWaitsPerToken() int {
-	if s.MaxWaitsPerToken > 0 {
-		return s.MaxWaitsPerToken
-	}
-	return DefaultMaxWaitsPerToken
+	return orDefault(s.MaxWaitsPerToken, DefaultMaxWaitsPerToken)
 }
 
 // transferTime is how long n bytes may take: slack, plus n at the
@@ -131,11 +105,15 @@ func (s *Server) transferTime(n int64) time.Duration {
 	return s.slack() + time.Duration(float64(n)/float64(s.minRate())*float64(time.Second))
 }
 
-func (s *Server) slack() time.Duration {
-	if s.testSlack > 0 {
-		return s.testSlack
+func (s *Server) slack() time.Duration { return orDefault(s.testSlack, defaultSlack) }
+
+// orDefault is v if set (positive), else def: a limit's zero value means
+// its default.
+func orDefault[T ~int | ~int64](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	return defaultSlack
+	return def
 }
 
 // HTTPServer returns an http.Server for s with timeouts suited to

@@ -412,13 +412,6 @@ func (s *Server) budgets() (push, pull *budget) {
 	return s.pushBudget, s.pullBudget
 }
 
-func orDefault(n, def int64) int64 {
-	if n > 0 {
-		return n
-	}
-	return def
-}
-
 func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }

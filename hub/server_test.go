@@ -325,12 +325,7 @@ func TestClientGoneIsNoError(t *testing.T) {
 		_, err := h.client("").Pull(ctx, "app", replicator.PullRequest{Wait: time.Minute})
 		done <- err
 	}()
-	rep, err := h.Store.Get(context.Background(), "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rep.Release()
-	for deadline := time.Now().Add(10 * time.Second); rep.Waiting() == 0; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); h.Store.Waiting("app") == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the long-poll never started waiting")
 		}
@@ -513,12 +508,7 @@ func TestLongPollsPerToken(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); h.client("a").Pull(ctx, "app", replicator.PullRequest{Wait: time.Minute}) }()
 	}
-	rep, err := h.Store.Get(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rep.Release()
-	for deadline := time.Now().Add(10 * time.Second); rep.Waiting() < 2; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); h.Store.Waiting("app") < 2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the long-polls never started waiting")
 		}

@@ -77,10 +77,6 @@ type Replica struct {
 	store *Store
 }
 
-// Waiting returns how many pulls are waiting for a merge into r's
-// database (long-polls).
-func (r *Replica) Waiting() int { return r.store.Waiting(r.Name) }
-
 // Waiting returns how many pulls are waiting for a merge into database
 // name (long-polls), whether its replica is open or not.
 func (s *Store) Waiting(name string) int { return s.changes.waiting(name) }
@@ -282,8 +278,6 @@ func (s *Store) buildFile(ctx context.Context, name string, doc *replicator.Sche
 // every table and index statement, proves the replica holds what the
 // device has.
 func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
-	ctx, cancel := context.WithTimeout(ctx, schemaBuildTimeout)
-	defer cancel()
 	db, err := sqlitefile.Open(ctx, path, sqlitefile.Options{Driver: replicaDriver})
 	if err != nil {
 		return err
