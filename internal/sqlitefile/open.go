@@ -2,6 +2,7 @@ package sqlitefile
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,11 +41,7 @@ func Open(ctx context.Context, path string, opt Options) (*sqlx.DB, error) {
 	if err := check(path, opt.ReadOnly); err != nil {
 		return nil, err
 	}
-	driver := opt.Driver
-	if driver == "" {
-		driver = "sqlite3"
-	}
-	db, err := sqlx.Open(driver, DSN(path, opt))
+	db, err := sqlx.Open(cmp.Or(opt.Driver, "sqlite3"), DSN(path, opt))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
