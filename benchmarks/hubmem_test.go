@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"github.com/deltasync/deltasync/codec"
-	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/hub"
 )
 
 // BenchmarkHubMemory measures the hub process's peak resident memory
@@ -128,7 +128,7 @@ func pullAll(b *testing.B, h *benchHub) {
 			c := h.client(b, nil)
 			var since uint64
 			for {
-				frame, err := c.Pull(context.Background(), "notes", replicator.PullRequest{Since: since})
+				frame, err := c.Pull(context.Background(), "notes", hub.PullRequest{Since: since})
 				if err != nil {
 					b.Error(err)
 					return
@@ -165,6 +165,6 @@ func idleConns(b *testing.B, h *benchHub) {
 		}
 		conns = append(conns, c)
 	}
-	_, err := h.client(b, nil).Pull(context.Background(), "notes", replicator.PullRequest{})
+	_, err := h.client(b, nil).Pull(context.Background(), "notes", hub.PullRequest{})
 	syncMust(b, err, "pull beside 1,000 idle connections")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
@@ -105,7 +106,7 @@ func policyRun(b *testing.B, p changelog.Policy, work string) time.Duration {
 }
 
 // policyDevice is newSyncDevice with a policy for the notes table.
-func policyDevice(sc *syncScope, dir, name string, h replicator.Hub, p changelog.Policy) *syncDevice {
+func policyDevice(sc *syncScope, dir, name string, h device.Hub, p changelog.Policy) *syncDevice {
 	ctx := context.Background()
 	d := &syncDevice{path: filepath.Join(dir, name+".db")}
 	d.app = openNotesDB(sc, d.path, false)
@@ -118,6 +119,6 @@ func policyDevice(sc *syncScope, dir, name string, h replicator.Hub, p changelog
 	d.node.Logger = syncLogger
 	syncMust(sc, d.node.Open(ctx), "open node %s", name)
 	sc.Cleanup(func() { d.node.Close() })
-	d.sync = &replicator.Syncer{Node: d.node, Hub: h, Name: "notes"}
+	d.sync = &device.Syncer{Node: d.node, Hub: h, Name: "notes"}
 	return d
 }

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
@@ -236,7 +237,7 @@ type syncDevice struct {
 	path string
 	app  *sqlx.DB
 	node *replicator.Node
-	sync *replicator.Syncer
+	sync *device.Syncer
 }
 
 // syncLogger is the logger of every benchmark hub and node.
@@ -246,7 +247,7 @@ var syncLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 // 0..rows-1 before deltasync is installed (the first sync ships them as a
 // baseline), installs deltasync and opens its node, syncing as dbName with
 // h. Everything closes when tb ends.
-func newSyncDevice(tb testing.TB, dir, name string, h replicator.Hub, dbName string, rows int) *syncDevice {
+func newSyncDevice(tb testing.TB, dir, name string, h device.Hub, dbName string, rows int) *syncDevice {
 	tb.Helper()
 	ctx := context.Background()
 	d := &syncDevice{path: filepath.Join(dir, name+".db")}
@@ -270,7 +271,7 @@ func newSyncDevice(tb testing.TB, dir, name string, h replicator.Hub, dbName str
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { d.node.Close() })
-	d.sync = &replicator.Syncer{Node: d.node, Hub: h, Name: dbName}
+	d.sync = &device.Syncer{Node: d.node, Hub: h, Name: dbName}
 	return d
 }
 
@@ -283,7 +284,7 @@ func (d *syncDevice) run(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		d.sync.Run(ctx, replicator.RunOptions{}) //nolint:errcheck // nil when ctx ends
+		d.sync.Run(ctx, device.RunOptions{}) //nolint:errcheck // nil when ctx ends
 	}()
 	return func() { cancel(); <-done }
 }
@@ -430,11 +431,11 @@ var hubKinds = []string{"inproc", "process"}
 
 // recordingHub keeps the frames a device pushes.
 type recordingHub struct {
-	replicator.Hub
+	device.Hub
 	frames [][]byte
 }
 
-func (r *recordingHub) Push(ctx context.Context, db string, frame []byte) (replicator.PushResult, error) {
+func (r *recordingHub) Push(ctx context.Context, db string, frame []byte) (hub.PushResult, error) {
 	r.frames = append(r.frames, slices.Clone(frame))
 	return r.Hub.Push(ctx, db, frame)
 }

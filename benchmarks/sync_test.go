@@ -18,6 +18,7 @@ import (
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/jmoiron/sqlx"
@@ -459,7 +460,7 @@ func BenchmarkSyncReplay(b *testing.B) {
 
 // syncPullAll returns the frames a device pulling db from h from version 0
 // gets, in h's batches; they must hold want changes.
-func syncPullAll(tb testing.TB, h replicator.Hub, db string, want int) [][]byte {
+func syncPullAll(tb testing.TB, h device.Hub, db string, want int) [][]byte {
 	tb.Helper()
 	dec, err := codec.NewDecoder(codec.DefaultLimits)
 	syncMust(tb, err, "decoder")
@@ -468,7 +469,7 @@ func syncPullAll(tb testing.TB, h replicator.Hub, db string, want int) [][]byte 
 	var since uint64
 	got := 0
 	for {
-		f, err := h.Pull(context.Background(), db, replicator.PullRequest{Since: since, Limit: replicator.DefaultBatchSize, Site: changelog.SiteID{0xbe, 0x9c}})
+		f, err := h.Pull(context.Background(), db, hub.PullRequest{Since: since, Limit: replicator.DefaultBatchSize, Site: changelog.SiteID{0xbe, 0x9c}})
 		syncMust(tb, err, "pull")
 		hd, err := dec.Header(f)
 		syncMust(tb, err, "pull")
@@ -879,7 +880,7 @@ func countServed(b *testing.B, ctx context.Context, h *hub.Client, dec *codec.De
 	var since uint64
 	served := 0
 	for {
-		f, err := h.Pull(ctx, name, replicator.PullRequest{Since: since})
+		f, err := h.Pull(ctx, name, hub.PullRequest{Since: since})
 		syncMust(b, err, "pull")
 		hd, err := dec.Header(f)
 		syncMust(b, err, "pulled frame")

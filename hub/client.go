@@ -30,7 +30,7 @@ const (
 	DefaultResponseTimeout = 30 * time.Second
 )
 
-// Client is a replicator.Hub over HTTP.
+// Client is a device.Hub over HTTP.
 type Client struct {
 	URL   string // http://host:port or https://host:port, see CheckURL
 	Token string // bearer token, if the hub wants one
@@ -42,8 +42,6 @@ type Client struct {
 	// DefaultResponseTimeout); 0 means DefaultResponseTimeout.
 	ResponseTimeout time.Duration
 }
-
-var _ replicator.Hub = (*Client)(nil)
 
 // NewClient returns a client of the hub at baseURL. A URL CheckURL refuses
 // fails every request with CheckURL's error.
@@ -81,8 +79,8 @@ func (c *Client) PutSchema(ctx context.Context, db string, doc *replicator.Schem
 	return err
 }
 
-func (c *Client) Push(ctx context.Context, db string, frame []byte) (replicator.PushResult, error) {
-	var res replicator.PushResult
+func (c *Client) Push(ctx context.Context, db string, frame []byte) (PushResult, error) {
+	var res PushResult
 	body, err := c.do(ctx, http.MethodPost, c.path(db, "push"), frame, "application/octet-stream", 0)
 	if err != nil {
 		return res, err
@@ -93,7 +91,7 @@ func (c *Client) Push(ctx context.Context, db string, frame []byte) (replicator.
 	return res, nil
 }
 
-func (c *Client) Pull(ctx context.Context, db string, req replicator.PullRequest) ([]byte, error) {
+func (c *Client) Pull(ctx context.Context, db string, req PullRequest) ([]byte, error) {
 	q := url.Values{}
 	q.Set("since", fmt.Sprint(req.Since))
 	if req.Limit > 0 {
@@ -234,7 +232,7 @@ func (e *HubError) Error() string {
 func (e *HubError) Unwrap() error { return e.sentinel }
 
 // Permanent reports whether sending the same request again cannot succeed
-// (replicator.Permanent): the hub refused it (400, auth 401/403, schema
+// (device.Permanent): the hub refused it (400, auth 401/403, schema
 // 409, size 413, refusal 422), or what answered is not a deltasync hub.
 // 404 "the hub does not know this database" is not: a device creates it.
 func (e *HubError) Permanent() bool {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 // newHubServer serves a real hub on 127.0.0.1, over TLS if asked.
@@ -103,8 +103,8 @@ func TestClientNoAnswer(t *testing.T) {
 	err := schemaErr(t, c)
 	wantMessage(t, err, "did not answer within 300ms")
 	var timeout *hub.TimeoutError
-	if !errors.As(err, &timeout) || replicator.Permanent(err) {
-		t.Errorf("got %T (permanent %v), want a *hub.TimeoutError that is retried with backoff", err, replicator.Permanent(err))
+	if !errors.As(err, &timeout) || device.Permanent(err) {
+		t.Errorf("got %T (permanent %v), want a *hub.TimeoutError that is retried with backoff", err, device.Permanent(err))
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("failed after %s, want about the 300ms timeout", took)
@@ -122,7 +122,7 @@ func TestClientLongPollOutlastsTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := c.Pull(ctx, "notes", replicator.PullRequest{Wait: time.Second}); err != nil {
+	if _, err := c.Pull(ctx, "notes", hub.PullRequest{Wait: time.Second}); err != nil {
 		t.Fatalf("a long-poll of 1s with a 200ms response timeout: %v", err)
 	}
 	if took := time.Since(start); took < time.Second {
@@ -161,10 +161,10 @@ func TestClientMistakes(t *testing.T) {
 			err := schemaErr(t, hub.NewClient(tc.url, ""))
 			t.Log(err)
 			wantMessage(t, err, tc.want...)
-			if errors.Is(err, replicator.ErrNoSchema) {
+			if errors.Is(err, hub.ErrNoSchema) {
 				t.Errorf("got ErrNoSchema from %q: a device would try to create the database there", err)
 			}
-			if got := replicator.Permanent(err); got != tc.permanent {
+			if got := device.Permanent(err); got != tc.permanent {
 				t.Errorf("Permanent(%q) = %v, want %v", err, got, tc.permanent)
 			}
 		})
@@ -233,11 +233,11 @@ func TestClientHubRefusals(t *testing.T) {
 	}{
 		{"no token", "", "notes", hub.ErrUnauthorized, true},
 		{"another database", token, "other", hub.ErrForbidden, true},
-		{"unknown database", token, "notes", replicator.ErrNoSchema, false},
+		{"unknown database", token, "notes", hub.ErrNoSchema, false},
 	} {
 		_, err := hub.NewClient(ts.URL, tc.token).Schema(ctx, tc.db)
-		if !errors.Is(err, tc.want) || replicator.Permanent(err) != tc.permanent {
-			t.Errorf("%s: got %v (permanent %v), want %v (permanent %v)", tc.name, err, replicator.Permanent(err), tc.want, tc.permanent)
+		if !errors.Is(err, tc.want) || device.Permanent(err) != tc.permanent {
+			t.Errorf("%s: got %v (permanent %v), want %v (permanent %v)", tc.name, err, device.Permanent(err), tc.want, tc.permanent)
 		}
 	}
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,7 +246,7 @@ func TestClientHubRefusals(t *testing.T) {
 	}))
 	t.Cleanup(broken.Close)
 	_, err = hub.NewClient(broken.URL, "").Schema(ctx, "notes")
-	if err == nil || replicator.Permanent(err) {
-		t.Errorf("500: got %v (permanent %v), want a retried error", err, replicator.Permanent(err))
+	if err == nil || device.Permanent(err) {
+		t.Errorf("500: got %v (permanent %v), want a retried error", err, device.Permanent(err))
 	}
 }

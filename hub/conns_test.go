@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 // TestSlowConnectionsDoNotStarve: with the hub's connection cap taken by
@@ -38,7 +38,7 @@ func TestSlowConnectionsDoNotStarve(t *testing.T) {
 	}
 	insertNotes(t, apath, "n", 5)
 	b, _, bdb := newSyncer(t, h.client(""), notesDDL)
-	for _, s := range []*replicator.Syncer{a, b} {
+	for _, s := range []*device.Syncer{a, b} {
 		if _, err := s.SyncOnce(ctx); err != nil {
 			t.Fatalf("sync with %d slow connections open: %v", len(slow), err)
 		}

@@ -72,7 +72,7 @@
 // replica open however many databases they wait on, and hear of a merge
 // into a replica that was closed and opened again meanwhile.
 // Each push is merged in one transaction, so a pull never sees half of it.
-// Client implements replicator.Hub over HTTP and Local implements it in
+// Client implements device.Hub over HTTP and Local implements it in
 // process; both run the same conformance tests.
 //
 // # Errors
@@ -203,7 +203,7 @@
 // plain HTTP to a TLS hub or the reverse, a 404 that is not the hub's JSON
 // (a wrong address or path), a refused connection. HubError.Permanent says
 // which answers retrying cannot cure (400, 401, 403, 409, 413, 422, and
-// what is not a hub's answer), for replicator.Permanent.
+// what is not a hub's answer), for device.Permanent.
 //
 // hub imports replicator, changelog, triggers, schema and codec.
 package hub

@@ -9,16 +9,14 @@ import (
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
 	"github.com/jmoiron/sqlx"
-
-	"github.com/deltasync/deltasync/replicator"
 )
 
 // ParsePullQuery is the server's parser of a pull's query string, for the
 // tests and the fuzz target of package hub_test.
-func ParsePullQuery(s *Server, rawQuery string) (replicator.PullRequest, error) {
+func ParsePullQuery(s *Server, rawQuery string) (PullRequest, error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return replicator.PullRequest{}, err
+		return PullRequest{}, err
 	}
 	return s.pullRequest(q)
 }

@@ -60,7 +60,7 @@ func TestCreate(t *testing.T) {
 			t.Errorf("name %q: got %v, want ErrBadName", name, err)
 		}
 	}
-	if _, err := st.Get(ctx, "unknown"); !errors.Is(err, replicator.ErrNoSchema) {
+	if _, err := st.Get(ctx, "unknown"); !errors.Is(err, hub.ErrNoSchema) {
 		t.Errorf("unknown name: got %v, want ErrNoSchema", err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 const blobDDL = `CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB);`
@@ -122,7 +121,7 @@ func TestStalledPullReader(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		f, err := h.client("").Pull(context.Background(), "app", replicator.PullRequest{Since: 2})
+		f, err := h.client("").Pull(context.Background(), "app", hub.PullRequest{Since: 2})
 		got <- result{f, err}
 	}()
 	var metrics string

@@ -81,7 +81,7 @@ func (th *tenantHub) files(t *testing.T) []string {
 // appRows is what a device of app pulls from the hub, from the start.
 func (th *tenantHub) appRows(t *testing.T) []byte {
 	t.Helper()
-	frame, err := hub.NewClient(th.url, th.tokens["app"]).Pull(context.Background(), "app", replicator.PullRequest{})
+	frame, err := hub.NewClient(th.url, th.tokens["app"]).Pull(context.Background(), "app", hub.PullRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -418,8 +418,8 @@ func badRequest(format string, args ...any) error {
 
 // pullRequest parses a pull's query. The hub caps what the client asks:
 // at most replicator.DefaultBatchSize changes, waiting at most MaxWait.
-func (s *Server) pullRequest(q url.Values) (replicator.PullRequest, error) {
-	var req replicator.PullRequest
+func (s *Server) pullRequest(q url.Values) (PullRequest, error) {
+	var req PullRequest
 	get := q.Get
 	var err error
 	if v := get("since"); v != "" {

@@ -322,7 +322,7 @@ func TestClientGoneIsNoError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.client("").Pull(ctx, "app", replicator.PullRequest{Wait: time.Minute})
+		_, err := h.client("").Pull(ctx, "app", hub.PullRequest{Wait: time.Minute})
 		done <- err
 	}()
 	for deadline := time.Now().Add(10 * time.Second); h.Store.Waiting("app") == 0; time.Sleep(time.Millisecond) {
@@ -506,7 +506,7 @@ func TestLongPollsPerToken(t *testing.T) {
 	defer wg.Wait()
 	for range 2 {
 		wg.Add(1)
-		go func() { defer wg.Done(); h.client("a").Pull(ctx, "app", replicator.PullRequest{Wait: time.Minute}) }()
+		go func() { defer wg.Done(); h.client("a").Pull(ctx, "app", hub.PullRequest{Wait: time.Minute}) }()
 	}
 	for deadline := time.Now().Add(10 * time.Second); h.Store.Waiting("app") < 2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {

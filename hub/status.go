@@ -54,7 +54,7 @@ var statuses = []struct {
 	{ErrTooManyWaits, http.StatusTooManyRequests, "too-many-waits"},
 	{ErrTooManyPushes, http.StatusTooManyRequests, "too-many-pushes"},
 	{ErrTooSlow, http.StatusRequestTimeout, "too-slow"},
-	{replicator.ErrNoSchema, http.StatusNotFound, "no-schema"},
+	{ErrNoSchema, http.StatusNotFound, "no-schema"},
 	{replicator.ErrSchemaMismatch, http.StatusConflict, "schema-mismatch"},
 	{replicator.ErrUnknownTable, http.StatusUnprocessableEntity, "unknown-table"},
 	{replicator.ErrUnknownColumn, http.StatusUnprocessableEntity, "unknown-column"},

@@ -84,7 +84,7 @@ func (s *Store) Waiting(name string) int { return s.changes.waiting(name) }
 func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".db") }
 
 // Get returns the replica of name, opening it if it is not open, or
-// replicator.ErrNoSchema if the hub has never seen it. The replica stays
+// ErrNoSchema if the hub has never seen it. The replica stays
 // open at least until the caller calls Release.
 func (s *Store) Get(ctx context.Context, name string) (*Replica, error) {
 	if !validName.MatchString(name) {
@@ -97,7 +97,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Replica, error) {
 		// make room for it.
 		s.mu.Unlock()
 		if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
-			return nil, replicator.ErrNoSchema
+			return nil, ErrNoSchema
 		}
 		s.mu.Lock()
 		sl, ok = s.replicas[name]
@@ -132,7 +132,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Replica, error) {
 // failure is given to every waiter and forgotten, so the next Get tries again.
 func (s *Store) openSlot(ctx context.Context, name string, sl *slot) {
 	if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
-		sl.err = replicator.ErrNoSchema
+		sl.err = ErrNoSchema
 	} else {
 		sl.r, sl.err = s.open(context.WithoutCancel(ctx), name)
 	}
@@ -228,7 +228,7 @@ func (s *Store) Create(ctx context.Context, name string, doc *replicator.SchemaD
 	if err == nil {
 		return r, sameSchema(r, doc)
 	}
-	if !errors.Is(err, replicator.ErrNoSchema) {
+	if !errors.Is(err, ErrNoSchema) {
 		return nil, err
 	}
 	if err := s.buildReplica(ctx, name, doc); err != nil {
@@ -386,28 +386,28 @@ func (r *Replica) close() error {
 
 // Push merges one frame from a device, and wakes the long-polls of its
 // database if the merge moved the version.
-func (r *Replica) Push(ctx context.Context, frame []byte) (replicator.PushResult, error) {
+func (r *Replica) Push(ctx context.Context, frame []byte) (PushResult, error) {
 	return r.PushAs(ctx, frame, nil)
 }
 
 // PushAs is Push with admit run in the merge transaction (see
 // replicator.Admit).
-func (r *Replica) PushAs(ctx context.Context, frame []byte, admit replicator.Admit) (replicator.PushResult, error) {
+func (r *Replica) PushAs(ctx context.Context, frame []byte, admit replicator.Admit) (PushResult, error) {
 	res, err := r.Node.MergePushAs(ctx, frame, admit)
 	if err != nil {
-		return replicator.PushResult{}, err
+		return PushResult{}, err
 	}
 	if res.Changes > 0 {
 		r.store.changes.signal(r.Name)
 	}
-	return replicator.PushResult{Version: uint64(res.Version)}, nil
+	return PushResult{Version: uint64(res.Version)}, nil
 }
 
 // Pull returns the changes of database name after req.Since, waiting up to
 // req.Wait for a merge if there are none yet. It holds the replica only
 // while it reads, never while it waits: a long-poll does not count against
 // MaxOpen, and its replica may be closed and opened again meanwhile.
-func (s *Store) Pull(ctx context.Context, name string, req replicator.PullRequest) ([]byte, error) {
+func (s *Store) Pull(ctx context.Context, name string, req PullRequest) ([]byte, error) {
 	frame, _, err := s.pull(ctx, name, req, s.Get, nil)
 	return frame, err
 }
@@ -417,7 +417,7 @@ func (s *Store) Pull(ctx context.Context, name string, req replicator.PullReques
 // before it opens the replica; the share is returned with the frame,
 // resized to the frame, for the caller to release once it has written it.
 // A long-poll holds no share while it waits.
-func (s *Store) pull(ctx context.Context, name string, req replicator.PullRequest, get func(context.Context, string) (*Replica, error), b *budget) ([]byte, *share, error) {
+func (s *Store) pull(ctx context.Context, name string, req PullRequest, get func(context.Context, string) (*Replica, error), b *budget) ([]byte, *share, error) {
 	p := &longPoll{req: req, deadline: time.Now().Add(req.Wait), served: int64(req.Since)}
 	for {
 		// Watched before the read, so that a merge after it ends the wait.
@@ -454,7 +454,7 @@ func readOnce(ctx context.Context, name string, p *longPoll, get func(context.Co
 // longPoll is one pull between its reads: what it asked, until when it may
 // wait, and what the reads so far found for the asker.
 type longPoll struct {
-	req      replicator.PullRequest
+	req      PullRequest
 	deadline time.Time
 	served   int64  // the version up to which there is nothing for the asker
 	empty    []byte // the frame that says so
@@ -556,10 +556,8 @@ func (c *changes) waiting(name string) int {
 	return c.n[name]
 }
 
-// Local is a replicator.Hub on a Store in the same process.
+// Local is a device.Hub on a Store in the same process.
 type Local struct{ Store *Store }
-
-var _ replicator.Hub = Local{}
 
 func (l Local) Schema(ctx context.Context, db string) (*replicator.SchemaDoc, error) {
 	r, err := l.Store.Get(ctx, db)
@@ -579,15 +577,15 @@ func (l Local) PutSchema(ctx context.Context, db string, doc *replicator.SchemaD
 	return err
 }
 
-func (l Local) Push(ctx context.Context, db string, frame []byte) (replicator.PushResult, error) {
+func (l Local) Push(ctx context.Context, db string, frame []byte) (PushResult, error) {
 	r, err := l.Store.Get(ctx, db)
 	if err != nil {
-		return replicator.PushResult{}, err
+		return PushResult{}, err
 	}
 	defer r.Release()
 	return r.Push(ctx, frame)
 }
 
-func (l Local) Pull(ctx context.Context, db string, req replicator.PullRequest) ([]byte, error) {
+func (l Local) Pull(ctx context.Context, db string, req PullRequest) ([]byte, error) {
 	return l.Store.Pull(ctx, db, req)
 }

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 // TestReplicaCap: with more databases than the store keeps open, the idle
@@ -21,7 +22,7 @@ func TestReplicaCap(t *testing.T) {
 	ctx := context.Background()
 	fds := func() int { d, _ := os.ReadDir("/proc/self/fd"); return len(d) }
 	const dbs = 12
-	syncers := make([]*replicator.Syncer, dbs)
+	syncers := make([]*device.Syncer, dbs)
 	start := fds()
 	for i := range syncers {
 		s, path, _ := newSyncer(t, local, notesDDL)
@@ -101,7 +102,7 @@ func TestLongPollsHoldNoReplica(t *testing.T) {
 	local := newLocal(t)
 	local.Store.MaxOpen = 2
 	ctx := context.Background()
-	devices := map[string]*replicator.Syncer{}
+	devices := map[string]*device.Syncer{}
 	paths := map[string]string{}
 	for _, name := range []string{"a", "b", "c", "d"} {
 		s, path, _ := newSyncer(t, local, notesDDL)
@@ -121,14 +122,14 @@ func TestLongPollsHoldNoReplica(t *testing.T) {
 	// One after the other: each long-poll's first read must not meet
 	// two others reading, which would find every replica in use.
 	for _, name := range []string{"a", "b", "c"} {
-		since, err := replicator.Cursor(ctx, devices[name].Node.DB, "hub", "pulled")
+		cur, err := changelog.ReadCursors(ctx, devices[name].Node.DB, changelog.Hub)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := make(chan result, 1)
 		polls[name] = got
 		go func() {
-			f, err := local.Pull(pollCtx, name, replicator.PullRequest{Since: uint64(since), Wait: time.Minute})
+			f, err := local.Pull(pollCtx, name, hub.PullRequest{Since: uint64(cur.Pulled), Wait: time.Minute})
 			got <- result{f, err}
 		}()
 		for deadline := time.Now().Add(10 * time.Second); local.Store.Waiting(name) == 0; time.Sleep(time.Millisecond) {
@@ -171,7 +172,7 @@ func TestUnknownNameClosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if _, err := local.Store.Get(ctx, fmt.Sprintf("nosuch%d", i)); !errors.Is(err, replicator.ErrNoSchema) {
+		if _, err := local.Store.Get(ctx, fmt.Sprintf("nosuch%d", i)); !errors.Is(err, hub.ErrNoSchema) {
 			t.Fatalf("unknown name: %v, want ErrNoSchema", err)
 		}
 	}

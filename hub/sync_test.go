@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
@@ -31,7 +33,7 @@ func newLocal(t *testing.T) hub.Local {
 }
 
 // newSyncer opens a device on a new database with ddl, in batches of 10.
-func newSyncer(t *testing.T, h replicator.Hub, ddl string) (*replicator.Syncer, string, *sqlx.DB) {
+func newSyncer(t *testing.T, h device.Hub, ddl string) (*device.Syncer, string, *sqlx.DB) {
 	t.Helper()
 	path := dbtest.NewDB(t, ddl)
 	db := dbtest.MustOpenDB(t, path)
@@ -45,7 +47,7 @@ func newSyncer(t *testing.T, h replicator.Hub, ddl string) (*replicator.Syncer, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return &replicator.Syncer{Node: n, Hub: h, Name: "notes"}, path, db
+	return &device.Syncer{Node: n, Hub: h, Name: "notes"}, path, db
 }
 
 func insertNotes(t *testing.T, path, prefix string, n int) {
@@ -57,32 +59,32 @@ func insertNotes(t *testing.T, path, prefix string, n int) {
 	dbtest.Shell(t, path, sql.String())
 }
 
-func cursor(t *testing.T, db *sqlx.DB, which string) int64 {
+func cursors(t *testing.T, db *sqlx.DB) changelog.Cursors {
 	t.Helper()
-	v, err := replicator.Cursor(context.Background(), db, "hub", which)
+	c, err := changelog.ReadCursors(context.Background(), db, changelog.Hub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return c
 }
 
 // failingHub fails the push or the pull numbered fail (from 1).
 type failingHub struct {
-	replicator.Hub
+	device.Hub
 	pushFail, pullFail int64
 	pushes, pulls      atomic.Int64
 }
 
 var errInjected = errors.New("injected")
 
-func (h *failingHub) Push(ctx context.Context, db string, frame []byte) (replicator.PushResult, error) {
+func (h *failingHub) Push(ctx context.Context, db string, frame []byte) (hub.PushResult, error) {
 	if h.pushes.Add(1) == h.pushFail {
-		return replicator.PushResult{}, errInjected
+		return hub.PushResult{}, errInjected
 	}
 	return h.Hub.Push(ctx, db, frame)
 }
 
-func (h *failingHub) Pull(ctx context.Context, db string, req replicator.PullRequest) ([]byte, error) {
+func (h *failingHub) Pull(ctx context.Context, db string, req hub.PullRequest) ([]byte, error) {
 	f, err := h.Hub.Pull(ctx, db, req)
 	if h.pulls.Add(1) == h.pullFail {
 		return []byte("not a frame"), err
@@ -102,18 +104,18 @@ func TestPushStopsAtFailedBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	insertNotes(t, path, "n", 35)
-	var st replicator.Stats
+	var st device.Stats
 	if err := a.Push(ctx, &st); !errors.Is(err, errInjected) {
 		t.Fatalf("push: got %v, want the injected error", err)
 	}
-	if got := cursor(t, db, "pushed"); got != 10 || st.Pushed != 10 {
+	if got := cursors(t, db).Pushed; got != 10 || st.Pushed != 10 {
 		t.Errorf("after the second batch failed: pushed cursor %d, %d changes pushed; want 10, 10", got, st.Pushed)
 	}
-	st = replicator.Stats{}
+	st = device.Stats{}
 	if err := a.Push(ctx, &st); err != nil {
 		t.Fatal(err)
 	}
-	if got := cursor(t, db, "pushed"); got != 35 || st.Pushed != 25 {
+	if got := cursors(t, db).Pushed; got != 35 || st.Pushed != 25 {
 		t.Errorf("after a second push: pushed cursor %d, %d changes pushed; want 35, 25", got, st.Pushed)
 	}
 }
@@ -134,7 +136,7 @@ func TestPullStopsAtFailedBatch(t *testing.T) {
 	}
 	h := &failingHub{Hub: local, pullFail: 3}
 	b, _, bdb := newSyncer(t, h, notesDDL)
-	var st replicator.Stats
+	var st device.Stats
 	if err := b.Pull(ctx, 0, &st); err == nil {
 		t.Fatal("pull: no error from a garbled third batch")
 	}
@@ -142,15 +144,15 @@ func TestPullStopsAtFailedBatch(t *testing.T) {
 	if err := bdb.Get(&n, `SELECT count(*) FROM notes`); err != nil || n != 20 || st.Pulled != 20 {
 		t.Errorf("after the third batch failed: %d rows (%v), %d pulled; want 20, 20", n, err, st.Pulled)
 	}
-	pulled := cursor(t, bdb, "pulled")
-	st = replicator.Stats{}
+	pulled := cursors(t, bdb).Pulled
+	st = device.Stats{}
 	if err := b.Pull(ctx, 0, &st); err != nil {
 		t.Fatal(err)
 	}
 	if err := bdb.Get(&n, `SELECT count(*) FROM notes`); err != nil || n != 35 || st.Pulled != 15 {
 		t.Errorf("after a second pull: %d rows (%v), %d pulled; want 35, 15", n, err, st.Pulled)
 	}
-	if got := cursor(t, bdb, "pulled"); got <= pulled {
+	if got := cursors(t, bdb).Pulled; got <= pulled {
 		t.Errorf("pulled cursor %d after the second pull, was %d", got, pulled)
 	}
 	// Nothing of b's merges is left to push.
@@ -167,12 +169,12 @@ func TestLongPollIgnoresOwnPush(t *testing.T) {
 	a, apath, _ := newSyncer(t, local, notesDDL)
 	b, bpath, _ := newSyncer(t, local, notesDDL)
 	ctx := context.Background()
-	for _, s := range []*replicator.Syncer{a, b} {
+	for _, s := range []*device.Syncer{a, b} {
 		if _, err := s.SyncOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	since, err := replicator.Cursor(ctx, a.Node.DB, "hub", "pulled")
+	cur, err := changelog.ReadCursors(ctx, a.Node.DB, changelog.Hub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func TestLongPollIgnoresOwnPush(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		f, err := local.Pull(ctx, "notes", replicator.PullRequest{Since: uint64(since), Limit: 100, Wait: time.Minute, Site: a.Node.Site()})
+		f, err := local.Pull(ctx, "notes", hub.PullRequest{Since: uint64(cur.Pulled), Limit: 100, Wait: time.Minute, Site: a.Node.Site()})
 		got <- result{f, err}
 	}()
 	// The long-poll must be waiting when a's push lands, so that the push

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
@@ -30,7 +31,7 @@ CREATE TABLE counts (id INTEGER PRIMARY KEY, n INTEGER NOT NULL) STRICT;`
 type attack struct {
 	dir    string // the hub's data directory
 	client *hub.Client
-	a, b   *replicator.Syncer
+	a, b   *device.Syncer
 	bdb    *sqlx.DB
 	enc    *codec.Encoder
 	dec    *codec.Decoder
@@ -50,7 +51,7 @@ func newAttack(t *testing.T) *attack {
 	at.b, bpath, at.bdb = newSyncer(t, at.client, validateDDL)
 	dbtest.Shell(t, bpath, `INSERT INTO notes VALUES ('b1', 'from b'); INSERT INTO counts VALUES (1, 5);`)
 	ctx := context.Background()
-	for _, s := range []*replicator.Syncer{at.b, at.a} {
+	for _, s := range []*device.Syncer{at.b, at.a} {
 		if _, err := s.SyncOnce(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -33,11 +33,11 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	}
 	// The writes had seen what the device had pulled from its hub by now:
 	// a merge absorbs before it applies anything.
-	pulled, err := Cursor(ctx, tx, hubPeer, "pulled")
+	cur, err := changelog.ReadCursors(ctx, tx, changelog.Hub)
 	if err != nil {
 		return err
 	}
-	st := stamp{seen: uint64(pulled)}
+	st := stamp{seen: uint64(cur.Pulled)}
 	for _, c := range b.Changes {
 		t, ok := tracked[c.Table]
 		if !ok {

@@ -149,11 +149,11 @@ func (p pendingWrites) has(tbl int64, key []byte, id int64) bool {
 
 // loadPending reads the device's writes after its pushed cursor.
 func loadPending(ctx context.Context, tx querier, log *changelog.Log, tracked map[string]changelog.Tracked) (pendingWrites, error) {
-	pushed, err := Cursor(ctx, tx, hubPeer, "pushed")
+	cur, err := changelog.ReadCursors(ctx, tx, changelog.Hub)
 	if err != nil {
 		return nil, err
 	}
-	b, err := log.ReadOpsTx(ctx, tx, pushed, 0)
+	b, err := log.ReadOpsTx(ctx, tx, cur.Pushed, 0)
 	if err != nil {
 		return nil, err
 	}

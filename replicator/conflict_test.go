@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
@@ -76,7 +77,7 @@ func TestConflictCases(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", p, tc.name), func(t *testing.T) {
 				store := newStore(t)
 				h := hub.Local{Store: store}
-				devs := map[string]*device{}
+				devs := map[string]*testDevice{}
 				for _, name := range []string{"A", "B", "C"} {
 					ddl := conflictDDL
 					if name == "A" {
@@ -125,21 +126,21 @@ func TestConflictOfflineDevice(t *testing.T) {
 			a := policyDevice(t, h, conflictDDL+`INSERT INTO t VALUES ('r1', 'a0', 'b0');`, p)
 			b := policyDevice(t, h, conflictDDL, p)
 			c := policyDevice(t, h, conflictDDL, p)
-			for _, d := range []*device{a, b, c} {
+			for _, d := range []*testDevice{a, b, c} {
 				d.sync(t)
 			}
 			mustExec(t, c, `UPDATE t SET a = 'C' WHERE id = 'r1'`)
 			for round := 0; round < 6; round++ {
-				d := []*device{a, b}[round%2]
+				d := []*testDevice{a, b}[round%2]
 				d.sync(t)
 				nextMilli()
 				mustExec(t, d, fmt.Sprintf(`UPDATE t SET a = 'round %d' WHERE id = 'r1'`, round))
 				d.sync(t)
 			}
-			for _, d := range []*device{c, a, b} {
+			for _, d := range []*testDevice{c, a, b} {
 				d.sync(t)
 			}
-			for _, d := range []*device{a, b, c} {
+			for _, d := range []*testDevice{a, b, c} {
 				if got := rowsOf(t, d); got != "r1|round 5|b0" {
 					t.Errorf("%s holds %q, want r1|round 5|b0", d.path, got)
 				}
@@ -147,7 +148,7 @@ func TestConflictOfflineDevice(t *testing.T) {
 			if got, want := summary(t, c.s.Node), "update r1 a: C<round 5"; got != want {
 				t.Errorf("C recorded %q, want %q", got, want)
 			}
-			for _, d := range []*device{a, b} {
+			for _, d := range []*testDevice{a, b} {
 				if got := summary(t, d.s.Node); got != "" {
 					t.Errorf("%s recorded %q, want nothing: each round had seen the one before", d.path, got)
 				}
@@ -170,7 +171,7 @@ func TestResolveKeepLocal(t *testing.T) {
 			nextMilli()
 			mustExec(t, b, `UPDATE t SET a = 'B' WHERE id = 'r1'`)
 			var got []replicator.Conflict
-			for _, d := range []*device{a, b} {
+			for _, d := range []*testDevice{a, b} {
 				d.s.Node.OnConflict = func(cs []replicator.Conflict) { got = append(got, cs...) }
 			}
 			a.sync(t)
@@ -189,7 +190,7 @@ func TestResolveKeepLocal(t *testing.T) {
 			lost := got[0].Columns[0].Lost
 			loser.sync(t)
 			winner.sync(t)
-			for _, d := range []*device{a, b} {
+			for _, d := range []*testDevice{a, b} {
 				if got := rowsOf(t, d); got != fmt.Sprintf("r1|%s|b0", lost) {
 					t.Errorf("%s holds %q after resolving, want the lost value %v", d.path, got, lost)
 				}
@@ -217,14 +218,14 @@ func TestPolicyInFingerprint(t *testing.T) {
 	}
 }
 
-func policyDevice(t *testing.T, h replicator.Hub, ddl string, p changelog.Policy) *device {
+func policyDevice(t *testing.T, h device.Hub, ddl string, p changelog.Policy) *testDevice {
 	t.Helper()
 	return installDevice(t, h, ddl, map[string]changelog.Policy{"t": p})
 }
 
 // installDevice makes a database from ddl, installs deltasync with the
 // policies given, and opens a node and a syncer on it.
-func installDevice(t *testing.T, h replicator.Hub, ddl string, policies map[string]changelog.Policy) *device {
+func installDevice(t *testing.T, h device.Hub, ddl string, policies map[string]changelog.Policy) *testDevice {
 	t.Helper()
 	path := dbtest.NewDB(t, ddl)
 	db := dbtest.MustOpenDB(t, path)
@@ -237,10 +238,10 @@ func installDevice(t *testing.T, h replicator.Hub, ddl string, policies map[stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return &device{path: path, db: db, s: &replicator.Syncer{Node: n, Hub: h, Name: "app"}}
+	return &testDevice{path: path, db: db, s: &device.Syncer{Node: n, Hub: h, Name: "app"}}
 }
 
-func mustExec(t *testing.T, d *device, q string) {
+func mustExec(t *testing.T, d *testDevice, q string) {
 	t.Helper()
 	if _, err := d.db.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -255,7 +256,7 @@ func nextMilli() {
 	}
 }
 
-func rowsOf(t *testing.T, d *device) string {
+func rowsOf(t *testing.T, d *testDevice) string {
 	t.Helper()
 	return strings.TrimSpace(dbtest.Shell(t, d.path, `SELECT id, a, b FROM t ORDER BY id;`))
 }

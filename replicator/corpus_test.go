@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbdiff"
 	"github.com/deltasync/deltasync/internal/dbtest"
@@ -30,7 +31,7 @@ func TestCorpusSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			dst := openDevice(t, h, dbtest.NewDB(t, string(ddl)), name)
-			for _, d := range []*device{src, dst, src, dst} {
+			for _, d := range []*testDevice{src, dst, src, dst} {
 				d.sync(t)
 			}
 			r, err := dbdiff.Compare(context.Background(), src.db, dst.db)
@@ -45,7 +46,7 @@ func TestCorpusSync(t *testing.T) {
 }
 
 // openDevice installs capture on an existing database and prepares its syncer.
-func openDevice(t *testing.T, h replicator.Hub, path, name string) *device {
+func openDevice(t *testing.T, h device.Hub, path, name string) *testDevice {
 	t.Helper()
 	db := dbtest.MustOpenDB(t, path)
 	ctx := context.Background()
@@ -57,5 +58,5 @@ func openDevice(t *testing.T, h replicator.Hub, path, name string) *device {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return &device{path: path, db: db, s: &replicator.Syncer{Node: n, Hub: h, Name: name}}
+	return &testDevice{path: path, db: db, s: &device.Syncer{Node: n, Hub: h, Name: name}}
 }

@@ -144,7 +144,7 @@
 // HeldRows returns them as RowTooLargeError, which wraps ErrRowTooLarge),
 // logs a warning, and moves on. Rows written after it, and other devices'
 // rows, keep syncing: a value no frame can carry must not stop the rest.
-// SyncOnce reports held rows in Stats.Held, and `sync --once` lists them and
+// device.Syncer.SyncOnce reports held rows in Stats.Held, and `sync --once` lists them and
 // exits 1 rather than say "up to date". A held row is sent again, whole
 // (an insert if the held change was one, else an update of every column the
 // device wrote), as soon as it is written again and fits; then it leaves
@@ -157,17 +157,6 @@
 // is never captured again as a local change, and a failure leaves nothing of
 // it. Table and column names in a batch must exist in the receiving node's
 // schema; SQL is built only from the receiver's own names.
-//
-// Syncer.Run retries a failed sync with exponential backoff (100 ms up to
-// MaxBackoff) while the hub is unreachable, times out or answers 5xx. A
-// failure the same requests cannot cure (Permanent: the hub refused the
-// token, the schema, the size or the contents of a batch, or this node
-// refused what the hub sent) is recorded for LastError, which `deltasync
-// status` shows, and retried only every RefusedRetry (DefaultRefusedRetry,
-// 5 minutes), so that a hub's operator can fix a token without the device
-// restarting, and a refused device does not hammer the hub. A refusal is
-// not retried sooner when the database changes: an app writing steadily
-// would turn that back into a tight loop.
 //
 // # What a merge trusts
 //
@@ -214,6 +203,7 @@
 // 2-core machine; it was 29.9 s and 1.3 GB of memory). Setting a column to
 // itself logs nothing, but fires an app's UPDATE OF trigger on it.
 //
-// replicator imports schema, changelog and codec; it talks to the hub only
-// through the Hub interface.
+// replicator imports schema, changelog and codec, and nothing that does
+// I/O beyond its node's database: the device package runs the loop that
+// moves batches to and from a hub.
 package replicator

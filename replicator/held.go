@@ -142,6 +142,17 @@ func hold(ctx context.Context, e sqlx.ExecerContext, h *heldRow) error {
 	return nil
 }
 
+// HoldBack holds back the one row of o, a batch the hub refused as too
+// large, and reports whether it did: a batch of several rows is not held,
+// the caller sends it again in smaller batches.
+func (n *Node) HoldBack(ctx context.Context, o OutBatch) (bool, error) {
+	if o.only == nil {
+		return false, nil
+	}
+	n.logHeld([]*heldRow{o.only})
+	return true, hold(ctx, n.DB, o.only)
+}
+
 // HeldRows lists the rows this device holds back because they are too
 // large to sync, oldest first; none on a database that never held one.
 func HeldRows(ctx context.Context, q sqlx.QueryerContext) ([]*RowTooLargeError, error) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
@@ -14,7 +15,7 @@ import (
 
 const files = `CREATE TABLE files (id INTEGER PRIMARY KEY, name TEXT, data BLOB);`
 
-func heldRows(t *testing.T, d *device) []*replicator.RowTooLargeError {
+func heldRows(t *testing.T, d *testDevice) []*replicator.RowTooLargeError {
 	t.Helper()
 	held, err := replicator.HeldRows(context.Background(), d.db)
 	if err != nil {
@@ -27,7 +28,7 @@ func heldRows(t *testing.T, d *device) []*replicator.RowTooLargeError {
 // limit; the rows after it sync. Written again (an update of one column),
 // it is sent whole, so that a device that never had it gets the row.
 func TestHeldRowSentWholeOnceItFits(t *testing.T) {
-	eachHub(t, func(t *testing.T, h replicator.Hub) {
+	eachHub(t, func(t *testing.T, h device.Hub) {
 		a := newDevice(t, h, files)
 		a.s.Node.MaxRowBytes = 1 << 20
 		b := newDevice(t, h, files)

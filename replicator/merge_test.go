@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
 )
 
@@ -106,7 +107,7 @@ func TestMergeIdempotent(t *testing.T) {
 	}
 }
 
-func dbtestQuery(t *testing.T, d *device, q string) string {
+func dbtestQuery(t *testing.T, d *testDevice, q string) string {
 	t.Helper()
 	var s string
 	if err := d.db.Get(&s, q); err != nil {
@@ -131,7 +132,7 @@ func TestBulkInsertFallsBack(t *testing.T) {
 	}
 	a.sync(t)
 	// b merges before its first sync, so its old row has no clock yet.
-	frame, err := h.Pull(context.Background(), "app", replicator.PullRequest{Limit: 1000})
+	frame, err := h.Pull(context.Background(), "app", hub.PullRequest{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

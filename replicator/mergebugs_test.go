@@ -29,8 +29,8 @@ import (
 	"testing"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 // TestInsertCollisionNewerColumn: found by TestConvergenceProperty (seed
@@ -56,7 +56,7 @@ func TestInsertCollisionNewerColumn(t *testing.T) {
 	a.sync(t)
 	b.sync(t)
 	a.sync(t)
-	for name, d := range map[string]*device{"A": a, "B": b} {
+	for name, d := range map[string]*testDevice{"A": a, "B": b} {
 		if got := rowsOf(t, d); got != "r2|B1|A" {
 			t.Errorf("%s holds %q, want r2|B1|A", name, got)
 		}
@@ -77,15 +77,15 @@ func TestInsertCollisionNewerColumn(t *testing.T) {
 
 // ackLost is a hub whose next push lands but whose acknowledgement is lost.
 type ackLost struct {
-	replicator.Hub
+	device.Hub
 	drop bool
 }
 
-func (h *ackLost) Push(ctx context.Context, db string, frame []byte) (replicator.PushResult, error) {
+func (h *ackLost) Push(ctx context.Context, db string, frame []byte) (hub.PushResult, error) {
 	res, err := h.Hub.Push(ctx, db, frame)
 	if err == nil && h.drop {
 		h.drop = false
-		return replicator.PushResult{}, errDropped
+		return hub.PushResult{}, errDropped
 	}
 	return res, err
 }
@@ -118,7 +118,7 @@ func TestInsertCollisionCoalescedUpdate(t *testing.T) {
 			}
 			nextMilli()
 			mustExec(t, a, `UPDATE t SET a = 'A1' WHERE id = 'r2'`)
-			for _, d := range []*device{a, b, a} {
+			for _, d := range []*testDevice{a, b, a} {
 				d.sync(t)
 			}
 			want := "r2|A1|B"
@@ -150,14 +150,14 @@ func TestInsertCollisionCoalescedUpdate(t *testing.T) {
 // replayHub is a hub link that can lose a pull response and deliver it
 // later, in answer to another pull: a late, older response.
 type replayHub struct {
-	replicator.Hub
+	device.Hub
 	drop  bool     // lose the next pull response, keeping it
 	kept  []byte   // the response lost
 	late  bool     // answer the next pull with the response kept
 	since []uint64 // the cursor of each pull request
 }
 
-func (h *replayHub) Pull(ctx context.Context, db string, req replicator.PullRequest) ([]byte, error) {
+func (h *replayHub) Pull(ctx context.Context, db string, req hub.PullRequest) ([]byte, error) {
 	h.since = append(h.since, req.Since)
 	frame, err := h.Hub.Pull(ctx, db, req)
 	switch {
@@ -217,7 +217,7 @@ func TestLateResponseAfterPush(t *testing.T) {
 			if p == changelog.Manual {
 				want = "r2|B|B" // the hub accepted B's row first
 			}
-			for name, d := range map[string]*device{"A": a, "B": b} {
+			for name, d := range map[string]*testDevice{"A": a, "B": b} {
 				if got := rowsOf(t, d); got != want {
 					t.Errorf("%s holds %q, want %q", name, got, want)
 				}
@@ -238,16 +238,16 @@ func TestMergeIdempotentRow(t *testing.T) {
 	w1 := propertyDevice(t, h, changelog.LWWRow)
 	r := propertyDevice(t, h, changelog.LWWRow)
 	mustExec(t, w0, `INSERT INTO kv VALUES ('k0', 0, 'b', 0.5)`)
-	for _, d := range []*device{w0, w1, r} {
+	for _, d := range []*testDevice{w0, w1, r} {
 		d.sync(t)
 	}
-	frame := func(d *device) []byte {
+	frame := func(d *testDevice) []byte {
 		t.Helper()
 		f, through, _, err := d.s.Node.Outgoing(ctx, mustCursor(t, d))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := replicator.SetCursor(ctx, d.db, "test", "pushed", through); err != nil {
+		if err := changelog.SetPushed(ctx, d.db, "test", through, 0); err != nil {
 			t.Fatal(err)
 		}
 		return f

@@ -3,9 +3,7 @@ package replicator
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -96,14 +94,16 @@ func (n *Node) Site() changelog.SiteID { return n.site }
 // Log returns the node's changelog.
 func (n *Node) Log() *changelog.Log { return n.log }
 
-func (n *Node) batchSize() int {
+// MaxBatchRows is how many changes a batch carries at most.
+func (n *Node) MaxBatchRows() int {
 	if n.BatchSize > 0 {
 		return n.BatchSize
 	}
 	return DefaultBatchSize
 }
 
-func (n *Node) batchBytes() int64 {
+// MaxBatchBytes is about how many value bytes a batch carries.
+func (n *Node) MaxBatchBytes() int64 {
 	if n.BatchBytes > 0 {
 		return n.BatchBytes
 	}
@@ -245,24 +245,30 @@ func (n *Node) Baseline(ctx context.Context) (int64, error) {
 // after version since, encoded, and the version it reaches. A row larger
 // than MaxRowBytes is left out and held back (see HeldRows).
 func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, error) {
-	o, err := n.outgoing(ctx, since, n.batchBytes())
-	return o.frame, o.through, o.n, err
+	o, err := n.NextBatch(ctx, since, n.MaxBatchBytes())
+	return o.Frame, o.Through, o.N, err
 }
 
-// outBatch is one batch a push sends.
-type outBatch struct {
-	frame         []byte
-	from, through int64
-	n             int   // changes in the frame
-	bytes         int64 // what its changes count toward the byte bound
-	more          bool  // a bound cut the batch: more local changes follow
-	only          *heldRow
+// OutBatch is one batch a push sends.
+type OutBatch struct {
+	Frame         []byte
+	From, Through int64 // the versions it covers: (From, Through]
+	N             int   // changes in the frame
+	Bytes         int64 // what its changes count toward the byte bound
+	More          bool  // a bound cut the batch: more local changes follow
 	// only, for a batch of one change: that row, to hold back if the hub
-	// finds it too large.
+	// finds it too large (HoldBack).
+	only *heldRow
 }
 
-func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (outBatch, error) {
-	out := outBatch{from: since}
+// NextBatch is Outgoing with a byte bound of its own, and all it knows of
+// the batch.
+func (n *Node) NextBatch(ctx context.Context, since, maxBytes int64) (OutBatch, error) {
+	return n.outgoing(ctx, since, maxBytes)
+}
+
+func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (OutBatch, error) {
+	out := OutBatch{From: since}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	whole, err := heldOps(ctx, n.DB)
@@ -275,11 +281,11 @@ func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (outBatch, e
 	// writes after the snapshot is logged after the batch and goes in the
 	// next one; merges, which would change the rows' clocks, wait for n.mu.
 	b, err := n.log.ReadBounded(ctx, since, changelog.ReadOptions{
-		Limit: n.batchSize(), MaxBytes: maxBytes, MaxRowBytes: n.maxRowBytes(), Whole: whole})
+		Limit: n.MaxBatchRows(), MaxBytes: maxBytes, MaxRowBytes: n.maxRowBytes(), Whole: whole})
 	if err != nil {
 		return out, err
 	}
-	out.through, out.more = b.Through, b.More
+	out.Through, out.More = b.Through, b.More
 	tx, err := n.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return out, fmt.Errorf("begin push: %w", err)
@@ -307,7 +313,7 @@ func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (outBatch, e
 		if err := bd.add(c, nil); err != nil {
 			return out, err
 		}
-		out.bytes += c.Size
+		out.Bytes += c.Size
 	}
 	if err := s.close(); err != nil {
 		return out, err
@@ -319,11 +325,11 @@ func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (outBatch, e
 		return out, fmt.Errorf("commit push clocks: %w", err)
 	}
 	n.logHeld(held)
-	out.n = len(bd.b.Changes)
-	if out.n == 1 && len(send) == 1 {
+	out.N = len(bd.b.Changes)
+	if out.N == 1 && len(send) == 1 {
 		out.only = newHeldRow(send[0], 0, n.Now())
 	}
-	out.frame, err = n.enc.Encode(nil, bd.b)
+	out.Frame, err = n.enc.Encode(nil, bd.b)
 	return out, err
 }
 
@@ -350,11 +356,11 @@ func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelo
 		return nil, 0, 0, err
 	}
 	if limit <= 0 {
-		limit = n.batchSize()
+		limit = n.MaxBatchRows()
 	}
 	// No MaxRowBytes: a hub serves every row it merged, which its own
 	// limits let in; the byte bound cuts only between merges.
-	b, err := n.log.ReadBoundedTx(ctx, conn, since, changelog.ReadOptions{Limit: limit, MaxBytes: n.batchBytes(), Origin: &asker})
+	b, err := n.log.ReadBoundedTx(ctx, conn, since, changelog.ReadOptions{Limit: limit, MaxBytes: n.MaxBatchBytes(), Origin: &asker})
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -441,7 +447,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admi
 		return res, err
 	}
 	var events []int64
-	opt := changelog.ApplyOptions{Discard: peer == hubPeer, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
+	opt := changelog.ApplyOptions{Discard: changelog.Peer(peer) == changelog.Hub, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
 	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), opt, func(tx *sqlx.Tx) error {
 		if admit != nil {
 			if err := admit(ctx, tx, b.Origin); err != nil {
@@ -474,16 +480,14 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	}
 	var acked int64
 	if peer != "" {
-		cur, err := Cursor(ctx, tx, peer, "pulled")
+		cur, err := changelog.ReadCursors(ctx, tx, changelog.Peer(peer))
 		if err != nil {
 			return nil, err
 		}
-		if int64(b.First) != cur {
-			return nil, fmt.Errorf("%w: it covers versions %d-%d, this node has pulled up to %d", ErrStale, b.First+1, b.Last, cur)
+		if int64(b.First) != cur.Pulled {
+			return nil, fmt.Errorf("%w: it covers versions %d-%d, this node has pulled up to %d", ErrStale, b.First+1, b.Last, cur.Pulled)
 		}
-		if acked, err = Cursor(ctx, tx, peer, "acked"); err != nil {
-			return nil, err
-		}
+		acked = cur.Acked
 	}
 	if fp != b.Fingerprint {
 		return nil, fmt.Errorf("%w: the batch was built for schema %x, this database has %x", ErrSchemaMismatch, b.Fingerprint[:6], fp[:6])
@@ -502,7 +506,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
-	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer,
+	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: changelog.Peer(peer) == changelog.Hub,
 		origin: changelog.SiteID(b.Origin), prepares: &n.prepares}
 	defer m.close()
 	if b.Head != 0 && int64(b.Head) < acked {
@@ -532,41 +536,15 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if peer == "" {
 		return m.events, nil
 	}
-	return m.events, SetCursor(ctx, tx, peer, "pulled", int64(b.Last))
-}
-
-// Cursor returns a peer's cursor, 0 if never set: "pushed" and "pulled",
-// this node's and the peer's versions; "acked", the peer's version after
-// the last push it acknowledged.
-func Cursor(ctx context.Context, q sqlx.QueryerContext, peer, which string) (int64, error) {
-	var v int64
-	err := sqlx.GetContext(ctx, q, &v, `SELECT `+cursorColumn(which)+` FROM _sync_peers WHERE peer = ?`, peer)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return v, err
-}
-
-// SetCursor sets a peer's cursor.
-func SetCursor(ctx context.Context, e sqlx.ExecerContext, peer, which string, v int64) error {
-	col := cursorColumn(which)
-	_, err := e.ExecContext(ctx, `INSERT INTO _sync_peers (peer, `+col+`) VALUES (?, ?)
-		ON CONFLICT (peer) DO UPDATE SET `+col+` = excluded.`+col, peer, v)
-	if err != nil {
-		return fmt.Errorf("set %s cursor of %s: %w", which, peer, err)
-	}
-	return nil
-}
-
-func cursorColumn(which string) string {
-	switch which {
-	case "pushed", "acked":
-		return which
-	}
-	return "pulled"
+	return m.events, changelog.SetPulled(ctx, tx, changelog.Peer(peer), int64(b.Last))
 }
 
 // Header parses and checks only the fixed header of a frame.
 func (n *Node) Header(frame []byte) (codec.Header, error) {
 	return n.dec.Header(frame)
+}
+
+// Decode decodes a frame, within codec.DefaultLimits.
+func (n *Node) Decode(frame []byte) (*codec.Batch, error) {
+	return n.dec.Decode(frame)
 }

@@ -26,7 +26,7 @@ func TestOutgoingInBatches(t *testing.T) {
 			other.sync(t)
 			d := installDevice(t, h, notes, policies)
 			d.sync(t) // the writes below have seen o1: their clocks carry a Seen
-			start, err := replicator.Cursor(ctx, d.db, "hub", "pushed")
+			cur, err := changelog.ReadCursors(ctx, d.db, changelog.Hub)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestOutgoingInBatches(t *testing.T) {
 			n.BatchSize = 4
 			last := map[string]clockOf{}
 			frames := 0
-			for since := start; ; frames++ {
+			for since := cur.Pushed; ; frames++ {
 				frame, through, _, err := n.Outgoing(ctx, since)
 				if err != nil {
 					t.Fatal(err)
@@ -68,7 +68,7 @@ func TestOutgoingInBatches(t *testing.T) {
 				t.Fatalf("the backlog went out in %d batches, want 5 or more", frames)
 			}
 			n.BatchSize = 0
-			frame, _, _, err := n.Outgoing(ctx, start)
+			frame, _, _, err := n.Outgoing(ctx, cur.Pushed)
 			if err != nil {
 				t.Fatal(err)
 			}

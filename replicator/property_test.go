@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbdiff"
 	"github.com/deltasync/deltasync/replicator"
@@ -37,13 +38,13 @@ type network struct {
 // network does. landed, if set, is called whenever a push reached the hub
 // (whether or not the device learns it), with the hub's version before it.
 type faultyHub struct {
-	replicator.Hub
+	device.Hub
 	net     *network
 	version func() int64
 	landed  func(before int64)
 }
 
-func (f *faultyHub) push(ctx context.Context, db string, frame []byte) (replicator.PushResult, error) {
+func (f *faultyHub) push(ctx context.Context, db string, frame []byte) (hub.PushResult, error) {
 	var before int64
 	if f.version != nil {
 		before = f.version()
@@ -55,23 +56,23 @@ func (f *faultyHub) push(ctx context.Context, db string, frame []byte) (replicat
 	return res, err
 }
 
-func (f *faultyHub) Push(ctx context.Context, db string, frame []byte) (replicator.PushResult, error) {
+func (f *faultyHub) Push(ctx context.Context, db string, frame []byte) (hub.PushResult, error) {
 	if !f.net.broken {
 		return f.push(ctx, db, frame)
 	}
 	switch f.net.rng.IntN(6) {
 	case 0: // lost on the way
-		return replicator.PushResult{}, errDropped
+		return hub.PushResult{}, errDropped
 	case 1: // merged, but the acknowledgement is lost: the device will resend
 		f.push(ctx, db, frame)
-		return replicator.PushResult{}, errDropped
+		return hub.PushResult{}, errDropped
 	case 2: // delivered twice
 		f.push(ctx, db, frame)
 	}
 	return f.push(ctx, db, frame)
 }
 
-func (f *faultyHub) Pull(ctx context.Context, db string, req replicator.PullRequest) ([]byte, error) {
+func (f *faultyHub) Pull(ctx context.Context, db string, req hub.PullRequest) ([]byte, error) {
 	frame, err := f.Hub.Pull(ctx, db, req)
 	if err != nil || !f.net.broken {
 		return frame, err
@@ -97,10 +98,10 @@ const propertyDDL = `CREATE TABLE kv (k TEXT PRIMARY KEY, a INTEGER, b TEXT, c R
 // test can read: the hub's replica is a node too, with conflicts of its own.
 var propertyHubs = []struct {
 	name string
-	new  func(t *testing.T, st *hub.Store) replicator.Hub
+	new  func(t *testing.T, st *hub.Store) device.Hub
 }{
-	{"local", func(t *testing.T, st *hub.Store) replicator.Hub { return hub.Local{Store: st} }},
-	{"http", func(t *testing.T, st *hub.Store) replicator.Hub {
+	{"local", func(t *testing.T, st *hub.Store) device.Hub { return hub.Local{Store: st} }},
+	{"http", func(t *testing.T, st *hub.Store) device.Hub {
 		srv := httptest.NewServer(hub.NewServer(st).Handler())
 		t.Cleanup(srv.Close)
 		return hub.NewClient(srv.URL, "")
@@ -154,12 +155,12 @@ func TestConvergenceProperty(t *testing.T) {
 
 // propDevice is a device of the property test and what the oracle knows of it.
 type propDevice struct {
-	*device
+	*testDevice
 	n        int
 	unlanded []int // its writes no push has brought to the hub yet
 }
 
-func convergence(t *testing.T, h replicator.Hub, st *hub.Store, seed uint64, p changelog.Policy) {
+func convergence(t *testing.T, h device.Hub, st *hub.Store, seed uint64, p changelog.Policy) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	net := &network{rng: rng, stale: map[string][][]byte{}}
@@ -188,7 +189,7 @@ func convergence(t *testing.T, h replicator.Hub, st *hub.Store, seed uint64, p c
 			d.unlanded = nil
 			o.logf("dev%d push landed at hub version %d", d.n, before+1)
 		}
-		d.device = propertyDevice(t, link, p)
+		d.testDevice = propertyDevice(t, link, p)
 		devs = append(devs, d)
 		d.sync(t)
 	}
@@ -250,7 +251,7 @@ func convergence(t *testing.T, h replicator.Hub, st *hub.Store, seed uint64, p c
 	o.checkNoSilentLoss(readState(t, devs[0].db), conflicts, sites)
 }
 
-func propertyDevice(t *testing.T, h replicator.Hub, p changelog.Policy) *device {
+func propertyDevice(t *testing.T, h device.Hub, p changelog.Policy) *testDevice {
 	t.Helper()
 	return installDevice(t, h, propertyDDL, map[string]changelog.Policy{"kv": p, "pairs": p})
 }
@@ -329,11 +330,11 @@ func (o *oracle) dump() {
 // pulled is how far into the hub's history the device has merged: a write
 // it makes now has seen every write the hub held by then.
 func (o *oracle) pulled(d *propDevice) int64 {
-	v, err := replicator.Cursor(context.Background(), d.db, "hub", "pulled")
+	c, err := changelog.ReadCursors(context.Background(), d.db, changelog.Hub)
 	if err != nil {
 		o.t.Fatal(err)
 	}
-	return v
+	return c.Pulled
 }
 
 func (o *oracle) add(d *propDevice, seen int64, w write) {
@@ -674,7 +675,7 @@ func mergeCommutes(t *testing.T, p changelog.Policy) {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	ctx := context.Background()
 	h := hubs[0].new(t)
-	var devs []*device
+	var devs []*testDevice
 	for i := 0; i < 6; i++ {
 		devs = append(devs, propertyDevice(t, h, p))
 	}
@@ -695,15 +696,17 @@ func mergeCommutes(t *testing.T, p changelog.Policy) {
 			d.db.Exec(`UPDATE kv SET b = ?, c = ? WHERE k = ?`, fmt.Sprint("u", rng.IntN(100)), rng.NormFloat64(), k)
 		}
 		if rng.IntN(4) == 0 {
-			since, err := replicator.Cursor(ctx, d.db, "test", "pushed")
+			cur, err := changelog.ReadCursors(ctx, d.db, "test")
 			if err != nil {
 				t.Fatal(err)
 			}
-			frame, through, _, err := d.s.Node.Outgoing(ctx, since)
+			frame, through, _, err := d.s.Node.Outgoing(ctx, cur.Pushed)
 			if err != nil {
 				t.Fatal(err)
 			}
-			replicator.SetCursor(ctx, d.db, "test", "pushed", through)
+			if err := changelog.SetPushed(ctx, d.db, "test", through, 0); err != nil {
+				t.Fatal(err)
+			}
 			frames = append(frames, frame)
 		}
 	}
@@ -734,11 +737,11 @@ func mergeCommutes(t *testing.T, p changelog.Policy) {
 	}
 }
 
-func mustCursor(t *testing.T, d *device) int64 {
+func mustCursor(t *testing.T, d *testDevice) int64 {
 	t.Helper()
-	v, err := replicator.Cursor(context.Background(), d.db, "test", "pushed")
+	c, err := changelog.ReadCursors(context.Background(), d.db, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return c.Pushed
 }

@@ -6,19 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/device"
+	"github.com/deltasync/deltasync/hub"
 )
 
 // stuckPull is a hub whose long-poll outlives its context until the test
 // lets it go: a pull still reading a response when the sidecar stops.
 type stuckPull struct {
-	replicator.Hub
+	device.Hub
 	entered chan struct{}
 	release chan struct{}
 	done    atomic.Bool
 }
 
-func (h *stuckPull) Pull(ctx context.Context, db string, req replicator.PullRequest) ([]byte, error) {
+func (h *stuckPull) Pull(ctx context.Context, db string, req hub.PullRequest) ([]byte, error) {
 	if req.Wait == 0 {
 		return h.Hub.Pull(ctx, db, req) // SyncOnce's pull
 	}
@@ -40,7 +41,7 @@ func TestRunWaitsForItsPull(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan bool)
 	go func() {
-		d.s.Run(ctx, replicator.RunOptions{Wait: time.Minute}) //nolint:errcheck // nil when ctx ends
+		d.s.Run(ctx, device.RunOptions{Wait: time.Minute}) //nolint:errcheck // nil when ctx ends
 		ran <- h.done.Load()
 	}()
 	select {

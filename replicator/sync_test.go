@@ -8,29 +8,29 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbdiff"
 	"github.com/deltasync/deltasync/internal/dbtest"
-	"github.com/deltasync/deltasync/replicator"
 	"github.com/jmoiron/sqlx"
 )
 
-type device struct {
+type testDevice struct {
 	path string
 	db   *sqlx.DB
-	s    *replicator.Syncer
+	s    *device.Syncer
 }
 
-// hubs are the implementations of replicator.Hub every sync test runs
+// hubs are the implementations of device.Hub every sync test runs
 // against: the same conformance suite for each.
 var hubs = []struct {
 	name string
-	new  func(t *testing.T) replicator.Hub
+	new  func(t *testing.T) device.Hub
 }{
-	{"local", func(t *testing.T) replicator.Hub {
+	{"local", func(t *testing.T) device.Hub {
 		return hub.Local{Store: newStore(t)}
 	}},
-	{"http", func(t *testing.T) replicator.Hub {
+	{"http", func(t *testing.T) device.Hub {
 		srv := httptest.NewServer(hub.NewServer(newStore(t)).Handler())
 		t.Cleanup(srv.Close)
 		return hub.NewClient(srv.URL, "")
@@ -46,18 +46,18 @@ func newStore(t *testing.T) *hub.Store {
 }
 
 // eachHub runs test once per hub implementation.
-func eachHub(t *testing.T, test func(t *testing.T, h replicator.Hub)) {
+func eachHub(t *testing.T, test func(t *testing.T, h device.Hub)) {
 	for _, impl := range hubs {
 		t.Run(impl.name, func(t *testing.T) { test(t, impl.new(t)) })
 	}
 }
 
-func newDevice(t *testing.T, h replicator.Hub, ddl string) *device {
+func newDevice(t *testing.T, h device.Hub, ddl string) *testDevice {
 	t.Helper()
 	return openDevice(t, h, dbtest.NewDB(t, ddl), "app")
 }
 
-func (d *device) sync(t *testing.T) replicator.Stats {
+func (d *testDevice) sync(t *testing.T) device.Stats {
 	t.Helper()
 	st, err := d.s.SyncOnce(context.Background())
 	if err != nil {
@@ -66,7 +66,7 @@ func (d *device) sync(t *testing.T) replicator.Stats {
 	return st
 }
 
-func assertSame(t *testing.T, a, b *device) {
+func assertSame(t *testing.T, a, b *testDevice) {
 	t.Helper()
 	r, err := dbdiff.Compare(context.Background(), a.db, b.db)
 	if err != nil {
@@ -81,7 +81,7 @@ const notes = `CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, n
 
 func TestSyncTwoDevices(t *testing.T) { eachHub(t, testSyncTwoDevices) }
 
-func testSyncTwoDevices(t *testing.T, h replicator.Hub) {
+func testSyncTwoDevices(t *testing.T, h device.Hub) {
 	a := newDevice(t, h, notes+`INSERT INTO notes VALUES ('n1', 'old title', 'old body', 1, x'00'), ('n2', 'two', 'b', 2, NULL);`)
 	b := newDevice(t, h, notes)
 	a.sync(t)
@@ -106,7 +106,7 @@ func testSyncTwoDevices(t *testing.T, h replicator.Hub) {
 	if st := a.sync(t); st.Pushed != 0 || st.Pulled != 0 {
 		t.Errorf("a third sync moved %v", st)
 	}
-	for _, d := range []*device{a, b} {
+	for _, d := range []*testDevice{a, b} {
 		if pending, err := d.s.Node.Log().Pending(context.Background()); err != nil || pending != 0 {
 			t.Errorf("%s: %d pending changes after sync (%v), want 0", d.path, pending, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
 )
@@ -21,7 +22,7 @@ const uniqueDDL = `CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, na
 // every node converges.
 func TestUniqueCollision(t *testing.T) { eachHub(t, testUniqueCollision) }
 
-func testUniqueCollision(t *testing.T, h replicator.Hub) {
+func testUniqueCollision(t *testing.T, h device.Hub) {
 	ctx := context.Background()
 	a := newDevice(t, h, uniqueDDL)
 	b := newDevice(t, h, uniqueDDL)
@@ -75,7 +76,7 @@ func TestUniqueCollisionOnPull(t *testing.T) {
 	mustExec(t, a, `INSERT INTO u VALUES (1, 'x@example.com', 'A'), (3, 'z@example.com', 'A')`)
 	a.sync(t)
 	mustExec(t, b, `INSERT INTO u VALUES (2, 'x@example.com', 'B')`)
-	var stats replicator.Stats
+	var stats device.Stats
 	err := b.s.Pull(ctx, 0, &stats)
 	if !errors.Is(err, replicator.ErrUnique) {
 		t.Fatalf("pull of a row that collides with a local one: got %v, want ErrUnique", err)

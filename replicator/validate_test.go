@@ -9,6 +9,7 @@ import (
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
@@ -35,7 +36,7 @@ func TestPushAfterPulledColumn(t *testing.T) {
 			nextMilli()
 			mustExec(t, b, `UPDATE t SET a = 'B1' WHERE id = 'r2'`)
 			b.sync(t)
-			var stats replicator.Stats
+			var stats device.Stats
 			if err := a.s.Pull(ctx, 0, &stats); err != nil {
 				t.Fatal(err)
 			}
@@ -259,14 +260,14 @@ func encodeRaw(t *testing.T, n *replicator.Node, b *codec.Batch) []byte {
 }
 
 // dump is the whole database as text: every table, deltasync's included.
-func dump(t *testing.T, d *device) string {
+func dump(t *testing.T, d *testDevice) string {
 	t.Helper()
 	return dbtest.Shell(t, d.path, ".dump")
 }
 
 // rowsAndClocks is dump but for _sync_state, which holds cursors of the
 // node's own bookkeeping (how far it has given its log clocks).
-func rowsAndClocks(t *testing.T, d *device) string {
+func rowsAndClocks(t *testing.T, d *testDevice) string {
 	t.Helper()
 	var keep []string
 	for _, line := range strings.Split(dump(t, d), "\n") {

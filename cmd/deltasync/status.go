@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
 )
@@ -92,7 +93,7 @@ func readStatus(ctx context.Context, l *changelog.Log) (*status, error) {
 	if st.HeldBack, err = replicator.HeldRows(ctx, l.DB()); err != nil {
 		return nil, err
 	}
-	msg, at, err := replicator.LastError(ctx, l.DB())
+	msg, at, err := device.LastError(ctx, l.DB())
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/internal/sqlitefile"
-	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/jmoiron/sqlx"
 )
@@ -25,8 +22,8 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "the database's name on the hub (default: the file name without extension)")
 	token := fs.String("token", os.Getenv("DELTASYNC_TOKEN"), "bearer token (default: $DELTASYNC_TOKEN)")
 	once := fs.Bool("once", false, "push and pull once, then exit")
-	interval := fs.Duration("interval", replicator.DefaultInterval, "sidecar: a full sync at least this often")
-	wait := fs.Duration("wait", replicator.DefaultWait, "sidecar: long-poll time of each pull")
+	interval := fs.Duration("interval", device.DefaultInterval, "sidecar: a full sync at least this often")
+	wait := fs.Duration("wait", device.DefaultWait, "sidecar: long-poll time of each pull")
 	timeout := fs.Duration("timeout", hub.DefaultResponseTimeout, "give up on a request the hub makes no progress on for this long (a pull gets its --wait on top)")
 	skew := fs.Duration("max-clock-skew", replicator.DefaultMaxClockSkew, "refuse changes stamped further than this ahead of this device's clock")
 	maxRow := fs.Int64("max-row-bytes", replicator.DefaultMaxRowBytes, "hold back, rather than push, a row larger than this (its TEXT and BLOB bytes)")
@@ -40,52 +37,36 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if err := hub.CheckURL(*hubURL); err != nil {
 		return usageError{"sync: --hub: " + err.Error()}
 	}
-	if *name == "" {
-		*name = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
-	}
-	db, err := sqlitefile.Open(ctx, pos[0], sqlitefile.Options{CacheKiB: 64 << 10, WAL: true})
+	logger := slog.New(slog.NewTextHandler(c.m.Stderr, nil)).With("db", pos[0])
+	d, err := device.Open(ctx, pos[0], device.Options{
+		Hub: *hubURL, Name: *name, Token: *token, Timeout: *timeout,
+		MaxClockSkew: *skew, MaxRowBytes: *maxRow, Logger: logger,
+		Run: device.RunOptions{Interval: *interval, Wait: *wait, OnSync: func(st device.Stats) {
+			logger.Info("synced", "pushed", st.Pushed, "pulled", st.Pulled, "bytes_sent", st.BytesSent, "bytes_pulled", st.BytesPulled)
+		}},
+	})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	node := replicator.NewNode(db)
-	node.MaxClockSkew, node.MaxRowBytes = *skew, *maxRow
-	node.Logger = slog.New(slog.NewTextHandler(c.m.Stderr, nil)).With("db", pos[0])
-	if err := node.Open(ctx); err != nil {
-		return sqlitefile.Explain(pos[0], err)
-	}
-	defer node.Close()
-	if err := sqlitefile.EnableWAL(ctx, db, pos[0]); err != nil {
-		return err
-	}
-	// A database installed by an older deltasync gets the internal tables
-	// added since (such as _sync_held), as a replica does when opened.
-	if err := migrations.Up(ctx, db.DB); err != nil {
-		return sqlitefile.Explain(pos[0], err)
-	}
-	client := hub.NewClient(*hubURL, *token)
-	client.ResponseTimeout = *timeout
-	s := &replicator.Syncer{Node: node, Hub: client, Name: *name}
+	defer d.Close(context.WithoutCancel(ctx)) //nolint:errcheck // nothing was started
 	if *once {
-		st, err := s.SyncOnce(ctx)
+		st, err := d.SyncOnce(ctx)
 		if err != nil {
 			return fmt.Errorf("sync %s: %w", pos[0], err)
 		}
 		if st.Held > 0 {
-			return c.heldBack(ctx, db, pos[0], st)
+			return c.heldBack(ctx, d.DB, pos[0], st)
 		}
 		fmt.Fprintf(c.m.Stdout, "%s: %s; up to date\n", pos[0], st)
 		return nil
 	}
-	node.Logger.Info("sidecar started", "hub", *hubURL, "name", *name)
-	return s.Run(ctx, replicator.RunOptions{Interval: *interval, Wait: *wait, OnSync: func(st replicator.Stats) {
-		node.Logger.Info("synced", "pushed", st.Pushed, "pulled", st.Pulled, "bytes_sent", st.BytesSent, "bytes_pulled", st.BytesPulled)
-	}})
+	logger.Info("sidecar started", "hub", *hubURL, "name", d.Syncer.Name)
+	return d.Run(ctx)
 }
 
 // heldBack reports a sync that left rows behind, too large to sync: it is
 // not up to date, and says which rows are missing.
-func (c *SyncCommand) heldBack(ctx context.Context, db sqlx.QueryerContext, path string, st replicator.Stats) error {
+func (c *SyncCommand) heldBack(ctx context.Context, db sqlx.QueryerContext, path string, st device.Stats) error {
 	held, err := replicator.HeldRows(ctx, db)
 	if err != nil {
 		return err

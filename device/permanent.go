@@ -1,15 +1,17 @@
-package replicator
+package device
 
 import (
 	"context"
 	"errors"
+
+	"github.com/deltasync/deltasync/replicator"
 )
 
-// refusals are the errors of this package that the same sync repeated
+// refusals are the errors of the replicator that the same sync repeated
 // cannot cure: a schema that differs, a batch this node or the hub refuses.
 var refusals = []error{
-	ErrSchemaMismatch, ErrUnknownTable, ErrUnknownColumn, ErrClockSkew, ErrNotice,
-	ErrUnique, ErrInvalidBatch, ErrConstraint, ErrRowTooLarge,
+	replicator.ErrSchemaMismatch, replicator.ErrUnknownTable, replicator.ErrUnknownColumn, replicator.ErrClockSkew, replicator.ErrNotice,
+	replicator.ErrUnique, replicator.ErrInvalidBatch, replicator.ErrConstraint, replicator.ErrRowTooLarge,
 }
 
 // Permanent reports whether err is a failure that sending the same requests

@@ -1,4 +1,4 @@
-package replicator
+package device
 
 import (
 	"context"
@@ -8,16 +8,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
-	"github.com/jmoiron/sqlx"
+	"github.com/deltasync/deltasync/hub"
+	"github.com/deltasync/deltasync/replicator"
 )
-
-// hubPeer is the _sync_peers name of a device's hub.
-const hubPeer = "hub"
 
 // Syncer syncs one device's database with a hub.
 type Syncer struct {
-	Node *Node
+	Node *replicator.Node
 	Hub  Hub
 	Name string // the database's name on the hub
 
@@ -59,7 +58,7 @@ func (s *Syncer) syncOnce(ctx context.Context) (Stats, error) {
 	if err := s.Push(ctx, &st); err != nil {
 		return st, err
 	}
-	held, err := HeldRows(ctx, s.Node.DB)
+	held, err := replicator.HeldRows(ctx, s.Node.DB)
 	if err != nil {
 		return st, err
 	}
@@ -75,7 +74,7 @@ func (s *Syncer) ensureSchema(ctx context.Context) error {
 		return err
 	}
 	remote, err := s.Hub.Schema(ctx, s.Name)
-	if errors.Is(err, ErrNoSchema) {
+	if errors.Is(err, hub.ErrNoSchema) {
 		return s.Hub.PutSchema(ctx, s.Name, local)
 	}
 	if err != nil {
@@ -83,7 +82,7 @@ func (s *Syncer) ensureSchema(ctx context.Context) error {
 	}
 	if remote.Fingerprint != local.Fingerprint {
 		return fmt.Errorf("%w: the hub holds %q with schema %.12s, this database has %.12s: the tracked tables, their columns or their conflict policies differ",
-			ErrSchemaMismatch, s.Name, remote.Fingerprint, local.Fingerprint)
+			replicator.ErrSchemaMismatch, s.Name, remote.Fingerprint, local.Fingerprint)
 	}
 	return nil
 }
@@ -94,7 +93,7 @@ func (s *Syncer) ensureSchema(ctx context.Context) error {
 // held back (see HeldRows): a row the hub cannot take never stops the rows
 // written after it.
 func (s *Syncer) Push(ctx context.Context, st *Stats) error {
-	maxBytes := s.Node.batchBytes()
+	maxBytes := s.Node.MaxBatchBytes()
 	for {
 		err := s.push(ctx, st, maxBytes)
 		var split *splitError
@@ -126,12 +125,12 @@ func (e *splitError) Error() string { return e.err.Error() }
 // double the memory a push needs, for little gain. Pull fetches ahead by
 // the same rule.
 func (s *Syncer) push(ctx context.Context, st *Stats, maxBytes int64) error {
-	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pushed")
+	cur, err := changelog.ReadCursors(ctx, s.Node.DB, changelog.Hub)
 	if err != nil {
 		return err
 	}
 	type outgoing struct {
-		outBatch
+		replicator.OutBatch
 		err    error
 		pushed chan struct{} // closed once the batch is pushed and its cursor set
 	}
@@ -142,35 +141,35 @@ func (s *Syncer) push(ctx context.Context, st *Stats, maxBytes int64) error {
 	go func() {
 		defer close(done)
 		defer close(next)
-		for from := since; ; {
-			b, err := s.Node.outgoing(ctx, from, maxBytes)
+		for from := cur.Pushed; ; {
+			b, err := s.Node.NextBatch(ctx, from, maxBytes)
 			o := outgoing{b, err, make(chan struct{})}
 			select {
 			case next <- o:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || b.through == from {
+			if err != nil || b.Through == from {
 				return
 			}
-			if (!b.more || b.bytes >= maxBytes/2) && !waitFor(ctx, o.pushed) {
+			if (!b.More || b.Bytes >= maxBytes/2) && !waitFor(ctx, o.pushed) {
 				return
 			}
-			from = b.through
+			from = b.Through
 		}
 	}()
 	for o := range next {
 		if o.err != nil {
 			return fmt.Errorf("read local changes: %w", o.err)
 		}
-		if o.through == o.from {
+		if o.Through == o.From {
 			return nil
 		}
-		acked, err := s.send(ctx, st, o.outBatch)
+		acked, err := s.send(ctx, st, o.OutBatch)
 		if err != nil {
 			return err
 		}
-		if err := setPushed(ctx, s.Node.DB, o.through, acked); err != nil {
+		if err := changelog.SetPushed(ctx, s.Node.DB, changelog.Hub, o.Through, acked); err != nil {
 			return err
 		}
 		close(o.pushed)
@@ -180,31 +179,31 @@ func (s *Syncer) push(ctx context.Context, st *Stats, maxBytes int64) error {
 
 // send pushes one batch and returns the hub version that acknowledged it.
 // A batch of one row the hub refuses as too large is held back instead.
-func (s *Syncer) send(ctx context.Context, st *Stats, o outBatch) (uint64, error) {
-	if o.n == 0 {
+func (s *Syncer) send(ctx context.Context, st *Stats, o replicator.OutBatch) (uint64, error) {
+	if o.N == 0 {
 		return 0, nil
 	}
-	res, err := s.Hub.Push(ctx, s.Name, o.frame)
-	switch {
-	case err == nil:
-		st.Pushed += o.n
-		st.BytesSent += int64(len(o.frame))
+	res, err := s.Hub.Push(ctx, s.Name, o.Frame)
+	if err == nil {
+		st.Pushed += o.N
+		st.BytesSent += int64(len(o.Frame))
 		return res.Version, nil
-	case !tooLarge(err):
-	case o.only != nil:
-		s.Node.logHeld([]*heldRow{o.only})
-		return 0, hold(ctx, s.Node.DB, o.only)
-	default:
-		return 0, &splitError{o.bytes, fmt.Errorf("push versions %d-%d: %w", o.from+1, o.through, err)}
 	}
-	return 0, fmt.Errorf("push versions %d-%d: %w", o.from+1, o.through, err)
+	err = fmt.Errorf("push versions %d-%d: %w", o.From+1, o.Through, err)
+	if !tooLarge(err) {
+		return 0, err
+	}
+	if held, herr := s.Node.HoldBack(ctx, o); held || herr != nil {
+		return 0, herr
+	}
+	return 0, &splitError{o.Bytes, err}
 }
 
 // tooLarge reports whether the hub refused a push for its size: a row,
 // frame or request body over its limits.
 func tooLarge(err error) bool {
 	var status interface{ HTTPStatus() int }
-	return errors.Is(err, ErrRowTooLarge) || errors.Is(err, codec.ErrTooLarge) ||
+	return errors.Is(err, replicator.ErrRowTooLarge) || errors.Is(err, codec.ErrTooLarge) ||
 		errors.As(err, &status) && status.HTTPStatus() == http.StatusRequestEntityTooLarge
 }
 
@@ -220,7 +219,7 @@ const staleRetries = 3
 func (s *Syncer) Pull(ctx context.Context, wait time.Duration, st *Stats) error {
 	for attempt := 0; ; attempt++ {
 		err := s.pull(ctx, wait, st)
-		if !errors.Is(err, ErrStale) || attempt == staleRetries {
+		if !errors.Is(err, replicator.ErrStale) || attempt == staleRetries {
 			return err
 		}
 		wait = 0 // the hub has news: ask again at once
@@ -228,7 +227,7 @@ func (s *Syncer) Pull(ctx context.Context, wait time.Duration, st *Stats) error 
 }
 
 func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error {
-	since, err := Cursor(ctx, s.Node.DB, hubPeer, "pulled")
+	cur, err := changelog.ReadCursors(ctx, s.Node.DB, changelog.Hub)
 	if err != nil {
 		return err
 	}
@@ -246,12 +245,12 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 	go func() {
 		defer close(done)
 		defer close(next)
-		for from := since; ; wait = 0 {
+		for from := cur.Pulled; ; wait = 0 {
 			b, n, body, err := s.fetch(ctx, from, wait)
 			if err == nil && int64(b.Last) <= from {
 				return // nothing newer
 			}
-			in := incoming{b, n, int64(body) >= s.Node.batchBytes()/2, err, make(chan struct{})}
+			in := incoming{b, n, int64(body) >= s.Node.MaxBatchBytes()/2, err, make(chan struct{})}
 			select {
 			case next <- in:
 			case <-ctx.Done():
@@ -271,7 +270,7 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 			return in.err
 		}
 		b := in.b
-		if _, err := s.Node.MergeBatch(ctx, b, hubPeer); err != nil {
+		if _, err := s.Node.MergeBatch(ctx, b, string(changelog.Hub)); err != nil {
 			return fmt.Errorf("merge hub versions %d-%d: %w", b.First+1, b.Last, err)
 		}
 		st.Pulled += len(b.Changes)
@@ -294,29 +293,17 @@ func waitFor(ctx context.Context, c <-chan struct{}) bool {
 // fetch pulls and decodes the hub's next batch after version since, and
 // returns the sizes of its frame and of its body.
 func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*codec.Batch, int, int, error) {
-	frame, err := s.Hub.Pull(ctx, s.Name, PullRequest{Since: uint64(since), Limit: s.Node.batchSize(), Wait: wait, Site: s.Node.site})
+	frame, err := s.Hub.Pull(ctx, s.Name, hub.PullRequest{Since: uint64(since), Limit: s.Node.MaxBatchRows(), Wait: wait, Site: s.Node.Site()})
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
-	h, err := s.Node.dec.Header(frame)
+	h, err := s.Node.Header(frame)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
-	b, err := s.Node.dec.Decode(frame)
+	b, err := s.Node.Decode(frame)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}
 	return b, len(frame), int(h.BodyLen), nil
-}
-
-// setPushed moves the pushed cursor and, with it, the hub version the hub
-// acknowledged (which only grows).
-func setPushed(ctx context.Context, e sqlx.ExecerContext, through int64, acked uint64) error {
-	_, err := e.ExecContext(ctx, `INSERT INTO _sync_peers (peer, pushed, acked) VALUES (?, ?, ?)
-		ON CONFLICT (peer) DO UPDATE SET pushed = excluded.pushed, acked = max(acked, excluded.acked)`,
-		hubPeer, through, int64(acked))
-	if err != nil {
-		return fmt.Errorf("set pushed cursor: %w", err)
-	}
-	return nil
 }

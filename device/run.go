@@ -1,10 +1,12 @@
-package replicator
+package device
 
 import (
 	"context"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/deltasync/deltasync/changelog"
 )
 
 // Defaults of Syncer.Run.
@@ -110,7 +112,7 @@ func (s *Syncer) pullLoop(ctx context.Context, o RunOptions) {
 }
 
 func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
-	conn, err := s.Node.DB.Conn(ctx)
+	conn, err := s.Node.DB.Connx(ctx)
 	if err != nil {
 		return err
 	}
@@ -144,8 +146,7 @@ func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
 			// Merging a pull moves data_version too, but logs nothing to
 			// push (changelog.ApplyOptions.Discard): skip the push's
 			// write transaction then.
-			var pending bool
-			if err := conn.QueryRowContext(ctx, pendingSQL).Scan(&pending); err == nil && !pending {
+			if more, err := changelog.Unpushed(ctx, conn, changelog.Hub); err == nil && !more {
 				continue
 			}
 		}
@@ -160,10 +161,6 @@ func (s *Syncer) pushLoop(ctx context.Context, o RunOptions) error {
 		})
 	}
 }
-
-// pendingSQL says whether the changelog goes past the pushed cursor.
-const pendingSQL = `SELECT (SELECT coalesce(max(version), 0) FROM _sync_changelog) >
-	coalesce((SELECT pushed FROM _sync_peers WHERE peer = '` + hubPeer + `'), 0)`
 
 // retry calls fn until it succeeds or ctx ends, pausing between attempts
 // with exponential backoff and full jitter, or for RefusedRetry after a

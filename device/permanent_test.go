@@ -1,4 +1,4 @@
-package replicator_test
+package device_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/replicator"
 )
 
@@ -36,7 +37,7 @@ func TestPermanent(t *testing.T) {
 		// "no such database" wraps ErrNoSchema, a 5xx nothing.
 		{fmt.Errorf("push: %w", says{false, replicator.ErrUnique}), false},
 	} {
-		if got := replicator.Permanent(tc.err); got != tc.want {
+		if got := device.Permanent(tc.err); got != tc.want {
 			t.Errorf("Permanent(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
