@@ -8,7 +8,9 @@
 // the same loop as a sidecar: `deltasync sync app.db --hub URL`.
 //
 // The parts: schema reads a database's tables; triggers installs capture;
-// changelog reads what was captured; codec is the wire format; replicator
-// merges and builds batches; hub serves devices. See README.md and
-// ../shared/DESIGN.md for the design.
+// changelog owns the log of what was captured and the node's cursors and
+// state; codec is the wire format; replicator merges and builds batches;
+// device runs a device's sync loop (Open here is device.Open); hub serves
+// devices. README.md describes the design, and each package's doc.go what
+// that package owns.
 package deltasync

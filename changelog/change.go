@@ -73,13 +73,8 @@ func SameValue(a, b any) bool {
 	return bytes.Equal(appendKey(nil, []any{a}), appendKey(nil, []any{b}))
 }
 
-// keyString encodes key values into a map key that distinguishes storage
-// classes and keeps every byte.
-func keyString(vals []any) string {
-	return string(appendKey(nil, vals))
-}
-
-// appendKey appends the encoding of keyString to b.
+// appendKey appends to b an encoding of key values that distinguishes
+// storage classes and keeps every byte: a map key for a row (KeyBytes).
 func appendKey(b []byte, vals []any) []byte {
 	for _, v := range vals {
 		switch v := v.(type) {

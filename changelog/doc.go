@@ -3,6 +3,13 @@
 // values that keep their storage class; the node's last version; and echo
 // suppression.
 //
+// It is the only package that reads or writes _sync_changelog,
+// _sync_applied, _sync_tables, _sync_columns, _sync_peers and _sync_state
+// (internal/layout checks it): the statement a capture trigger runs
+// (CaptureSQL) and a merge's log insert (LogSQL) come from here, cursors
+// are a Cursors struct (ReadCursors, SetPulled, SetPushed), and every key of
+// _sync_state is a StateKey declared in state.go.
+//
 // # What a trigger logs
 //
 // Triggers (package triggers) log the key of a written row, not its values:
@@ -56,5 +63,5 @@
 // them (large merges compile the log inserts out with an authorizer, small
 // ones delete their rows).
 //
-// changelog imports schema; it must not import triggers, replicator or codec.
+// changelog imports schema; it must not import triggers, replicator, device or codec.
 package changelog

@@ -57,8 +57,7 @@ func (l *Log) DB() *sqlx.DB { return l.db }
 func (l *Log) SiteID(ctx context.Context) (SiteID, error) {
 	var id SiteID
 	var b []byte
-	err := l.db.GetContext(ctx, &b, `SELECT value FROM _sync_state WHERE key = 'site_id'`)
-	if err != nil {
+	if err := ReadState(ctx, l.db, StateSiteID, &b); err != nil {
 		return id, l.explain(ctx, fmt.Errorf("read site id: %w", err))
 	}
 	if len(b) != len(id) {

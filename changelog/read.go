@@ -14,7 +14,7 @@ import (
 type pending struct {
 	tbl         *table
 	key         []any
-	keyBytes    string // the key encoded by keyString
+	keyBytes    string // the key encoded by appendKey
 	op          Op
 	first, last int64
 	at          float64

@@ -90,3 +90,21 @@ func SetPolicy(ctx context.Context, tx *sqlx.Tx, table string, p Policy) error {
 	_, err = res.RowsAffected()
 	return err
 }
+
+// StoredPolicies returns the policy of each registered table, or nothing
+// for a database without deltasync (or one installed before policies
+// existed): what an install is about to change.
+func StoredPolicies(ctx context.Context, q sqlx.QueryerContext) map[string]Policy {
+	var rows []struct {
+		Name   string `db:"name"`
+		Policy Policy `db:"policy"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT name, policy FROM _sync_tables`); err != nil {
+		return nil
+	}
+	out := map[string]Policy{}
+	for _, r := range rows {
+		out[r.Name] = r.Policy
+	}
+	return out
+}

@@ -2,10 +2,9 @@ package device
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -14,18 +13,16 @@ import (
 // so that a device whose changes the hub refuses (its clock runs ahead, its
 // schema differs) says so where a user looks.
 func LastError(ctx context.Context, q sqlx.QueryerContext) (string, time.Time, error) {
-	var v struct {
-		Msg string `db:"msg"`
-		At  int64  `db:"at"`
+	var msg string
+	var at int64
+	ok, err := changelog.GetState(ctx, q, changelog.StateLastError, &msg)
+	if err != nil || !ok {
+		return "", time.Time{}, err
 	}
-	err := sqlx.GetContext(ctx, q, &v, `SELECT
-		(SELECT value FROM _sync_state WHERE key = 'last_error') AS msg,
-		(SELECT value FROM _sync_state WHERE key = 'last_error_at') AS at
-		WHERE EXISTS (SELECT 1 FROM _sync_state WHERE key = 'last_error')`)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", time.Time{}, nil
+	if _, err := changelog.GetState(ctx, q, changelog.StateLastErrorAt, &at); err != nil {
+		return "", time.Time{}, err
 	}
-	return v.Msg, time.UnixMilli(v.At).UTC(), err
+	return msg, time.UnixMilli(at).UTC(), nil
 }
 
 // record keeps the outcome of a sync for LastError. A failure to record is
@@ -37,16 +34,28 @@ func (s *Syncer) record(ctx context.Context, syncErr error) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	var err error
-	if syncErr == nil {
-		_, err = s.Node.DB.ExecContext(ctx, `DELETE FROM _sync_state WHERE key IN ('last_error', 'last_error_at')`)
-	} else {
-		_, err = s.Node.DB.ExecContext(ctx, `INSERT INTO _sync_state (key, value) VALUES ('last_error', ?), ('last_error_at', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, syncErr.Error(), s.Node.Now().UnixMilli())
-	}
-	if err != nil {
+	if err := s.keepOutcome(ctx, syncErr); err != nil {
 		s.Node.Logger.Warn("could not record the sync's outcome", "err", err)
 		return
 	}
 	s.failed = syncErr != nil
+}
+
+// keepOutcome records syncErr, or clears the record of the last failure.
+func (s *Syncer) keepOutcome(ctx context.Context, syncErr error) error {
+	if syncErr == nil {
+		return changelog.DeleteState(ctx, s.Node.DB, changelog.StateLastError, changelog.StateLastErrorAt)
+	}
+	tx, err := s.Node.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if err := changelog.SetState(ctx, tx, changelog.StateLastError, syncErr.Error()); err != nil {
+		return err
+	}
+	if err := changelog.SetState(ctx, tx, changelog.StateLastErrorAt, s.Node.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

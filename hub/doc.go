@@ -205,5 +205,6 @@
 // which answers retrying cannot cure (400, 401, 403, 409, 413, 422, and
 // what is not a hub's answer), for device.Permanent.
 //
-// hub imports replicator, changelog, triggers, schema and codec.
+// hub owns _sync_hub_sites. It imports replicator, changelog, triggers,
+// schema and codec, and never device: device imports hub for its client.
 package hub

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/replicator"
@@ -307,7 +308,7 @@ func build(ctx context.Context, path string, doc *replicator.SchemaDoc) error {
 	if got := hex.EncodeToString(fp[:]); got != doc.Fingerprint {
 		return fmt.Errorf("%w: the schema sent has fingerprint %.12s but builds %.12s", replicator.ErrSchemaMismatch, doc.Fingerprint, got)
 	}
-	if _, err = db.ExecContext(ctx, `INSERT INTO _sync_state (key, value) VALUES ('hub_schema', ?)`, mustJSON(doc)); err != nil {
+	if err := changelog.SetState(ctx, db, changelog.StateHubSchema, mustJSON(doc)); err != nil {
 		return err
 	}
 	_, err = db.ExecContext(ctx, `PRAGMA journal_mode = DELETE`)
@@ -354,7 +355,7 @@ func (s *Store) open(ctx context.Context, name string) (*Replica, error) {
 		return nil, err
 	}
 	var doc string
-	if err := db.GetContext(ctx, &doc, `SELECT value FROM _sync_state WHERE key = 'hub_schema'`); err != nil {
+	if err := changelog.ReadState(ctx, db, changelog.StateHubSchema, &doc); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("replica %s has no schema record: %w", name, err)
 	}

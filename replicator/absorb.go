@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/deltasync/deltasync/changelog"
-	"github.com/jmoiron/sqlx"
 )
 
 // absorb gives clocks to the local writes logged since the last absorb, up
@@ -21,7 +20,7 @@ import (
 // of a large backlog without waiting for the whole backlog to get clocks.
 func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, tracked map[string]changelog.Tracked, until int64) error {
 	var clocked int64
-	if err := sqlx.GetContext(ctx, tx, &clocked, `SELECT value FROM _sync_state WHERE key = 'clocked'`); err != nil {
+	if err := changelog.ReadState(ctx, tx, changelog.StateClocked, &clocked); err != nil {
 		return fmt.Errorf("read clocked version: %w", err)
 	}
 	b, err := log.ReadOpsUntilTx(ctx, tx, clocked, until)
@@ -47,8 +46,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 			return fmt.Errorf("clock local change to %s: %w", c.Table, err)
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE _sync_state SET value = ? WHERE key = 'clocked'`, b.Through)
-	return err
+	return changelog.SetState(ctx, tx, changelog.StateClocked, b.Through)
 }
 
 func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st stamp) error {

@@ -43,9 +43,37 @@ type ConflictFilter struct {
 // ErrNoConflict: no conflict has the id given.
 var ErrNoConflict = errors.New("no such conflict")
 
-// Conflicts lists the conflicts f selects, oldest first.
+// Conflicts lists the conflicts f selects, oldest first. A database
+// installed before conflicts were recorded has none.
 func (n *Node) Conflicts(ctx context.Context, f ConflictFilter) ([]Conflict, error) {
+	if ok, err := conflictsKept(ctx, n.DB); err != nil || !ok {
+		return nil, err
+	}
 	return listConflicts(ctx, n.DB, f)
+}
+
+// UnresolvedConflicts counts the conflicts not resolved yet.
+func UnresolvedConflicts(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+	if ok, err := conflictsKept(ctx, q); err != nil || !ok {
+		return 0, err
+	}
+	var n int64
+	err := sqlx.GetContext(ctx, q, &n, `SELECT count(DISTINCT event) FROM _sync_conflicts WHERE resolved IS NULL`)
+	if err != nil {
+		return 0, fmt.Errorf("count conflicts: %w", err)
+	}
+	return n, nil
+}
+
+// conflictsKept: a database deltasync was installed on before it recorded
+// conflicts has no _sync_conflicts until `deltasync init` runs again.
+func conflictsKept(ctx context.Context, q sqlx.QueryerContext) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '_sync_conflicts'`)
+	if err != nil {
+		return false, fmt.Errorf("look for conflicts: %w", err)
+	}
+	return n > 0, nil
 }
 
 func listConflicts(ctx context.Context, q sqlx.QueryerContext, f ConflictFilter) ([]Conflict, error) {
@@ -238,6 +266,9 @@ func writeRow(ctx context.Context, tx *sqlx.Tx, t schema.Table, key []any, vals 
 // if before is zero), every column of each, and returns how many conflicts
 // it deleted.
 func (n *Node) ClearConflicts(ctx context.Context, before time.Time) (int64, error) {
+	if ok, err := conflictsKept(ctx, n.DB); err != nil || !ok {
+		return 0, err
+	}
 	tx, err := n.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, err

@@ -22,7 +22,7 @@ type RowTooLargeError struct {
 }
 
 func (e *RowTooLargeError) Error() string {
-	limit := fmt.Sprintf("the limit of %d bytes (--max-row-bytes)", e.Limit)
+	limit := fmt.Sprintf("the limit of %d bytes", e.Limit)
 	if e.Limit == 0 {
 		limit = "what the hub accepts in one request"
 	}

@@ -807,12 +807,7 @@ func (t *target) statement(kind string, cols []int) string {
 				strings.TrimSuffix(strings.Repeat("?, ", len(cols)+1), ", "))
 		}
 	case "log":
-		names := []string{"tbl", "op", "col"}
-		for i := range t.Table.Key {
-			names = append(names, fmt.Sprintf("k%d", i))
-		}
-		q = fmt.Sprintf(`INSERT INTO _sync_changelog (%s) VALUES (%s)`, strings.Join(names, ", "),
-			strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
+		q = changelog.LogSQL(len(t.Table.Key))
 	case "update":
 		sets := make([]string, len(cols))
 		for i, ci := range cols {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,39 +203,11 @@ func (n *Node) Baseline(ctx context.Context) (int64, error) {
 	}
 	var total int64
 	for _, t := range tracked {
-		var done bool
-		if err := tx.GetContext(ctx, &done, `SELECT baseline FROM _sync_tables WHERE id = ?`, t.ID); err != nil {
-			return 0, err
-		}
-		if done {
-			continue
-		}
-		cols := []string{"tbl", "op", "at"}
-		keys := []string{"?1", "1", "0"}
-		var keyCols, logKeys, notNull []string
-		for i, k := range t.Table.Key {
-			cols = append(cols, fmt.Sprintf("k%d", i))
-			keys = append(keys, schema.Ident(k))
-			keyCols = append(keyCols, schema.Ident(k))
-			logKeys = append(logKeys, fmt.Sprintf("k%d", i))
-			notNull = append(notNull, fmt.Sprintf("k%d IS NOT NULL", i))
-		}
-		// Rows the triggers logged as inserted since install travel with
-		// their own changes; logging them again would send them twice.
-		// A row only updated since needs its baseline: the update carries
-		// only the columns it changed.
-		res, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO _sync_changelog (%s) SELECT %s FROM %s
-			WHERE (%s) NOT IN (SELECT %s FROM _sync_changelog WHERE tbl = ?1 AND op = 1 AND %s)`,
-			strings.Join(cols, ", "), strings.Join(keys, ", "), schema.Ident(t.Table.Name),
-			strings.Join(keyCols, ", "), strings.Join(logKeys, ", "), strings.Join(notNull, " AND ")), t.ID)
+		n, err := changelog.LogBaseline(ctx, tx, t)
 		if err != nil {
-			return 0, fmt.Errorf("baseline of %s: %w", t.Table.Name, err)
-		}
-		rows, _ := res.RowsAffected()
-		total += rows
-		if _, err := tx.ExecContext(ctx, `UPDATE _sync_tables SET baseline = 1 WHERE id = ?`, t.ID); err != nil {
 			return 0, err
 		}
+		total += n
 	}
 	return total, tx.Commit()
 }

@@ -75,7 +75,7 @@ type store struct {
 
 func newStore(ctx context.Context, tx querier, self changelog.SiteID) (*store, error) {
 	s := &store{ctx: ctx, wctx: uncancelled(ctx), tx: tx, self: self, sites: map[changelog.SiteID]int64{}, ids: map[int64]changelog.SiteID{}}
-	if err := sqlx.GetContext(ctx, tx, &s.hlc, `SELECT value FROM _sync_state WHERE key = 'hlc'`); err != nil {
+	if err := changelog.ReadState(ctx, tx, changelog.StateHLC, &s.hlc); err != nil {
 		return nil, fmt.Errorf("read clock: %w", err)
 	}
 	for dst, q := range map[**sqlx.Stmt]string{
@@ -118,8 +118,7 @@ func (s *store) close() error {
 	if !s.moved {
 		return nil
 	}
-	_, err := s.tx.ExecContext(s.wctx, `UPDATE _sync_state SET value = ? WHERE key = 'hlc'`, s.hlc)
-	return err
+	return changelog.SetState(s.wctx, s.tx, changelog.StateHLC, s.hlc)
 }
 
 // next issues the HLC of a local write made at t.

@@ -21,12 +21,12 @@ type Filter struct {
 
 // UnknownTableError reports a table named in a Filter that the database does not have.
 type UnknownTableError struct {
-	Flag string // "only" or "exclude"
+	List string // "only" or "exclude": which list of the Filter
 	Name string
 }
 
 func (e *UnknownTableError) Error() string {
-	return fmt.Sprintf("--%s names table %q, which the database does not have", e.Flag, e.Name)
+	return fmt.Sprintf("the %s list names table %q, which the database does not have", e.List, e.Name)
 }
 
 // UntrackableTableError reports a table named in Filter.Only that cannot be tracked.
@@ -35,7 +35,7 @@ type UntrackableTableError struct {
 }
 
 func (e *UntrackableTableError) Error() string {
-	return fmt.Sprintf("--only names table %q, which cannot be tracked: %s", e.Name, e.Reason)
+	return fmt.Sprintf("the only list names table %q, which cannot be tracked: %s", e.Name, e.Reason)
 }
 
 type tableListRow struct {
@@ -116,12 +116,12 @@ func checkFilterNames(list []tableListRow, f Filter) error {
 	}
 	for _, n := range f.Only {
 		if !has(n) {
-			return &UnknownTableError{Flag: "only", Name: n}
+			return &UnknownTableError{List: "only", Name: n}
 		}
 	}
 	for _, n := range f.Exclude {
 		if !has(n) {
-			return &UnknownTableError{Flag: "exclude", Name: n}
+			return &UnknownTableError{List: "exclude", Name: n}
 		}
 	}
 	return nil
@@ -256,9 +256,9 @@ func skipReason(row tableListRow, f Filter) string {
 	case strings.HasPrefix(lower, InternalPrefix):
 		return "the name prefix " + InternalPrefix + " is reserved for deltasync's own tables"
 	case containsName(f.Exclude, row.Name):
-		return "excluded by --exclude"
+		return "excluded (the exclude list names it)"
 	case len(f.Only) > 0 && !containsName(f.Only, row.Name):
-		return "not named in --only"
+		return "not in the only list"
 	}
 	return ""
 }

@@ -85,7 +85,7 @@ func TestReadSkips(t *testing.T) {
 		got[sk.Name] = sk.Reason
 	}
 	for name, reason := range map[string]string{
-		"auto":            "excluded by --exclude",
+		"auto":            "excluded (the exclude list names it)",
 		"sqlite_sequence": "SQLite internal table",
 		"sqlite_stat1":    "SQLite internal table",
 		"my fts":          "virtual table (module fts5): SQLite cannot put triggers on it",

@@ -14,12 +14,6 @@ type Trigger struct {
 	SQL  string // the CREATE TRIGGER statement, without a trailing semicolon
 }
 
-const (
-	opInsert = int(changelog.OpInsert)
-	opUpdate = int(changelog.OpUpdate)
-	opDelete = int(changelog.OpDelete)
-)
-
 // namePrefix starts the name of every trigger of the table with this id.
 func namePrefix(tableID int64) string {
 	return fmt.Sprintf("%s%d_", schema.InternalPrefix, tableID)
@@ -30,8 +24,8 @@ func namePrefix(tableID int64) string {
 func Generate(t schema.Table, reg changelog.Registration) []Trigger {
 	p := namePrefix(reg.TableID)
 	out := []Trigger{
-		{p + "ins", rowTrigger(p+"ins", "INSERT", t, reg.TableID, opInsert, "NEW")},
-		{p + "del", rowTrigger(p+"del", "DELETE", t, reg.TableID, opDelete, "OLD")},
+		{p + "ins", rowTrigger(p+"ins", "INSERT", t, reg.TableID, changelog.OpInsert, "NEW")},
+		{p + "del", rowTrigger(p+"del", "DELETE", t, reg.TableID, changelog.OpDelete, "OLD")},
 	}
 	for _, c := range t.Writable() {
 		if t.IsKey(c.Name) {
@@ -49,9 +43,9 @@ func Generate(t schema.Table, reg changelog.Registration) []Trigger {
 	return out
 }
 
-func rowTrigger(name, event string, t schema.Table, tableID int64, op int, row string) string {
+func rowTrigger(name, event string, t schema.Table, tableID int64, op changelog.Op, row string) string {
 	return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s BEGIN\n  %s;\nEND",
-		schema.Ident(name), event, schema.Ident(t.Name), logRow(t, tableID, op, "", row))
+		schema.Ident(name), event, schema.Ident(t.Name), logRow(t, tableID, op, 0, row))
 }
 
 // keyTrigger logs a change of the primary key as a delete and an insert.
@@ -64,30 +58,23 @@ func keyTrigger(name string, t schema.Table, tableID int64) string {
 	}
 	return fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE OF %s ON %s WHEN %s BEGIN\n  %s;\n  %s;\nEND",
 		schema.Ident(name), strings.Join(cols, ", "), schema.Ident(t.Name), strings.Join(changed, " OR "),
-		logRow(t, tableID, opDelete, "", "OLD"), logRow(t, tableID, opInsert, "", "NEW"))
+		logRow(t, tableID, changelog.OpDelete, 0, "OLD"), logRow(t, tableID, changelog.OpInsert, 0, "NEW"))
 }
 
 func columnTrigger(name string, t schema.Table, c schema.Column, reg changelog.Registration) string {
-	col := fmt.Sprint(reg.ColumnIDs[c.Name])
 	return fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE OF %s ON %s WHEN %s BEGIN\n  %s;\nEND",
 		schema.Ident(name), schema.Ident(c.Name), schema.Ident(t.Name), changedExpr(t, c),
-		logRow(t, reg.TableID, opUpdate, col, "NEW"))
+		logRow(t, reg.TableID, changelog.OpUpdate, reg.ColumnIDs[c.Name], "NEW"))
 }
 
 // logRow is the INSERT into the changelog for one row, keyed by row's key
 // (row is NEW or OLD).
-func logRow(t schema.Table, tableID int64, op int, col, row string) string {
-	names := []string{"tbl", "op"}
-	vals := []string{fmt.Sprint(tableID), fmt.Sprint(op)}
-	if col != "" {
-		names, vals = append(names, "col"), append(vals, col)
-	}
+func logRow(t schema.Table, tableID int64, op changelog.Op, col int64, row string) string {
+	keys := make([]string, len(t.Key))
 	for i, k := range t.Key {
-		names = append(names, fmt.Sprintf("k%d", i))
-		vals = append(vals, row+"."+schema.Ident(k))
+		keys[i] = row + "." + schema.Ident(k)
 	}
-	return fmt.Sprintf("INSERT INTO _sync_changelog (%s) VALUES (%s)",
-		strings.Join(names, ", "), strings.Join(vals, ", "))
+	return changelog.CaptureSQL(tableID, op, col, keys)
 }
 
 // changedExpr is true when an update gave column c a different value. IS NOT

@@ -2,9 +2,7 @@ package triggers
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -237,15 +235,12 @@ func Uninstall(ctx context.Context, db *sqlx.DB) error {
 
 // storeFilter keeps f in _sync_state, writing only what differs.
 func storeFilter(ctx context.Context, tx *sqlx.Tx, f schema.Filter) error {
-	for key, names := range map[string][]string{"only": f.Only, "exclude": f.Exclude} {
+	for key, names := range map[changelog.StateKey][]string{changelog.StateOnly: f.Only, changelog.StateExclude: f.Exclude} {
 		b, err := json.Marshal(names)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO _sync_state (key, value) VALUES (?, ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value`,
-			key, string(b))
-		if err != nil {
+		if err := changelog.SetState(ctx, tx, key, string(b)); err != nil {
 			return fmt.Errorf("store table selection: %w", err)
 		}
 	}
@@ -260,10 +255,10 @@ func StoredFilter(ctx context.Context, db sqlx.QueryerContext) (schema.Filter, e
 	if err != nil || !ok {
 		return f, err
 	}
-	for key, dst := range map[string]*[]string{"only": &f.Only, "exclude": &f.Exclude} {
+	for key, dst := range map[changelog.StateKey]*[]string{changelog.StateOnly: &f.Only, changelog.StateExclude: &f.Exclude} {
 		var s string
-		err := sqlx.GetContext(ctx, db, &s, `SELECT value FROM _sync_state WHERE key = ?`, key)
-		if errors.Is(err, sql.ErrNoRows) {
+		ok, err := changelog.GetState(ctx, db, key, &s)
+		if err == nil && !ok {
 			continue
 		}
 		if err != nil {

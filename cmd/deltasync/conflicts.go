@@ -82,37 +82,14 @@ func (c *ConflictsCommand) list(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readConflicts returns the conflicts f selects and the node's site id. A
-// database installed before conflicts were recorded has none.
+// readConflicts returns the conflicts f selects and the node's site id.
 func readConflicts(ctx context.Context, db *sqlx.DB, f replicator.ConflictFilter) ([]replicator.Conflict, changelog.SiteID, error) {
 	site, err := changelog.New(db).SiteID(ctx)
 	if err != nil {
 		return nil, site, err
 	}
-	if ok, err := hasTable(ctx, db, "_sync_conflicts"); err != nil || !ok {
-		return nil, site, err
-	}
 	cs, err := replicator.NewNode(db).Conflicts(ctx, f)
 	return cs, site, err
-}
-
-func hasTable(ctx context.Context, q sqlx.QueryerContext, name string) (bool, error) {
-	var n int
-	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, name)
-	return n > 0, err
-}
-
-// unresolvedConflicts counts the conflicts not resolved yet.
-func unresolvedConflicts(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
-	if ok, err := hasTable(ctx, q, "_sync_conflicts"); err != nil || !ok {
-		return 0, err
-	}
-	var n int64
-	err := sqlx.GetContext(ctx, q, &n, `SELECT count(DISTINCT event) FROM _sync_conflicts WHERE resolved IS NULL`)
-	if err != nil {
-		return 0, fmt.Errorf("count conflicts: %w", err)
-	}
-	return n, nil
 }
 
 // printConflict prints one conflict:
@@ -523,21 +500,12 @@ func (c *ConflictsCommand) clear(ctx context.Context, args []string) error {
 	if err := requireInstalled(ctx, db); err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}
-	n, err := clearConflicts(ctx, db, before)
+	n, err := replicator.NewNode(db).ClearConflicts(ctx, before)
 	if err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}
 	fmt.Fprintf(c.m.Stdout, "deleted %d conflicts\n", n)
 	return nil
-}
-
-// clearConflicts deletes with Node.ClearConflicts; a database that never
-// recorded a conflict has none to delete.
-func clearConflicts(ctx context.Context, db *sqlx.DB, before time.Time) (int64, error) {
-	if ok, err := hasTable(ctx, db, "_sync_conflicts"); err != nil || !ok {
-		return 0, err
-	}
-	return replicator.NewNode(db).ClearConflicts(ctx, before)
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"sort"
@@ -11,7 +12,6 @@ import (
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // InitCommand installs change capture.
@@ -42,7 +42,7 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 			return sqlitefile.Explain(path, err)
 		}
 	}
-	before := storedPolicies(ctx, db)
+	before := changelog.StoredPolicies(ctx, db)
 	// Without --policy, nil keeps every table's stored policy.
 	var set map[string]changelog.Policy
 	if len(policies) > 0 {
@@ -50,7 +50,7 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	}
 	rep, err := triggers.InstallWithPolicies(ctx, db, f, set)
 	if err != nil {
-		return sqlitefile.Explain(path, err)
+		return sqlitefile.Explain(path, inFlagWords(err))
 	}
 	tracked, err := changelog.New(db).Tracked(ctx, db)
 	if err != nil {
@@ -60,23 +60,27 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// storedPolicies returns the policy of each registered table before this
-// init, or nothing for a database without deltasync (or one installed before
-// policies existed).
-func storedPolicies(ctx context.Context, db *sqlx.DB) map[string]changelog.Policy {
-	var rows []struct {
-		Name   string           `db:"name"`
-		Policy changelog.Policy `db:"policy"`
+// inFlagWords says a table filter's error in the words of init's flags.
+func inFlagWords(err error) error {
+	var unknown *schema.UnknownTableError
+	var untrackable *schema.UntrackableTableError
+	switch {
+	case errors.As(err, &unknown):
+		return &flagError{fmt.Sprintf("--%s names table %q, which the database does not have", unknown.List, unknown.Name), err}
+	case errors.As(err, &untrackable):
+		return &flagError{fmt.Sprintf("--only names table %q, which cannot be tracked: %s", untrackable.Name, untrackable.Reason), err}
 	}
-	if err := sqlx.SelectContext(ctx, db, &rows, `SELECT name, policy FROM _sync_tables`); err != nil {
-		return nil
-	}
-	out := map[string]changelog.Policy{}
-	for _, r := range rows {
-		out[r.Name] = r.Policy
-	}
-	return out
+	return err
 }
+
+// flagError is a library's error said in the words of a command's flags.
+type flagError struct {
+	msg string
+	err error
+}
+
+func (e *flagError) Error() string { return e.msg }
+func (e *flagError) Unwrap() error { return e.err }
 
 func (c *InitCommand) print(rep *triggers.Report, tracked map[string]changelog.Tracked, before map[string]changelog.Policy) {
 	w := c.m.Stdout

@@ -1,5 +1,3 @@
-// Command deltasync installs change capture on an app's SQLite database and
-// shows what it captured. See README.md.
 package main
 
 import (

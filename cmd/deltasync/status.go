@@ -87,7 +87,7 @@ func readStatus(ctx context.Context, l *changelog.Log) (*status, error) {
 	if st.LastVersion, err = l.LastVersion(ctx); err != nil {
 		return nil, err
 	}
-	if st.Conflicts, err = unresolvedConflicts(ctx, l.DB()); err != nil {
+	if st.Conflicts, err = replicator.UnresolvedConflicts(ctx, l.DB()); err != nil {
 		return nil, err
 	}
 	if st.HeldBack, err = replicator.HeldRows(ctx, l.DB()); err != nil {

@@ -162,7 +162,7 @@ func Explain(path string, err error) error {
 	}
 	switch se.Code {
 	case sqlite3.ErrBusy, sqlite3.ErrLocked:
-		return fmt.Errorf("%s is locked by another connection that is writing: wait for it to finish, or raise --busy-timeout: %w", path, err)
+		return fmt.Errorf("%s is locked by another connection that is writing: wait for it to finish, or wait longer for it (a longer busy timeout): %w", path, err)
 	case sqlite3.ErrReadonly:
 		return fmt.Errorf("%s cannot be written (read-only file, directory or mount): make it writable and run again: %w", path, err)
 	case sqlite3.ErrNotADB:
