@@ -23,8 +23,14 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "make: run gofmt -w on the files above"; exit 1; }
 
+# The packages that start goroutines run under the race detector: the root
+# package and device (the sync loop), hub (the server), and replicator,
+# whose tests drive the loop against both hubs. The rest run without it.
+RACE_PKGS := . ./device ./hub ./replicator
+MODULE    := github.com/deltasync/deltasync
 test: check-tools vet
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 15m -race $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -vxF $(foreach p,$(RACE_PKGS),-e $(MODULE)$(patsubst .%,%,$(p))))
 
 # The seeds in */testdata/fuzz run in `make test`; this looks for new crashers.
 FUZZTIME ?= 5m
