@@ -50,8 +50,7 @@ var statuses = []struct {
 	{ErrBadName, http.StatusBadRequest, "bad-name"},
 	{ErrBadRequest, http.StatusBadRequest, "bad-request"},
 	{ErrBadSchema, http.StatusUnprocessableEntity, "bad-schema"},
-	{ErrBusy, http.StatusServiceUnavailable, "busy"},
-	{ErrSchemaBusy, http.StatusServiceUnavailable, "busy"},
+	{ErrBusy, http.StatusServiceUnavailable, "busy"}, // and ErrSchemaBusy, which is an ErrBusy
 	{ErrTooManyWaits, http.StatusTooManyRequests, "too-many-waits"},
 	{ErrTooManyPushes, http.StatusTooManyRequests, "too-many-pushes"},
 	{ErrTooSlow, http.StatusRequestTimeout, "too-slow"},
