@@ -198,15 +198,20 @@ func (c *Client) answer(status int, body []byte) ([]byte, error) {
 }
 
 // sentinelOf is the error the hub names by code, or nil: only the code, not
-// the status alone, makes an answer one of the hub's errors.
+// the status alone, makes an answer one of the hub's errors. A sentinel
+// that the hub returns wrapped in another comes wrapped in it here too.
 func sentinelOf(code string) error {
 	if code == "" {
 		return nil
 	}
 	for _, s := range statuses {
-		if s.code == code {
-			return s.err
+		if s.code != code {
+			continue
 		}
+		if outer := within[s.err]; outer != nil {
+			return fmt.Errorf("%w: %w", outer, s.err)
+		}
+		return s.err
 	}
 	return nil
 }

@@ -10,8 +10,16 @@ import (
 )
 
 // ErrSchemaBusy: checking and building a schema took longer than the hub
-// allows. That is the hub's load as much as the schema: 503, try again.
-var ErrSchemaBusy = errors.New("the hub is too busy to build the schema now: try again shortly")
+// allows. That is the hub's load as much as the schema: 503, try again. It
+// is an ErrBusy, by errors.Is, because that is what a client sees of it:
+// both are "busy" on the wire.
+var ErrSchemaBusy error = busyError("the hub is too busy to build the schema now: try again shortly")
+
+// busyError is a kind of ErrBusy with a message of its own.
+type busyError string
+
+func (e busyError) Error() string        { return string(e) }
+func (e busyError) Is(target error) bool { return target == ErrBusy }
 
 // maxSchemaBuilds is how many schemas the hub checks and builds at once,
 // in the whole process: each keeps a CPU busy while it runs, and uploads

@@ -285,7 +285,7 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 	}
 	head := make([]byte, codec.HeaderSize)
 	if n, err := io.ReadFull(r.Body, head); err != nil {
-		return nil, h, nil, truncated(err, n, "the frame header")
+		return nil, h, nil, shortHeader(rep, head[:n], err)
 	}
 	if h, err = rep.Node.Header(head); err != nil {
 		return nil, h, nil, err
@@ -294,7 +294,7 @@ func (s *Server) readFrame(w http.ResponseWriter, r *http.Request, rep *Replica,
 		return nil, h, nil, fmt.Errorf("%w: a frame of %d bytes; the limit is %d bytes", ErrTooLarge, h.FrameLen(), s.maxBody())
 	}
 	if r.ContentLength >= 0 && r.ContentLength != h.FrameLen() {
-		return nil, h, nil, fmt.Errorf("%w: a body of %d bytes, but its frame header says %d", codec.ErrCorrupt, r.ContentLength, h.FrameLen())
+		return nil, h, nil, wrongLength(r.ContentLength, h.FrameLen())
 	}
 	if s.Tokens != nil {
 		if err := s.checkSite(r.Context(), rep, h.Origin, c.token); err != nil {
@@ -357,10 +357,33 @@ func (m *minRateReader) Read(p []byte) (int, error) {
 // truncated names a body that ended early, and passes on other read
 // errors (an oversized body, a client gone).
 func truncated(err error, n int, what string) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	if isEOF(err) {
 		return fmt.Errorf("%w: the body ends after %d bytes, inside %s", codec.ErrTruncated, n, what)
 	}
 	return err
+}
+
+func isEOF(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) }
+
+// shortHeader is the error of a body that ended inside the frame header,
+// after the bytes head: the decoder's, when they are no frame's or one of
+// another version, as the decoder of an in-process hub would say of them;
+// otherwise that the frame was cut.
+func shortHeader(rep *Replica, head []byte, err error) error {
+	if _, herr := rep.Node.Header(head); isEOF(err) && herr != nil && !errors.Is(herr, codec.ErrTruncated) {
+		return herr
+	}
+	return truncated(err, len(head), "the frame header")
+}
+
+// wrongLength is the error of a body whose length is not its frame's: cut
+// short, or with bytes after the frame, as the decoder names them.
+func wrongLength(body, frame int64) error {
+	kind := codec.ErrCorrupt
+	if body < frame {
+		kind = codec.ErrTruncated
+	}
+	return fmt.Errorf("%w: a body of %d bytes, but its frame header says %d", kind, body, frame)
 }
 
 func (s *Server) pull(w http.ResponseWriter, r *http.Request, c caller) error {

@@ -37,7 +37,8 @@ var (
 
 // statuses maps each kind of error to its HTTP status and to the code the
 // hub names it by in its JSON error: the one place that decides them.
-// Client maps the codes, or failing them the statuses, back.
+// Client maps the codes, or failing them the statuses, back. The first
+// row an error matches decides.
 var statuses = []struct {
 	err    error
 	status int
@@ -49,8 +50,7 @@ var statuses = []struct {
 	{ErrBadName, http.StatusBadRequest, "bad-name"},
 	{ErrBadRequest, http.StatusBadRequest, "bad-request"},
 	{ErrBadSchema, http.StatusUnprocessableEntity, "bad-schema"},
-	{ErrBusy, http.StatusServiceUnavailable, "busy"},
-	{ErrSchemaBusy, http.StatusServiceUnavailable, "busy"},
+	{ErrBusy, http.StatusServiceUnavailable, "busy"}, // and ErrSchemaBusy, which is an ErrBusy
 	{ErrTooManyWaits, http.StatusTooManyRequests, "too-many-waits"},
 	{ErrTooManyPushes, http.StatusTooManyRequests, "too-many-pushes"},
 	{ErrTooSlow, http.StatusRequestTimeout, "too-slow"},
@@ -60,9 +60,9 @@ var statuses = []struct {
 	{replicator.ErrUnknownColumn, http.StatusUnprocessableEntity, "unknown-column"},
 	{replicator.ErrClockSkew, http.StatusUnprocessableEntity, "clock-skew"},
 	{replicator.ErrUnique, http.StatusUnprocessableEntity, "unique"},
+	{replicator.ErrNotice, http.StatusUnprocessableEntity, "notice"}, // before ErrInvalidBatch, which wraps it (see within)
 	{replicator.ErrInvalidBatch, http.StatusUnprocessableEntity, "invalid-batch"},
 	{replicator.ErrConstraint, http.StatusUnprocessableEntity, "constraint"},
-	{replicator.ErrNotice, http.StatusUnprocessableEntity, "notice"},
 	{replicator.ErrRowTooLarge, http.StatusRequestEntityTooLarge, "row-too-large"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "body-too-large"},
 	{codec.ErrTooLarge, http.StatusRequestEntityTooLarge, "frame-too-large"},
@@ -73,6 +73,11 @@ var statuses = []struct {
 	{codec.ErrCorrupt, http.StatusBadRequest, "frame-corrupt"},
 	{ErrInternal, http.StatusInternalServerError, "internal"},
 }
+
+// within names, for a sentinel that the hub returns only wrapped in
+// another, that other: a push with a loss notice is an invalid batch. The
+// client's error wraps both, as the hub's does.
+var within = map[error]error{replicator.ErrNotice: replicator.ErrInvalidBatch}
 
 // statusOf returns the status and code of err, after clientError; an error
 // the table does not name is the hub's own failure, a 500.
