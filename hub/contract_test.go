@@ -3,9 +3,9 @@ package hub_test
 import (
 	"testing"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/hub/hubtest"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 // TestContract runs the Hub contract against both implementations: the
@@ -13,13 +13,13 @@ import (
 // 127.0.0.1, served as `deltasync hub` serves it.
 func TestContract(t *testing.T) {
 	t.Run("Local", func(t *testing.T) {
-		hubtest.Run(t, func(t *testing.T) replicator.Hub {
+		hubtest.Run(t, func(t *testing.T) device.Hub {
 			l := newLocal(t)
 			return waiting{l, l.Store}
 		})
 	})
 	t.Run("HTTP", func(t *testing.T) {
-		hubtest.Run(t, func(t *testing.T) replicator.Hub {
+		hubtest.Run(t, func(t *testing.T) device.Hub {
 			h := startHub(t, nil, nil)
 			return waiting{h.client(""), h.Store}
 		})
@@ -29,7 +29,7 @@ func TestContract(t *testing.T) {
 // waiting is a hub that tells the suite when a long-poll waits
 // (hubtest.Waiter), from the store behind it.
 type waiting struct {
-	replicator.Hub
+	device.Hub
 	store *hub.Store
 }
 

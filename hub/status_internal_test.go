@@ -36,7 +36,7 @@ var sentinels = map[string]error{
 	// An ErrBusy by errors.Is, and only that over HTTP: one code, "busy".
 	"hub.ErrSchemaBusy": ErrSchemaBusy,
 
-	"replicator.ErrNoSchema":       replicator.ErrNoSchema,
+	"hub.ErrNoSchema":              ErrNoSchema,
 	"replicator.ErrSchemaMismatch": replicator.ErrSchemaMismatch,
 	"replicator.ErrUnknownTable":   replicator.ErrUnknownTable,
 	"replicator.ErrUnknownColumn":  replicator.ErrUnknownColumn,

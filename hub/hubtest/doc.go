@@ -1,4 +1,4 @@
-// Package hubtest is the contract of replicator.Hub: one suite, Run, that
+// Package hubtest is the contract of device.Hub: one suite, Run, that
 // checks every method the way a device relies on it, error cases included,
 // against any implementation. It is imported only by tests, in the manner
 // of golang-migrate's database/testing.

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/codec"
-	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/device"
+	"github.com/deltasync/deltasync/hub"
 )
 
 // Waiter is a hub that can say how many pulls of database db are waiting
@@ -31,7 +32,7 @@ const (
 
 // Run runs the contract against the hubs newHub makes: every subtest gets
 // a new, empty hub, which newHub's cleanup (t.Cleanup) closes.
-func Run(t *testing.T, newHub func(t *testing.T) replicator.Hub) {
+func Run(t *testing.T, newHub func(t *testing.T) device.Hub) {
 	groups := []struct {
 		name  string
 		tests []test
@@ -53,7 +54,7 @@ func Run(t *testing.T, newHub func(t *testing.T) replicator.Hub) {
 // test is one check of the contract, given a new hub.
 type test struct {
 	name string
-	run  func(t *testing.T, h replicator.Hub)
+	run  func(t *testing.T, h device.Hub)
 }
 
 // wantErr fails t unless err is want, by errors.Is.
@@ -65,7 +66,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 }
 
 // join gives the hub d's schema, as a device's first sync does.
-func join(t *testing.T, h replicator.Hub, d *device) {
+func join(t *testing.T, h device.Hub, d *testDevice) {
 	t.Helper()
 	if err := h.PutSchema(context.Background(), db, d.doc(t)); err != nil {
 		t.Fatalf("PutSchema: %v", err)
@@ -73,7 +74,7 @@ func join(t *testing.T, h replicator.Hub, d *device) {
 }
 
 // push pushes frame and returns the hub's version after it.
-func push(t *testing.T, h replicator.Hub, frame []byte) uint64 {
+func push(t *testing.T, h device.Hub, frame []byte) uint64 {
 	t.Helper()
 	res, err := h.Push(context.Background(), db, frame)
 	if err != nil {
@@ -84,7 +85,7 @@ func push(t *testing.T, h replicator.Hub, frame []byte) uint64 {
 
 // pushed joins d and pushes every change d has; it returns the hub's
 // version and d's version that the push reached.
-func pushed(t *testing.T, h replicator.Hub, d *device) (version uint64, through int64) {
+func pushed(t *testing.T, h device.Hub, d *testDevice) (version uint64, through int64) {
 	t.Helper()
 	join(t, h, d)
 	frame, through := d.frame(t, 0)
@@ -92,7 +93,7 @@ func pushed(t *testing.T, h replicator.Hub, d *device) (version uint64, through 
 }
 
 // pull pulls without waiting and decodes the answer.
-func pull(t *testing.T, h replicator.Hub, req replicator.PullRequest) *codec.Batch {
+func pull(t *testing.T, h device.Hub, req hub.PullRequest) *codec.Batch {
 	t.Helper()
 	frame, err := h.Pull(context.Background(), db, req)
 	if err != nil {
@@ -108,7 +109,7 @@ type pullResult struct {
 }
 
 // startPull starts a pull in a goroutine; its result arrives on the channel.
-func startPull(ctx context.Context, h replicator.Hub, req replicator.PullRequest) <-chan pullResult {
+func startPull(ctx context.Context, h device.Hub, req hub.PullRequest) <-chan pullResult {
 	done := make(chan pullResult, 1)
 	go func() {
 		frame, err := h.Pull(ctx, db, req)
@@ -118,7 +119,7 @@ func startPull(ctx context.Context, h replicator.Hub, req replicator.PullRequest
 }
 
 // awaitWaiting returns once a pull of db waits on h, if h can tell (Waiter).
-func awaitWaiting(t *testing.T, h replicator.Hub) {
+func awaitWaiting(t *testing.T, h device.Hub) {
 	t.Helper()
 	w, ok := h.(Waiter)
 	if !ok {

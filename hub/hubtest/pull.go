@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 var pullTests = []test{
@@ -23,14 +23,14 @@ var pullTests = []test{
 }
 
 // pullAll: a pull from version 0 serves every row pushed, as pushed.
-func pullAll(t *testing.T, h replicator.Hub) {
+func pullAll(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 3)
 	join(t, h, a)
 	frame, _ := a.frame(t, 0)
 	v := push(t, h, frame)
 	b := newNotesDevice(t)
-	got := pull(t, h, replicator.PullRequest{Site: b.site()})
+	got := pull(t, h, hub.PullRequest{Site: b.site()})
 	if want := rows(decode(t, frame)); !slices.Equal(rows(got), want) {
 		t.Errorf("rows: got %q, want %q", rows(got), want)
 	}
@@ -41,11 +41,11 @@ func pullAll(t *testing.T, h replicator.Hub) {
 
 // pullLeavesOutOwn: a device is never served its own writes back, but the
 // answer still moves its cursor past them.
-func pullLeavesOutOwn(t *testing.T, h replicator.Hub) {
+func pullLeavesOutOwn(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 3)
 	v, _ := pushed(t, h, a)
-	got := pull(t, h, replicator.PullRequest{Site: a.site()})
+	got := pull(t, h, hub.PullRequest{Site: a.site()})
 	if len(got.Changes) != 0 {
 		t.Errorf("changes served to their own writer: got %q, want none", rows(got))
 	}
@@ -57,7 +57,7 @@ func pullLeavesOutOwn(t *testing.T, h replicator.Hub) {
 // pullLimit: a pull carries about Limit changes, but never part of a
 // merge: a device that pulled up to a version has seen every change the
 // hub merged up to it. With a limit of 1, each pull serves one push.
-func pullLimit(t *testing.T, h replicator.Hub) {
+func pullLimit(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	join(t, h, a)
 	var frames [][]byte
@@ -71,7 +71,7 @@ func pullLimit(t *testing.T, h replicator.Hub) {
 	}
 	var since uint64
 	for i, frame := range frames {
-		got := pull(t, h, replicator.PullRequest{Since: since, Limit: 1})
+		got := pull(t, h, hub.PullRequest{Since: since, Limit: 1})
 		if got.First != since || got.Last != versions[i] {
 			t.Errorf("pull %d with limit 1: got versions %d-%d, want %d-%d, push %d's", i+1, got.First, got.Last, since, versions[i], i+1)
 		}
@@ -84,13 +84,13 @@ func pullLimit(t *testing.T, h replicator.Hub) {
 
 // pullWaitEnds: a pull at the head with nothing new returns an empty batch
 // once its wait has passed, not before.
-func pullWaitEnds(t *testing.T, h replicator.Hub) {
+func pullWaitEnds(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 1)
 	v, _ := pushed(t, h, a)
 	const wait = 300 * time.Millisecond
 	start := time.Now()
-	got := pull(t, h, replicator.PullRequest{Since: v, Wait: wait, Site: newNotesDevice(t).site()})
+	got := pull(t, h, hub.PullRequest{Since: v, Wait: wait, Site: newNotesDevice(t).site()})
 	elapsed := time.Since(start)
 	if elapsed < wait || elapsed > wait+answerWithin {
 		t.Errorf("a pull with nothing new returned after %s, want from %s to %s", elapsed, wait, wait+answerWithin)
@@ -102,13 +102,13 @@ func pullWaitEnds(t *testing.T, h replicator.Hub) {
 
 // pullWakesOnPush: a long-poll returns as soon as another device's push
 // lands, with that push.
-func pullWakesOnPush(t *testing.T, h replicator.Hub) {
+func pullWakesOnPush(t *testing.T, h device.Hub) {
 	a, b := newNotesDevice(t), newNotesDevice(t)
 	a.insert(t, "a", 1)
 	v, through := pushed(t, h, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := startPull(ctx, h, replicator.PullRequest{Since: v, Wait: longWait, Site: b.site()})
+	done := startPull(ctx, h, hub.PullRequest{Since: v, Wait: longWait, Site: b.site()})
 	awaitWaiting(t, h)
 	a.insert(t, "b", 2)
 	frame, _ := a.frame(t, through)
@@ -129,13 +129,13 @@ func wantFrame(t *testing.T, r pullResult, want []string) {
 
 // pullSleepsThroughOwnPush: a long-poll is not ended by a push of the
 // asking device's own, which it would not be served, but by another's.
-func pullSleepsThroughOwnPush(t *testing.T, h replicator.Hub) {
+func pullSleepsThroughOwnPush(t *testing.T, h device.Hub) {
 	a, b := newNotesDevice(t), newNotesDevice(t)
 	a.insert(t, "a", 1)
 	v, through := pushed(t, h, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := startPull(ctx, h, replicator.PullRequest{Since: v, Wait: longWait, Site: b.site()})
+	done := startPull(ctx, h, hub.PullRequest{Since: v, Wait: longWait, Site: b.site()})
 	awaitWaiting(t, h)
 	b.insert(t, "b", 1)
 	own, _ := b.frame(t, 0)
@@ -147,27 +147,27 @@ func pullSleepsThroughOwnPush(t *testing.T, h replicator.Hub) {
 }
 
 // pullCancel: a caller that gives up ends its long-poll.
-func pullCancel(t *testing.T, h replicator.Hub) {
+func pullCancel(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 1)
 	v, _ := pushed(t, h, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := startPull(ctx, h, replicator.PullRequest{Since: v, Wait: longWait, Site: a.site()})
+	done := startPull(ctx, h, hub.PullRequest{Since: v, Wait: longWait, Site: a.site()})
 	awaitWaiting(t, h)
 	cancel()
 	r := awaitPull(t, done, "a long-poll whose context was cancelled")
 	wantErr(t, "Pull", r.err, context.Canceled)
 }
 
-func pullNoSchema(t *testing.T, h replicator.Hub) {
-	_, err := h.Pull(context.Background(), other, replicator.PullRequest{})
-	wantErr(t, "Pull of a database the hub never saw", err, replicator.ErrNoSchema)
+func pullNoSchema(t *testing.T, h device.Hub) {
+	_, err := h.Pull(context.Background(), other, hub.PullRequest{})
+	wantErr(t, "Pull of a database the hub never saw", err, hub.ErrNoSchema)
 }
 
-func pullBadName(t *testing.T, h replicator.Hub) {
+func pullBadName(t *testing.T, h device.Hub) {
 	for _, name := range badNames {
-		_, err := h.Pull(context.Background(), name, replicator.PullRequest{})
+		_, err := h.Pull(context.Background(), name, hub.PullRequest{})
 		wantErr(t, "Pull of "+name, err, hub.ErrBadName)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
 )
@@ -24,14 +25,14 @@ var pushTests = []test{
 
 // pushVersion: the version a push returns is the hub's head, which a pull
 // then reports, and each push that brings changes moves it.
-func pushVersion(t *testing.T, h replicator.Hub) {
+func pushVersion(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 3)
 	v1, through := pushed(t, h, a)
 	if v1 == 0 {
 		t.Fatalf("version after the first push: got 0, want more than 0")
 	}
-	if got := pull(t, h, replicator.PullRequest{}).Head; got != v1 {
+	if got := pull(t, h, hub.PullRequest{}).Head; got != v1 {
 		t.Errorf("head of a pull after the push: got %d, want the push's version %d", got, v1)
 	}
 	a.insert(t, "b", 2)
@@ -43,24 +44,24 @@ func pushVersion(t *testing.T, h replicator.Hub) {
 
 // pushAgain: a device whose push was merged but not acknowledged sends it
 // again; the second merge changes nothing.
-func pushAgain(t *testing.T, h replicator.Hub) {
+func pushAgain(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 3)
 	join(t, h, a)
 	frame, _ := a.frame(t, 0)
 	v1 := push(t, h, frame)
-	before := rows(pull(t, h, replicator.PullRequest{}))
+	before := rows(pull(t, h, hub.PullRequest{}))
 	if v2 := push(t, h, frame); v2 != v1 {
 		t.Errorf("version after the same push again: got %d, want %d", v2, v1)
 	}
-	if after := rows(pull(t, h, replicator.PullRequest{})); !slices.Equal(after, before) {
+	if after := rows(pull(t, h, hub.PullRequest{})); !slices.Equal(after, before) {
 		t.Errorf("rows after the same push again: got %q, want %q", after, before)
 	}
 }
 
 // pushNotAFrame: bytes that are not a whole frame are refused with the
 // codec's error, and merge nothing.
-func pushNotAFrame(t *testing.T, h replicator.Hub) {
+func pushNotAFrame(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 3)
 	join(t, h, a)
@@ -102,16 +103,16 @@ func notFrames(frame []byte) []notFrame {
 }
 
 // wantNothing fails t if the hub serves any change.
-func wantNothing(t *testing.T, h replicator.Hub) {
+func wantNothing(t *testing.T, h device.Hub) {
 	t.Helper()
-	if got := rows(pull(t, h, replicator.PullRequest{})); len(got) != 0 {
+	if got := rows(pull(t, h, hub.PullRequest{})); len(got) != 0 {
 		t.Errorf("rows on the hub after a refused push: got %q, want none", got)
 	}
 }
 
 // pushRefused: a frame that decodes but that the hub must not merge is
 // refused whole, with the error that says why.
-func pushRefused(t *testing.T, h replicator.Hub) {
+func pushRefused(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 2)
 	join(t, h, a)
@@ -170,32 +171,32 @@ func setValue(b *codec.Batch, i int, col string, v any) {
 
 // pushUnique: a row that takes a UNIQUE value another row holds is
 // refused, and the push merges nothing.
-func pushUnique(t *testing.T, h replicator.Hub) {
+func pushUnique(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.exec(t, `INSERT INTO notes (id, tag) VALUES ('a1', 'red')`)
 	join(t, h, a)
 	frame, _ := a.frame(t, 0)
 	push(t, h, frame)
-	before := rows(pull(t, h, replicator.PullRequest{}))
+	before := rows(pull(t, h, hub.PullRequest{}))
 	b := decode(t, frame)
 	b.Changes[0].Key = []any{"a2"}
 	setValue(b, 0, "id", "a2")
 	_, err := h.Push(context.Background(), db, encode(t, b))
 	wantErr(t, "Push of a second row with the tag", err, replicator.ErrUnique)
-	if after := rows(pull(t, h, replicator.PullRequest{})); !slices.Equal(after, before) {
+	if after := rows(pull(t, h, hub.PullRequest{})); !slices.Equal(after, before) {
 		t.Errorf("rows after the refused push: got %q, want %q", after, before)
 	}
 }
 
-func pushNoSchema(t *testing.T, h replicator.Hub) {
+func pushNoSchema(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 1)
 	frame, _ := a.frame(t, 0)
 	_, err := h.Push(context.Background(), other, frame)
-	wantErr(t, "Push to a database the hub never saw", err, replicator.ErrNoSchema)
+	wantErr(t, "Push to a database the hub never saw", err, hub.ErrNoSchema)
 }
 
-func pushBadName(t *testing.T, h replicator.Hub) {
+func pushBadName(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.insert(t, "a", 1)
 	frame, _ := a.frame(t, 0)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
 )
@@ -28,14 +29,14 @@ var putSchemaTests = []test{
 // badNames are database names the hub refuses on every method.
 var badNames = []string{".hidden", "a b", strings.Repeat("x", 65)}
 
-func schemaUnknown(t *testing.T, h replicator.Hub) {
+func schemaUnknown(t *testing.T, h device.Hub) {
 	_, err := h.Schema(context.Background(), other)
-	wantErr(t, "Schema of a database the hub never saw", err, replicator.ErrNoSchema)
+	wantErr(t, "Schema of a database the hub never saw", err, hub.ErrNoSchema)
 }
 
 // schemaAsPut: a device that joins later compares its schema with the
 // hub's, so the hub gives back exactly the document it was given.
-func schemaAsPut(t *testing.T, h replicator.Hub) {
+func schemaAsPut(t *testing.T, h device.Hub) {
 	want := newNotesDevice(t).doc(t)
 	if len(want.Policies) == 0 {
 		t.Fatal("the suite's schema document carries no policy")
@@ -63,7 +64,7 @@ func sameDoc(t *testing.T, got, want *replicator.SchemaDoc) {
 	}
 }
 
-func schemaBadName(t *testing.T, h replicator.Hub) {
+func schemaBadName(t *testing.T, h device.Hub) {
 	for _, name := range badNames {
 		_, err := h.Schema(context.Background(), name)
 		wantErr(t, "Schema of "+name, err, hub.ErrBadName)
@@ -72,7 +73,7 @@ func schemaBadName(t *testing.T, h replicator.Hub) {
 
 // putSchemaAgain: every device puts its schema on its first sync, so the
 // same document again is no error, and changes nothing.
-func putSchemaAgain(t *testing.T, h replicator.Hub) {
+func putSchemaAgain(t *testing.T, h device.Hub) {
 	d := newNotesDevice(t)
 	join(t, h, d)
 	join(t, h, newNotesDevice(t))
@@ -83,7 +84,7 @@ func putSchemaAgain(t *testing.T, h replicator.Hub) {
 	sameDoc(t, got, d.doc(t))
 }
 
-func putSchemaMismatch(t *testing.T, h replicator.Hub) {
+func putSchemaMismatch(t *testing.T, h device.Hub) {
 	d := newNotesDevice(t)
 	join(t, h, d)
 	err := h.PutSchema(context.Background(), db, newDevice(t, otherDDL, nil).doc(t))
@@ -97,14 +98,14 @@ func putSchemaMismatch(t *testing.T, h replicator.Hub) {
 
 // putSchemaBad: a document the hub will not build from is refused, and
 // leaves the name unknown.
-func putSchemaBad(t *testing.T, h replicator.Hub) {
+func putSchemaBad(t *testing.T, h device.Hub) {
 	good := newNotesDevice(t).doc(t)
 	for _, tc := range badDocs(good) {
 		t.Run(tc.name, func(t *testing.T) {
 			err := h.PutSchema(context.Background(), db, tc.doc)
 			wantErr(t, "PutSchema", err, tc.want)
 			_, err = h.Schema(context.Background(), db)
-			wantErr(t, "Schema after the refusal", err, replicator.ErrNoSchema)
+			wantErr(t, "Schema after the refusal", err, hub.ErrNoSchema)
 		})
 	}
 }
@@ -139,7 +140,7 @@ func badDocs(good *replicator.SchemaDoc) []badDoc {
 	}
 }
 
-func putSchemaBadName(t *testing.T, h replicator.Hub) {
+func putSchemaBadName(t *testing.T, h device.Hub) {
 	doc := newNotesDevice(t).doc(t)
 	for _, name := range badNames {
 		err := h.PutSchema(context.Background(), name, doc)

@@ -36,14 +36,14 @@ const otherDDL = `CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT);`
 
 // device is a database with capture installed and its replicator node, as
 // a device that syncs through the hub has them.
-type device struct {
+type testDevice struct {
 	node *replicator.Node
 	db   *sqlx.DB
 }
 
 // newDevice makes a device on a new database with ddl, its tables given
 // policies.
-func newDevice(t *testing.T, ddl string, policies map[string]changelog.Policy) *device {
+func newDevice(t *testing.T, ddl string, policies map[string]changelog.Policy) *testDevice {
 	t.Helper()
 	_, sdb := dbtest.MustInstall(t, ddl)
 	ctx := context.Background()
@@ -55,18 +55,18 @@ func newDevice(t *testing.T, ddl string, policies map[string]changelog.Policy) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return &device{node: n, db: sdb}
+	return &testDevice{node: n, db: sdb}
 }
 
 // newNotesDevice makes a device with the suite's schema.
-func newNotesDevice(t *testing.T) *device {
+func newNotesDevice(t *testing.T) *testDevice {
 	t.Helper()
 	return newDevice(t, notesDDL, notesPolicies)
 }
 
-func (d *device) site() changelog.SiteID { return d.node.Site() }
+func (d *testDevice) site() changelog.SiteID { return d.node.Site() }
 
-func (d *device) doc(t *testing.T) *replicator.SchemaDoc {
+func (d *testDevice) doc(t *testing.T) *replicator.SchemaDoc {
 	t.Helper()
 	doc, err := d.node.SchemaDoc(context.Background())
 	if err != nil {
@@ -76,7 +76,7 @@ func (d *device) doc(t *testing.T) *replicator.SchemaDoc {
 }
 
 // exec writes to the device's database as its app would.
-func (d *device) exec(t *testing.T, sql string) {
+func (d *testDevice) exec(t *testing.T, sql string) {
 	t.Helper()
 	if _, err := d.db.Exec(sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
@@ -84,7 +84,7 @@ func (d *device) exec(t *testing.T, sql string) {
 }
 
 // insert writes n rows to notes, with ids prefix1 to prefixN.
-func (d *device) insert(t *testing.T, prefix string, n int) {
+func (d *testDevice) insert(t *testing.T, prefix string, n int) {
 	t.Helper()
 	var sql strings.Builder
 	for i := 1; i <= n; i++ {
@@ -95,7 +95,7 @@ func (d *device) insert(t *testing.T, prefix string, n int) {
 
 // frame is the device's next push: its changes after version since, and
 // the version the frame reaches.
-func (d *device) frame(t *testing.T, since int64) ([]byte, int64) {
+func (d *testDevice) frame(t *testing.T, since int64) ([]byte, int64) {
 	t.Helper()
 	frame, through, n, err := d.node.Outgoing(context.Background(), since)
 	if err != nil {
