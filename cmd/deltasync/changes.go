@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/schema"
@@ -66,7 +67,7 @@ func formatChange(ch changelog.Change) string {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString(literal(k))
+		sb.WriteString(change.Literal(k))
 	}
 	sb.WriteString(")")
 	for i, col := range ch.Columns {
@@ -74,7 +75,7 @@ func formatChange(ch changelog.Change) string {
 		if i == 0 {
 			sep = " set "
 		}
-		fmt.Fprintf(&sb, "%s%s = %s", sep, schema.Ident(col), literal(ch.Values[i]))
+		fmt.Fprintf(&sb, "%s%s = %s", sep, schema.Ident(col), change.Literal(ch.Values[i]))
 	}
 	return sb.String()
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
@@ -102,8 +103,8 @@ func printConflict(w io.Writer, cf replicator.Conflict, site changelog.SiteID) {
 	if !cf.Resolved.IsZero() {
 		state = fmt.Sprintf("resolved %s, kept %s", cf.Resolved.Format(timeMS), cf.Resolution)
 	}
-	fmt.Fprintf(w, "conflict %d  %s  %s  %s key (%s)  %s\n", cf.ID, cf.At.Format(timeMS), cf.Kind,
-		schema.Ident(cf.Table), literals(cf.Key), state)
+	fmt.Fprintf(w, "conflict %d  %s  %s  %s key %s  %s\n", cf.ID, cf.At.Format(timeMS), cf.Kind,
+		schema.Ident(cf.Table), change.KeyLiteral(cf.Key), state)
 	width := 0
 	names := make([]string, len(cf.Columns))
 	for i, col := range cf.Columns {
@@ -121,19 +122,11 @@ func printConflict(w io.Writer, cf replicator.Conflict, site changelog.SiteID) {
 	}
 }
 
-func literals(vs []any) string {
-	s := make([]string, len(vs))
-	for i, v := range vs {
-		s[i] = literal(v)
-	}
-	return strings.Join(s, ", ")
-}
-
 func sideText(v any, deleted bool) string {
 	if deleted {
 		return "deleted"
 	}
-	return literal(v)
+	return change.Literal(v)
 }
 
 func clockText(c replicator.Clock, self changelog.SiteID) string {

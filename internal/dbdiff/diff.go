@@ -3,10 +3,10 @@ package dbdiff
 import (
 	"context"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
+	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
 )
@@ -129,29 +129,12 @@ func Rows(ctx context.Context, db *sqlx.DB, t schema.Table) (map[string]string, 
 		var key, row []string
 		for i, v := range vals {
 			if i < len(t.Key) {
-				key = append(key, Literal(v))
+				key = append(key, change.Literal(v))
 				continue
 			}
-			row = append(row, cols[i-len(t.Key)].Name+"="+Literal(v))
+			row = append(row, cols[i-len(t.Key)].Name+"="+change.Literal(v))
 		}
 		out["("+strings.Join(key, ", ")+")"] = strings.Join(row, " ")
 	}
 	return out, rows.Err()
-}
-
-// Literal prints a value exactly, its storage class included.
-func Literal(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "NULL"
-	case int64:
-		return fmt.Sprint(v)
-	case float64:
-		return fmt.Sprintf("real:%x", math.Float64bits(v))
-	case string:
-		return fmt.Sprintf("%q", v)
-	case []byte:
-		return fmt.Sprintf("x'%x'", v)
-	}
-	return fmt.Sprintf("%T(%v)", v, v)
 }
