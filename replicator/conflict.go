@@ -77,7 +77,7 @@ func (m *merge) concurrent(t *target, key []byte, id int64, local rowClocks, in 
 			return false
 		}
 	}
-	if m.fromHub {
+	if m.role == RoleDevice {
 		return lc.Site == m.s.self && m.pending.has(t.ID, key, id) && seen > local.stamp(id).seen
 	}
 	return in.Site == m.origin && lc.Site != in.Site && local.stamp(id).arrived > seen
@@ -103,7 +103,7 @@ func (m *merge) hubStands(t *target, key []byte, id int64, lc Clock, lst stamp, 
 // the other policies the hub decides a register by clock too, so the
 // device's comparison agrees with it.
 func (m *merge) hubDecides(t *target, key []byte, local rowClocks) bool {
-	if !m.fromHub || t.Policy != changelog.Manual {
+	if m.role != RoleDevice || t.Policy != changelog.Manual {
 		return false
 	}
 	if local.row == nil || local.row.Site != m.s.self {
@@ -241,7 +241,7 @@ func (m *merge) writesLostToDelete(t *target, key []any, kb []byte, local rowClo
 	}
 	// The row itself, inserted where the delete's writer had not seen it.
 	if local.row != nil && m.concurrent(t, kb, 0, local, rc, seen) &&
-		(!m.fromHub || m.pendingWhole(t, kb)) {
+		(m.role == RoleHub || m.pendingWhole(t, kb)) {
 		out = append(out, lostValue{lostClock: *local.row, wonDead: true, wonClock: rc})
 	}
 	return m.record(t, key, kindDeleted, out)
@@ -299,7 +299,7 @@ func (m *merge) record(t *target, key []any, kind string, vals []lostValue) erro
 		return nil
 	}
 	m.events = append(m.events, event)
-	if m.fromHub {
+	if m.role == RoleDevice {
 		return nil
 	}
 	for _, v := range vals {

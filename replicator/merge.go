@@ -68,12 +68,13 @@ type merge struct {
 	stmts   map[string]*sqlx.Stmt // by SQL text
 	// prepares counts the statements prepared, for tests of a merge's cost.
 	prepares *atomic.Int64
-	// fromHub: the batch is a device's pull from its hub. The hub serves
-	// each column's value only as it grows newer, so a value that came from
-	// the hub never needs its clock compared again on the device: clocks are
-	// kept only for rows the device itself wrote (see package doc).
-	fromHub     bool
-	clocked     map[int64]bool // tables that have clocks, for fromHub
+	// role: RoleDevice when the batch is a device's pull from its hub. The
+	// hub serves each column's value only as it grows newer, so a value
+	// that came from the hub never needs its clock compared again on the
+	// device: clocks are kept only for rows the device itself wrote (see
+	// package doc).
+	role        Role
+	clocked     map[int64]bool // tables that have clocks, for RoleDevice
 	origin      changelog.SiteID
 	arrived     uint64        // on the hub: the version at which this batch arrives
 	pending     pendingWrites // on a device: its writes not yet pushed, once read
@@ -89,7 +90,7 @@ type merge struct {
 
 // keeps reports whether the merge records clocks for a row with these local clocks.
 func (m *merge) keeps(local rowClocks) bool {
-	return !m.fromHub || local.row != nil || len(local.cols) > 0
+	return m.role == RoleHub || local.row != nil || len(local.cols) > 0
 }
 
 // resolve checks every table and column of b against the receiver's schema
@@ -181,7 +182,7 @@ func (m *merge) apply() error {
 	var notices []codec.Change
 	for i := 0; i < len(cs); {
 		if cs[i].Op == codec.OpLost {
-			if !m.fromHub {
+			if m.role != RoleDevice {
 				return fmt.Errorf("change %d: %w", i, ErrNotice)
 			}
 			notices = append(notices, cs[i])
@@ -249,7 +250,7 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 	}
 	var clocked int64
 	var err error
-	if m.fromHub {
+	if m.role == RoleDevice {
 		clocked, err = m.unclocked(t, cs)
 	} else {
 		clocked, err = m.bulkClocks(t, cs)
@@ -556,7 +557,7 @@ func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks,
 	conc := m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
 	win := rc.Newer(newest(local))
 	switch {
-	case t.Policy == changelog.Manual && m.fromHub:
+	case t.Policy == changelog.Manual && m.role == RoleDevice:
 		win = m.hubStands(t, key, 0, *local.row, local.stamps[0], c.Clock.Seen) // the hub's row stands
 	case t.Policy == changelog.Manual && conc:
 		win = false // the hub keeps the row it accepted first
@@ -624,7 +625,7 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 		win := !has || cc.Newer(lc)
 		conc := has && m.concurrent(t, key, id, local, cc, c.Clocks[i].Seen)
 		switch {
-		case t.Policy == changelog.Manual && m.fromHub:
+		case t.Policy == changelog.Manual && m.role == RoleDevice:
 			win = m.hubStands(t, key, id, lc, local.stamp(id), c.Clocks[i].Seen) // the hub's value stands
 		case t.Policy == changelog.Manual && conc:
 			win = false // the hub keeps the value it accepted first

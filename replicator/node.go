@@ -441,7 +441,8 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admi
 		return res, err
 	}
 	var events []int64
-	opt := changelog.ApplyOptions{Discard: peer == hubPeer, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
+	role := roleOf(peer)
+	opt := changelog.ApplyOptions{Discard: role == RoleDevice, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
 	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), opt, func(tx *sqlx.Tx) error {
 		if admit != nil {
 			if err := admit(ctx, tx, b.Origin); err != nil {
@@ -449,7 +450,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admi
 			}
 		}
 		var err error
-		events, err = n.mergeTx(ctx, tx, b, peer)
+		events, err = n.mergeTx(ctx, tx, b, peer, role)
 		return err
 	})
 	if err != nil {
@@ -467,7 +468,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admi
 	return res, err
 }
 
-func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer string) ([]int64, error) {
+func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer string, role Role) ([]int64, error) {
 	tracked, fp, err := n.Schema(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -502,13 +503,13 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
-	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: peer == hubPeer,
+	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, role: role,
 		origin: changelog.SiteID(b.Origin), prepares: &n.prepares}
 	defer m.close()
 	if b.Head != 0 && int64(b.Head) < acked {
 		m.ackedAfter = acked
 	}
-	if m.fromHub && len(b.Changes) > 0 {
+	if role == RoleDevice && len(b.Changes) > 0 {
 		// Read before anything is merged: the merge's own log rows are not
 		// marked as remote until it ends. A batch of nothing (the hub had
 		// only this device's own pushes) reads nothing, which keeps a
@@ -516,7 +517,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 		if m.pending, err = loadPending(ctx, tx, n.log, tracked); err != nil {
 			return nil, err
 		}
-	} else if !m.fromHub {
+	} else if role == RoleHub {
 		last, err := n.log.LastVersionTx(ctx, tx)
 		if err != nil {
 			return nil, err
