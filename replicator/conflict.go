@@ -53,7 +53,7 @@ type loss struct {
 
 // stamp is the stamp this merge gives the clocks it writes: on the hub, the
 // version at which the batch arrives.
-func (m *merge) stamp() stamp { return stamp{arrived: m.arrived} }
+func (m *merge) stamp() Stamp { return Stamp{Arrived: m.arrived} }
 
 // concurrent reports whether the local write of column id (0: the row's
 // register) and an incoming write were made without either having seen the
@@ -64,13 +64,13 @@ func (m *merge) stamp() stamp { return stamp{arrived: m.arrived} }
 // pushed, the hub compared already and tells it about, see notices), and
 // the hub's value arrived there (seen, in a hub's batch) after the version
 // the device had pulled when it wrote.
-func (m *merge) concurrent(t *target, key []byte, id int64, local rowClocks, in Clock, seen uint64) bool {
+func (m *merge) concurrent(t *target, key []byte, id int64, local RowClocks, in Clock, seen uint64) bool {
 	var lc Clock
 	if id == 0 {
-		if local.row == nil {
+		if local.Row == nil {
 			return false
 		}
-		lc = *local.row
+		lc = *local.Row
 	} else {
 		var ok bool
 		if lc, ok = local.column(id); !ok {
@@ -78,9 +78,9 @@ func (m *merge) concurrent(t *target, key []byte, id int64, local rowClocks, in 
 		}
 	}
 	if m.role == RoleDevice {
-		return lc.Site == m.s.self && m.pending.has(t.ID, key, id) && seen > local.stamp(id).seen
+		return lc.Site == m.s.self && m.pending.has(t.ID, key, id) && seen > local.stamp(id).Seen
 	}
-	return in.Site == m.origin && lc.Site != in.Site && local.stamp(id).arrived > seen
+	return in.Site == m.origin && lc.Site != in.Site && local.stamp(id).Arrived > seen
 }
 
 // hubStands reports whether, under manual, on a device, the value its hub
@@ -88,11 +88,11 @@ func (m *merge) concurrent(t *target, key []byte, id int64, local rowClocks, in 
 // local value is this device's own write made after it had pulled the hub's
 // value (arrived, the version the value arrived at on the hub, is at most
 // what the write had seen), which follows the served value.
-func (m *merge) hubStands(t *target, key []byte, id int64, lc Clock, lst stamp, arrived uint64) bool {
+func (m *merge) hubStands(t *target, key []byte, id int64, lc Clock, lst Stamp, arrived uint64) bool {
 	if lc.Site != m.s.self {
 		return true
 	}
-	return arrived > lst.seen && m.overOwn(t, key, id, m.pending.has(t.ID, key, id))
+	return arrived > lst.Seen && m.overOwn(t, key, id, m.pending.has(t.ID, key, id))
 }
 
 // hubDecides reports whether, under manual, on a device, the row register
@@ -102,11 +102,11 @@ func (m *merge) hubStands(t *target, key []byte, id int64, lc Clock, lst stamp, 
 // pushed yet, which the hub will decide, by clock, when it arrives. Under
 // the other policies the hub decides a register by clock too, so the
 // device's comparison agrees with it.
-func (m *merge) hubDecides(t *target, key []byte, local rowClocks) bool {
+func (m *merge) hubDecides(t *target, key []byte, local RowClocks) bool {
 	if m.role != RoleDevice || t.Policy != changelog.Manual {
 		return false
 	}
-	if local.row == nil || local.row.Site != m.s.self {
+	if local.Row == nil || local.Row.Site != m.s.self {
 		return true
 	}
 	return !m.pendingWhole(t, key) && m.overOwn(t, key, 0, false)
@@ -191,7 +191,7 @@ func (m *merge) recordColumns(t *target, key []any, kind string, losses []loss) 
 }
 
 // recordRow records the losing row of two whole-row writes.
-func (m *merge) recordRow(t *target, c codec.Change, local rowClocks, rc Clock, kind string, incomingWon bool) error {
+func (m *merge) recordRow(t *target, c codec.Change, local RowClocks, rc Clock, kind string, incomingWon bool) error {
 	losses := make([]loss, len(c.Columns))
 	for i, ci := range c.Columns {
 		lc, _ := local.column(t.ids[ci])
@@ -201,7 +201,7 @@ func (m *merge) recordRow(t *target, c codec.Change, local rowClocks, rc Clock, 
 }
 
 // lostToDelete records an incoming write that a local delete keeps out.
-func (m *merge) lostToDelete(t *target, c codec.Change, local rowClocks, rc Clock) error {
+func (m *merge) lostToDelete(t *target, c codec.Change, local RowClocks, rc Clock) error {
 	kind := kindDeleted
 	if c.Op == codec.OpInsert {
 		kind = kindInsert
@@ -212,15 +212,15 @@ func (m *merge) lostToDelete(t *target, c codec.Change, local rowClocks, rc Cloc
 			continue // the same on both sides
 		}
 		out = append(out, lostValue{col: t.cols[ci].Name, lost: c.Values[i], lostClock: m.clock(c.Clocks[i]),
-			wonDead: true, wonClock: *local.row})
+			wonDead: true, wonClock: *local.Row})
 	}
 	return m.record(t, c.Key, kind, out)
 }
 
 // writesLostToDelete records the local writes that an incoming delete, made
 // without having seen them, removes.
-func (m *merge) writesLostToDelete(t *target, key []any, kb []byte, local rowClocks, rc Clock, seen uint64) error {
-	if local.row == nil && len(local.cols) == 0 || local.dead {
+func (m *merge) writesLostToDelete(t *target, key []any, kb []byte, local RowClocks, rc Clock, seen uint64) error {
+	if local.Row == nil && len(local.Cols) == 0 || local.Dead {
 		return nil
 	}
 	var cur map[string]any
@@ -240,9 +240,9 @@ func (m *merge) writesLostToDelete(t *target, key []any, kb []byte, local rowClo
 		out = append(out, lostValue{col: col.Name, lost: cur[col.Name], lostClock: lc, wonDead: true, wonClock: rc})
 	}
 	// The row itself, inserted where the delete's writer had not seen it.
-	if local.row != nil && m.concurrent(t, kb, 0, local, rc, seen) &&
+	if local.Row != nil && m.concurrent(t, kb, 0, local, rc, seen) &&
 		(m.role == RoleHub || m.pendingWhole(t, kb)) {
-		out = append(out, lostValue{lostClock: *local.row, wonDead: true, wonClock: rc})
+		out = append(out, lostValue{lostClock: *local.Row, wonDead: true, wonClock: rc})
 	}
 	return m.record(t, key, kindDeleted, out)
 }
@@ -360,8 +360,8 @@ func (m *merge) notices(cs []codec.Change) error {
 		}
 		lost := m.clock(c.Clock)
 		var won Clock
-		if local.row != nil {
-			won = *local.row
+		if local.Row != nil {
+			won = *local.Row
 		}
 		kind := noticeKind(c)
 		if len(c.Columns) == 0 {

@@ -89,8 +89,8 @@ type merge struct {
 }
 
 // keeps reports whether the merge records clocks for a row with these local clocks.
-func (m *merge) keeps(local rowClocks) bool {
-	return m.role == RoleHub || local.row != nil || len(local.cols) > 0
+func (m *merge) keeps(local RowClocks) bool {
+	return m.role == RoleHub || local.Row != nil || len(local.Cols) > 0
 }
 
 // resolve checks every table and column of b against the receiver's schema
@@ -333,7 +333,7 @@ func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
 		}
 		key := changelog.KeyBytes(c.Key)
 		m.s.forget(t.ID, key)
-		args = append(args, t.ID, key, c.Clock.HLC, site, m.stamp().arrived)
+		args = append(args, t.ID, key, c.Clock.HLC, site, m.stamp().Arrived)
 	}
 	q := `INSERT INTO _sync_clock (tbl, key, col, hlc, site, arrived) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, 0, ?, ?, nullif(?, 0)), ", len(cs)), ", ") +
@@ -454,11 +454,11 @@ func (m *merge) changeRow(t *target, c codec.Change) error {
 	case !exists:
 		// An update does not bring a deleted row back: only its writer has
 		// the other columns.
-		if local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+		if local.Dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
 			return m.lostToDelete(t, c, local, rc)
 		}
 		return nil
-	case wholeRow && local.row != nil && *local.row != rc && !local.dead && t.Policy != changelog.LWWColumn &&
+	case wholeRow && local.Row != nil && *local.Row != rc && !local.Dead && t.Policy != changelog.LWWColumn &&
 		(t.Policy == changelog.LWWRow || m.concurrent(t, key, 0, local, rc, c.Clock.Seen)):
 		return m.rowWrite(t, c, key, local, rc)
 	}
@@ -467,29 +467,29 @@ func (m *merge) changeRow(t *target, c codec.Change) error {
 
 // revive writes a whole row (an insert, or an lww-row update) that this node
 // does not have. The row's register decides: a later delete keeps it out.
-func (m *merge) revive(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	if local.row != nil && local.dead && !rc.Newer(*local.row) && !m.hubDecides(t, key, local) {
+func (m *merge) revive(t *target, c codec.Change, key []byte, local RowClocks, rc Clock) error {
+	if local.Row != nil && local.Dead && !rc.Newer(*local.Row) && !m.hubDecides(t, key, local) {
 		if m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
 			return m.lostToDelete(t, c, local, rc)
 		}
 		return nil // deleted after this write had seen the row
 	}
-	if local.row != nil && local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+	if local.Row != nil && local.Dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
 		// A delete made without seeing this row: the row comes back.
 		if err := m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true,
-			lostClock: *local.row, wonClock: rc}}); err != nil {
+			lostClock: *local.Row, wonClock: rc}}); err != nil {
 			return err
 		}
 	}
 	return m.insert(t, c, key, local, rc)
 }
 
-func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	if local.row != nil && !rc.Newer(*local.row) && !m.hubDecides(t, key, local) {
-		if !local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
+func (m *merge) delete(t *target, c codec.Change, key []byte, local RowClocks, rc Clock) error {
+	if local.Row != nil && !rc.Newer(*local.Row) && !m.hubDecides(t, key, local) {
+		if !local.Dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
 			// The row was written again, later, by a node that had not seen
 			// this delete: the row stays, the delete is recorded.
-			return m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true, lostClock: rc, wonClock: *local.row}})
+			return m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true, lostClock: rc, wonClock: *local.Row}})
 		}
 		return nil
 	}
@@ -513,14 +513,14 @@ func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, r
 	if err := m.s.setRow(t.ID, key, rc, true, m.stamp()); err != nil {
 		return err
 	}
-	if len(local.cols) == 0 {
+	if len(local.Cols) == 0 {
 		return nil
 	}
 	return m.s.dropCols(t.ID, key)
 }
 
 // insert writes a row this node does not have, with every value the change carries.
-func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
+func (m *merge) insert(t *target, c codec.Change, key []byte, local RowClocks, rc Clock) error {
 	args := c.Values
 	if t.Table.KeyKind == schema.KeyRowid {
 		args = append([]any{c.Key[0]}, c.Values...)
@@ -534,7 +534,7 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 	if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
 		return err
 	}
-	if len(local.cols) > 0 {
+	if len(local.Cols) > 0 {
 		if err := m.s.dropCols(t.ID, key); err != nil {
 			return err
 		}
@@ -553,12 +553,12 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 // insert collision under any policy) or differently (lww-row): the later
 // write's row wins as a whole, except that under manual the row the hub
 // accepted first stays. The loser's values are recorded.
-func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
+func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local RowClocks, rc Clock) error {
 	conc := m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
 	win := rc.Newer(newest(local))
 	switch {
 	case t.Policy == changelog.Manual && m.role == RoleDevice:
-		win = m.hubStands(t, key, 0, *local.row, local.stamps[0], c.Clock.Seen) // the hub's row stands
+		win = m.hubStands(t, key, 0, *local.Row, local.Stamps[0], c.Clock.Seen) // the hub's row stands
 	case t.Policy == changelog.Manual && conc:
 		win = false // the hub keeps the row it accepted first
 	}
@@ -590,12 +590,12 @@ func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks,
 }
 
 // newest is the newest clock of a row: its register's or a column's.
-func newest(local rowClocks) Clock {
+func newest(local RowClocks) Clock {
 	var n Clock
-	if local.row != nil {
-		n = *local.row
+	if local.Row != nil {
+		n = *local.Row
 	}
-	for _, c := range local.cols {
+	for _, c := range local.Cols {
 		if c.Newer(n) {
 			n = c
 		}
@@ -607,13 +607,13 @@ func newest(local rowClocks) Clock {
 // makes an insert's clock the row's clock when it is newer. A column written
 // concurrently on both sides has its loser recorded; under manual the
 // value the hub holds stays.
-func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
+func (m *merge) update(t *target, c codec.Change, key []byte, local RowClocks, rc Clock) error {
 	var won []int
 	var vals []any
 	var losses []loss
 	// An insert collision under lww-column: decided column by column like
 	// any write, and every column recorded as the insert it was.
-	collision := c.Op == codec.OpInsert && local.row != nil && *local.row != rc &&
+	collision := c.Op == codec.OpInsert && local.Row != nil && *local.Row != rc &&
 		m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
 	for i, ci := range c.Columns {
 		cc := m.clock(c.Clocks[i])
@@ -661,7 +661,7 @@ func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, r
 	// A device takes its hub's register: the hub serves the row as it
 	// decided it, and a write of this device it had to decide on is no
 	// longer pending.
-	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row) ||
+	if c.Op == codec.OpInsert && (local.Row == nil || rc.Newer(*local.Row) ||
 		m.hubDecides(t, key, local)) {
 		if m.keeps(local) {
 			if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
