@@ -432,7 +432,7 @@ func BenchmarkSyncReplay(b *testing.B) {
 			start := time.Now()
 			if (iter+k)%2 == 0 {
 				for _, f := range frames {
-					_, err := d.node.Merge(ctx, f, "hub")
+					_, err := d.node.Merge(ctx, f, replicator.RoleDevice)
 					syncMust(b, err, "merge")
 				}
 				syncMust(b, checkpointNotes(ctx, d.node.DB), "checkpoint")

@@ -270,7 +270,7 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 			return in.err
 		}
 		b := in.b
-		if _, err := s.Node.MergeBatch(ctx, b, string(changelog.Hub)); err != nil {
+		if _, err := s.Node.MergeBatch(ctx, b, replicator.RoleDevice); err != nil {
 			return fmt.Errorf("merge hub versions %d-%d: %w", b.First+1, b.Last, err)
 		}
 		st.Pulled += len(b.Changes)

@@ -36,7 +36,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	if err != nil {
 		return err
 	}
-	st := stamp{seen: uint64(cur.Pulled)}
+	st := Stamp{Seen: uint64(cur.Pulled)}
 	for _, c := range b.Changes {
 		t, ok := tracked[c.Table]
 		if !ok {
@@ -49,7 +49,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	return changelog.SetState(ctx, tx, changelog.StateClocked, b.Through)
 }
 
-func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st stamp) error {
+func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st Stamp) error {
 	key := changelog.KeyBytes(c.Key)
 	clock := Clock{HLC: s.next(c.At), Site: s.self}
 	// Under lww-row an update writes the whole row (changelog sends every
@@ -64,7 +64,7 @@ func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st stamp) e
 		}
 		// The row's clocks are now exactly these: a push that sends the
 		// row next needs not read them back.
-		s.remember(t.ID, key, rowClocks{row: &clock, dead: dead}, st)
+		s.remember(t.ID, key, RowClocks{Row: &clock, Dead: dead}, st)
 		return nil
 	}
 	for _, name := range c.Columns {

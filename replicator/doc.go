@@ -40,6 +40,21 @@
 //     concurrent update, and an insert (with the whole row) wins over an
 //     older delete.
 //
+// These rules, and those of the sections below down to loss notices and
+// stale responses, are one pure function: Decide (decide.go) takes what a
+// node holds of a row (its RowClocks, whether it exists, a device's writes
+// to it not pushed yet), the incoming change, the table's policy and the
+// merge's Role, and returns a Verdict: what to write, which clocks to keep,
+// which losses to record and of what kind, whether to refuse the response
+// as stale. It does no I/O; decide_test.go checks it, rule by rule, without
+// a database. merge.go and conflict.go only read its inputs and apply the
+// verdict (leaving out of the record a loss whose two sides hold the same
+// value, which takes the values to see). The role is given once, where a
+// merge starts (Merge's and MergeBatch's argument; MergePush is RoleHub),
+// and nothing below asks a peer's name. insertNew writes many new
+// rows at once, as Decide's verdict for a row that has no clock and does
+// not exist, and falls back to Decide row by row otherwise.
+//
 // Column values and row existence depend only on the clocks, so merging is
 // commutative, associative and idempotent for them: batches applied in any
 // order, any number of times, give the same rows (TestMergeCommutes). The
@@ -166,7 +181,7 @@
 // which change and what was wrong, and the sender must not retry it:
 //
 //   - Roles. A device merges what its hub serves with Merge(ctx, frame,
-//     "hub"): it carries every site's writes, and loss notices. A hub
+//     RoleDevice): it carries every site's writes, and loss notices. A hub
 //     merges a device's push with MergePush: every change's row clock and
 //     column clocks must name the frame's origin, which must not be the
 //     hub's own site, and no change may be a loss notice (which only a

@@ -54,6 +54,9 @@ type target struct {
 	changelog.Tracked
 	cols    []schema.Column // batch column index -> the receiver's column
 	ids     []int64         // batch column index -> column id
+	isKey   []bool          // batch column index -> part of the key
+	names   map[int64]string
+	decide  Table // what Decide needs of it
 	sql     map[string]string
 	updates int // column sets given their own update statement (see shaped)
 }
@@ -68,28 +71,24 @@ type merge struct {
 	stmts   map[string]*sqlx.Stmt // by SQL text
 	// prepares counts the statements prepared, for tests of a merge's cost.
 	prepares *atomic.Int64
-	// fromHub: the batch is a device's pull from its hub. The hub serves
-	// each column's value only as it grows newer, so a value that came from
-	// the hub never needs its clock compared again on the device: clocks are
-	// kept only for rows the device itself wrote (see package doc).
-	fromHub     bool
-	clocked     map[int64]bool // tables that have clocks, for fromHub
-	origin      changelog.SiteID
-	arrived     uint64        // on the hub: the version at which this batch arrives
-	pending     pendingWrites // on a device: its writes not yet pushed, once read
-	loadPending func() (pendingWrites, error)
+	// role: RoleDevice when the batch is a device's pull from its hub. The
+	// hub serves each column's value only as it grows newer, so a value
+	// that came from the hub never needs its clock compared again on the
+	// device: clocks are kept only for rows the device itself wrote (see
+	// package doc).
+	role    Role
+	clocked map[int64]bool // tables that have clocks, for RoleDevice
+	origin  changelog.SiteID
+	arrived uint64        // on the hub: the version at which this batch arrives
+	pending pendingWrites // on a device: its writes not yet pushed, once read
 	// ackedAfter: the hub built this response (at its head) before this
 	// device's last acknowledged push landed, at version ackedAfter. It
 	// shows the hub as it was then, and the hub never serves a device its
-	// own writes again, so it must not override one of them (see overOwn).
+	// own writes again, so it must not override one of them (Verdict.Stale).
 	ackedAfter int64
-	stale      error   // set by overOwn: the response is refused
-	events     []int64 // conflicts recorded
-}
-
-// keeps reports whether the merge records clocks for a row with these local clocks.
-func (m *merge) keeps(local rowClocks) bool {
-	return !m.fromHub || local.row != nil || len(local.cols) > 0
+	events     []int64       // conflicts recorded
+	kbuf       []byte        // a cache key, to look pending writes up without allocating
+	cols       []ColumnWrite // the columns of the change being decided
 }
 
 // resolve checks every table and column of b against the receiver's schema
@@ -117,10 +116,27 @@ func resolve(b *codec.Batch, tracked map[string]changelog.Tracked) ([]*target, e
 				return nil, fmt.Errorf("%w: column %q of table %q named twice", ErrInvalidBatch, name, bt.Name)
 			}
 			tg.cols, tg.ids = append(tg.cols, col), append(tg.ids, id)
+			tg.isKey = append(tg.isKey, slices.Contains(t.Table.Key, name))
 		}
+		tg.decide, tg.names = decideTable(t)
 		out[i] = tg
 	}
 	return out, nil
+}
+
+// decideTable is what Decide needs of t, and the names of t's writable
+// columns by id.
+func decideTable(t changelog.Tracked) (Table, map[int64]string) {
+	dt := Table{Policy: t.Policy}
+	names := map[int64]string{}
+	for _, c := range t.Table.Writable() {
+		id := t.ColumnIDs[c.Name]
+		names[id] = c.Name
+		if !slices.Contains(t.Table.Key, c.Name) {
+			dt.Cols = append(dt.Cols, id)
+		}
+	}
+	return dt, names
 }
 
 func column(t schema.Table, name string) (schema.Column, bool) {
@@ -156,10 +172,9 @@ func checkSkew(b *codec.Batch, now time.Time, maxSkew time.Duration) error {
 	return nil
 }
 
+// clock resolves a batch clock's site.
 func (m *merge) clock(c codec.Clock) Clock {
-	cl := Clock{HLC: c.HLC, Site: changelog.SiteID(m.b.Sites[c.Site])}
-	m.s.observe(cl.HLC)
-	return cl
+	return Clock{HLC: c.HLC, Site: changelog.SiteID(m.b.Sites[c.Site])}
 }
 
 // apply merges every change of the batch.
@@ -181,7 +196,7 @@ func (m *merge) apply() error {
 	var notices []codec.Change
 	for i := 0; i < len(cs); {
 		if cs[i].Op == codec.OpLost {
-			if !m.fromHub {
+			if m.role != RoleDevice {
 				return fmt.Errorf("change %d: %w", i, ErrNotice)
 			}
 			notices = append(notices, cs[i])
@@ -249,7 +264,7 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 	}
 	var clocked int64
 	var err error
-	if m.fromHub {
+	if m.role == RoleDevice {
 		clocked, err = m.unclocked(t, cs)
 	} else {
 		clocked, err = m.bulkClocks(t, cs)
@@ -270,7 +285,7 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 		return nil
 	}
 	for _, c := range cs {
-		m.clock(c.Clock) // the node's clock moves past them
+		m.s.observe(c.Clock.HLC) // the node's clock moves past them
 	}
 	_, err = m.tx.ExecContext(m.ctx, `RELEASE deltasync_bulk`)
 	return err
@@ -332,7 +347,7 @@ func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
 		}
 		key := changelog.KeyBytes(c.Key)
 		m.s.forget(t.ID, key)
-		args = append(args, t.ID, key, c.Clock.HLC, site, m.stamp().arrived)
+		args = append(args, t.ID, key, c.Clock.HLC, site, m.stamp().Arrived)
 	}
 	q := `INSERT INTO _sync_clock (tbl, key, col, hlc, site, arrived) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, 0, ?, ?, nullif(?, 0)), ", len(cs)), ", ") +
@@ -345,11 +360,7 @@ func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
 }
 
 func (m *merge) change(t *target, c codec.Change) error {
-	err := m.changeRow(t, c)
-	if err == nil {
-		err = m.stale
-	}
-	return writeError(t, c, err)
+	return writeError(t, c, m.changeRow(t, c))
 }
 
 // writeError explains a write that a constraint of this node's table
@@ -432,67 +443,91 @@ func keyText(key []any) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
+// changeRow merges one change: it reads what Decide needs, asks it, and
+// applies the verdict.
 func (m *merge) changeRow(t *target, c codec.Change) error {
 	key := changelog.KeyBytes(c.Key)
-	local, err := m.s.load(t.ID, key)
+	v, err := m.decide(t, c, key)
 	if err != nil {
 		return err
 	}
-	rc := m.clock(c.Clock)
-	if c.Op == codec.OpDelete {
-		return m.delete(t, c, key, local, rc)
-	}
-	exists, err := m.exists(t, c.Key)
-	if err != nil {
+	if err := m.applyVerdict(t, c, key, v); err != nil {
 		return err
 	}
-	wholeRow := c.Op == codec.OpInsert || t.Policy == changelog.LWWRow
-	switch {
-	case !exists && wholeRow:
-		return m.revive(t, c, key, local, rc)
-	case !exists:
-		// An update does not bring a deleted row back: only its writer has
-		// the other columns.
-		if local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
-			return m.lostToDelete(t, c, local, rc)
-		}
-		return nil
-	case wholeRow && local.row != nil && *local.row != rc && !local.dead && t.Policy != changelog.LWWColumn &&
-		(t.Policy == changelog.LWWRow || m.concurrent(t, key, 0, local, rc, c.Clock.Seen)):
-		return m.rowWrite(t, c, key, local, rc)
+	if v.Stale {
+		return fmt.Errorf("%w: the hub built it at version %d, before this node's last push landed (version %d), and it would replace this node's write to %s",
+			ErrStale, m.b.Head, m.ackedAfter, t.Table.Name)
 	}
-	return m.update(t, c, key, local, rc)
+	return nil
 }
 
-// revive writes a whole row (an insert, or an lww-row update) that this node
-// does not have. The row's register decides: a later delete keeps it out.
-func (m *merge) revive(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	if local.row != nil && local.dead && !rc.Newer(*local.row) && !m.hubDecides(t, key, local) {
-		if m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
-			return m.lostToDelete(t, c, local, rc)
-		}
-		return nil // deleted after this write had seen the row
+// decide reads what this node holds of c's row and decides c's merge. The
+// node's clock moves past every clock the decision looked at.
+func (m *merge) decide(t *target, c codec.Change, key []byte) (Verdict, error) {
+	local, err := m.local(t, c, key)
+	if err != nil {
+		return Verdict{}, err
 	}
-	if local.row != nil && local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
-		// A delete made without seeing this row: the row comes back.
-		if err := m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true,
-			lostClock: *local.row, wonClock: rc}}); err != nil {
-			return err
-		}
-	}
-	return m.insert(t, c, key, local, rc)
+	v := Decide(m.merger(), t.decide, local, m.incoming(t, c))
+	m.s.observe(v.HLC)
+	return v, nil
 }
 
-func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	if local.row != nil && !rc.Newer(*local.row) && !m.hubDecides(t, key, local) {
-		if !local.dead && m.concurrent(t, key, 0, local, rc, c.Clock.Seen) {
-			// The row was written again, later, by a node that had not seen
-			// this delete: the row stays, the delete is recorded.
-			return m.record(t, c.Key, kindDelete, []lostValue{{lostDead: true, lostClock: rc, wonClock: *local.row}})
-		}
-		return nil
+// merger is who merges this batch, as Decide needs it.
+func (m *merge) merger() Merger {
+	return Merger{Role: m.role, Self: m.s.self, Origin: m.origin, BeforePush: m.ackedAfter != 0}
+}
+
+// local reads what Decide needs of c's row: its clocks, whether it exists
+// (a delete needs not know), and the device's writes to it not pushed yet.
+func (m *merge) local(t *target, c codec.Change, key []byte) (Local, error) {
+	var l Local
+	var err error
+	if l.Clocks, err = m.s.load(t.ID, key); err != nil {
+		return l, err
 	}
-	if err := m.writesLostToDelete(t, c.Key, key, local, rc, c.Clock.Seen); err != nil {
+	if c.Op != codec.OpDelete {
+		if l.Exists, err = m.exists(t, c.Key); err != nil {
+			return l, err
+		}
+	}
+	if m.pending != nil {
+		m.kbuf = appendCacheKey(m.kbuf[:0], t.ID, key)
+		l.Pending = m.pending[string(m.kbuf)] // no allocation: looked up without copying
+	}
+	return l, nil
+}
+
+// incoming is c as Decide takes it, its clocks resolved to sites. Its
+// columns reuse one buffer from change to change: a verdict keeps none.
+func (m *merge) incoming(t *target, c codec.Change) Incoming {
+	cols := m.cols[:0]
+	for i, ci := range c.Columns {
+		cols = append(cols, ColumnWrite{ID: t.ids[ci], Key: t.isKey[ci], Clock: m.clock(c.Clocks[i]), Seen: c.Clocks[i].Seen})
+	}
+	m.cols = cols
+	return Incoming{Op: c.Op, Clock: m.clock(c.Clock), Seen: c.Clock.Seen, Cols: cols}
+}
+
+// applyVerdict writes what Decide decided. Each kind of write keeps the
+// order the merge has always written in: a loss is recorded with the
+// values from before the change.
+func (m *merge) applyVerdict(t *target, c codec.Change, key []byte, v Verdict) error {
+	switch v.Write {
+	case WriteDelete:
+		return m.deleteRow(t, c, key, v)
+	case WriteInsert:
+		return m.insertRow(t, c, key, v)
+	case WriteRow:
+		return m.writeRow(t, c, key, v)
+	case WriteColumns:
+		return m.writeCols(t, c, key, v)
+	}
+	return m.recordLosses(t, c, v)
+}
+
+func (m *merge) deleteRow(t *target, c codec.Change, key []byte, v Verdict) error {
+	if err := m.recordLosses(t, c, v); err != nil {
 		return err
 	}
 	res, err := m.exec(t, "delete", nil, c.Key...)
@@ -506,20 +541,15 @@ func (m *merge) delete(t *target, c codec.Change, key []byte, local rowClocks, r
 			return err
 		}
 	}
-	if !m.keeps(local) {
-		return nil
-	}
-	if err := m.s.setRow(t.ID, key, rc, true, m.stamp()); err != nil {
-		return err
-	}
-	if len(local.cols) == 0 {
-		return nil
-	}
-	return m.s.dropCols(t.ID, key)
+	return m.storeClocks(t, key, v)
 }
 
-// insert writes a row this node does not have, with every value the change carries.
-func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
+// insertRow writes a row this node does not have, with every value the
+// change carries.
+func (m *merge) insertRow(t *target, c codec.Change, key []byte, v Verdict) error {
+	if err := m.recordLosses(t, c, v); err != nil {
+		return err
+	}
 	args := c.Values
 	if t.Table.KeyKind == schema.KeyRowid {
 		args = append([]any{c.Key[0]}, c.Values...)
@@ -527,51 +557,13 @@ func (m *merge) insert(t *target, c codec.Change, key []byte, local rowClocks, r
 	if _, err := m.exec(t, "insert", c.Columns, args...); err != nil {
 		return err
 	}
-	if !m.keeps(local) {
-		return nil
-	}
-	if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
-		return err
-	}
-	if len(local.cols) > 0 {
-		if err := m.s.dropCols(t.ID, key); err != nil {
-			return err
-		}
-	}
-	for i, ci := range c.Columns {
-		if cc := m.clock(c.Clocks[i]); cc != rc {
-			if err := m.s.setCol(t.ID, key, t.ids[ci], cc, m.stamp()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return m.storeClocks(t, key, v)
 }
 
-// rowWrite merges a whole row into a live row written concurrently (an
-// insert collision under any policy) or differently (lww-row): the later
-// write's row wins as a whole, except that under manual the row the hub
-// accepted first stays. The loser's values are recorded.
-func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	conc := m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
-	win := rc.Newer(newest(local))
-	switch {
-	case t.Policy == changelog.Manual && m.fromHub:
-		win = m.hubStands(t, key, 0, *local.row, local.stamps[0], c.Clock.Seen) // the hub's row stands
-	case t.Policy == changelog.Manual && conc:
-		win = false // the hub keeps the row it accepted first
-	}
-	if conc {
-		kind := kindUpdate
-		if c.Op == codec.OpInsert {
-			kind = kindInsert
-		}
-		if err := m.recordRow(t, c, local, rc, kind, win); err != nil {
-			return err
-		}
-	}
-	if !win {
-		return nil
+// writeRow writes a whole row over the live one.
+func (m *merge) writeRow(t *target, c codec.Change, key []byte, v Verdict) error {
+	if err := m.recordLosses(t, c, v); err != nil {
+		return err
 	}
 	if err := m.writeColumns(t, c.Columns, c.Values, c.Key); err != nil {
 		return err
@@ -579,102 +571,58 @@ func (m *merge) rowWrite(t *target, c codec.Change, key []byte, local rowClocks,
 	if err := m.logChange(t, codec.OpInsert, nil, c.Key); err != nil {
 		return err
 	}
-	if !m.keeps(local) {
-		return nil
-	}
-	if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
+	return m.storeClocks(t, key, v)
+}
+
+// writeCols writes the columns that won.
+func (m *merge) writeCols(t *target, c codec.Change, key []byte, v Verdict) error {
+	if err := m.storeClocks(t, key, v); err != nil {
 		return err
 	}
-	return m.s.dropCols(t.ID, key)
-}
-
-// newest is the newest clock of a row: its register's or a column's.
-func newest(local rowClocks) Clock {
-	var n Clock
-	if local.row != nil {
-		n = *local.row
-	}
-	for _, c := range local.cols {
-		if c.Newer(n) {
-			n = c
-		}
-	}
-	return n
-}
-
-// update writes the columns whose clocks are newer than this node's, and
-// makes an insert's clock the row's clock when it is newer. A column written
-// concurrently on both sides has its loser recorded; under manual the
-// value the hub holds stays.
-func (m *merge) update(t *target, c codec.Change, key []byte, local rowClocks, rc Clock) error {
-	var won []int
-	var vals []any
-	var losses []loss
-	// An insert collision under lww-column: decided column by column like
-	// any write, and every column recorded as the insert it was.
-	collision := c.Op == codec.OpInsert && local.row != nil && *local.row != rc &&
-		m.concurrent(t, key, 0, local, rc, c.Clock.Seen)
-	for i, ci := range c.Columns {
-		cc := m.clock(c.Clocks[i])
-		id := t.ids[ci]
-		lc, has := local.column(id)
-		if has && cc == lc {
-			continue // this very write
-		}
-		win := !has || cc.Newer(lc)
-		conc := has && m.concurrent(t, key, id, local, cc, c.Clocks[i].Seen)
-		switch {
-		case t.Policy == changelog.Manual && m.fromHub:
-			win = m.hubStands(t, key, id, lc, local.stamp(id), c.Clocks[i].Seen) // the hub's value stands
-		case t.Policy == changelog.Manual && conc:
-			win = false // the hub keeps the value it accepted first
-		}
-		if conc || collision && has {
-			losses = append(losses, loss{col: ci, incoming: c.Values[i], inClock: cc, localClock: lc, localLost: win})
-		}
-		if !win {
-			continue
-		}
-		won = append(won, ci)
-		vals = append(vals, c.Values[i])
-		if m.keeps(local) {
-			if err := m.s.setCol(t.ID, key, id, cc, m.stamp()); err != nil {
-				return err
-			}
-		}
+	cols := make([]int, len(v.Cols))
+	vals := make([]any, len(v.Cols))
+	for j, i := range v.Cols {
+		cols[j], vals[j] = c.Columns[i], c.Values[i]
 		// The trigger logs nothing if the value is the same, yet the
 		// column's clock moved: log it, so that a hub serves the new clock.
-		if err := m.logChange(t, codec.OpUpdate, &t.ids[ci], c.Key); err != nil {
+		if err := m.logChange(t, codec.OpUpdate, &t.ids[c.Columns[i]], c.Key); err != nil {
 			return err
 		}
 	}
-	if len(losses) > 0 {
-		kind := kindUpdate
-		if collision {
-			kind = kindInsert
-		}
-		if err := m.recordColumns(t, c.Key, kind, losses); err != nil {
-			return err
-		}
+	if err := m.recordLosses(t, c, v); err != nil {
+		return err
 	}
-	// A device takes its hub's register: the hub serves the row as it
-	// decided it, and a write of this device it had to decide on is no
-	// longer pending.
-	if c.Op == codec.OpInsert && (local.row == nil || rc.Newer(*local.row) ||
-		m.hubDecides(t, key, local)) {
-		if m.keeps(local) {
-			if err := m.s.setRow(t.ID, key, rc, false, m.stamp()); err != nil {
-				return err
-			}
-		}
+	if v.Register {
 		if err := m.logChange(t, codec.OpInsert, nil, c.Key); err != nil {
 			return err
 		}
 	}
-	if len(won) == 0 {
+	if len(cols) == 0 {
 		return nil
 	}
-	return m.writeColumns(t, won, vals, c.Key)
+	return m.writeColumns(t, cols, vals, c.Key)
+}
+
+// storeClocks stores the clocks a verdict keeps, stamped with the version
+// this batch arrives at on the hub.
+func (m *merge) storeClocks(t *target, key []byte, v Verdict) error {
+	if v.DropCols {
+		if err := m.s.dropCols(t.ID, key); err != nil {
+			return err
+		}
+	}
+	for _, w := range v.Clocks {
+		var err error
+		if w.Col == 0 {
+			err = m.s.setRow(t.ID, key, w.Clock, w.Dead, m.stamp())
+		} else {
+			err = m.s.setCol(t.ID, key, w.Col, w.Clock, m.stamp())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxShapes is how many column sets of one table a merge prepares an

@@ -70,7 +70,7 @@ func TestMergeRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = d.s.Node.Merge(ctx, encode(t, d.s.Node, tc.batch, tc.fingerprint), "hub")
+			_, err = d.s.Node.Merge(ctx, encode(t, d.s.Node, tc.batch, tc.fingerprint), replicator.RoleDevice)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -93,7 +93,7 @@ func TestMergeIdempotent(t *testing.T) {
 	frame := encode(t, d.s.Node, insertBatch("notes", "title", uint64(time.Now().UnixMilli())<<16), true)
 	var versions []int64
 	for i := 0; i < 3; i++ {
-		res, err := d.s.Node.Merge(ctx, frame, "")
+		res, err := d.s.Node.Merge(ctx, frame, replicator.RoleHub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestBulkInsertFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.s.Node.Merge(context.Background(), frame, ""); err != nil {
+	if _, err := b.s.Node.Merge(context.Background(), frame, replicator.RoleHub); err != nil {
 		t.Fatal(err)
 	}
 	assertSame(t, a, b)

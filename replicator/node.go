@@ -363,17 +363,18 @@ type MergeResult struct {
 	Version   int64 // this node's last version after the merge
 }
 
-// Merge decodes frame and merges it in one transaction. If peer is not
-// empty, that peer's pulled cursor is set to the batch's last version in the
-// same transaction, so that a crash leaves both or neither. A device merges
-// its hub's batches with it (peer "hub"): they carry every site's writes,
-// and loss notices. A hub merges a device's push with MergePush instead.
-func (n *Node) Merge(ctx context.Context, frame []byte, peer string) (MergeResult, error) {
+// Merge decodes frame and merges it in one transaction, as role. A device
+// merges its hub's batches as RoleDevice: they carry every site's writes,
+// and loss notices, and the hub's pulled cursor is set to the batch's last
+// version in the same transaction, so that a crash leaves both or neither.
+// A hub merges a device's push with MergePush instead; RoleHub here merges
+// a batch as the hub would, with no cursor (tests and tools).
+func (n *Node) Merge(ctx context.Context, frame []byte, role Role) (MergeResult, error) {
 	b, err := n.dec.Decode(frame)
 	if err != nil {
 		return MergeResult{}, err
 	}
-	return n.MergeBatch(ctx, b, peer)
+	return n.MergeBatch(ctx, b, role)
 }
 
 // MergePush is Merge of a device's push, on the hub: the batch must carry
@@ -402,15 +403,15 @@ func (n *Node) MergePushAs(ctx context.Context, frame []byte, admit Admit) (Merg
 	if err := checkPush(b, n.site); err != nil {
 		return MergeResult{Changes: len(b.Changes)}, err
 	}
-	return n.mergeBatch(ctx, b, "", admit)
+	return n.mergeBatch(ctx, b, RoleHub, admit)
 }
 
 // MergeBatch is Merge for a decoded batch.
-func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, peer string) (MergeResult, error) {
-	return n.mergeBatch(ctx, b, peer, nil)
+func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, role Role) (MergeResult, error) {
+	return n.mergeBatch(ctx, b, role, nil)
 }
 
-func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admit Admit) (MergeResult, error) {
+func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, role Role, admit Admit) (MergeResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	res := MergeResult{Changes: len(b.Changes)}
@@ -418,7 +419,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admi
 		return res, err
 	}
 	var events []int64
-	opt := changelog.ApplyOptions{Discard: changelog.Peer(peer) == changelog.Hub, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
+	opt := changelog.ApplyOptions{Discard: role == RoleDevice, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
 	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), opt, func(tx *sqlx.Tx) error {
 		if admit != nil {
 			if err := admit(ctx, tx, b.Origin); err != nil {
@@ -426,7 +427,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admi
 			}
 		}
 		var err error
-		events, err = n.mergeTx(ctx, tx, b, peer)
+		events, err = n.mergeTx(ctx, tx, b, role)
 		return err
 	})
 	if err != nil {
@@ -444,14 +445,14 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, peer string, admi
 	return res, err
 }
 
-func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer string) ([]int64, error) {
+func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Role) ([]int64, error) {
 	tracked, fp, err := n.Schema(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
 	var acked int64
-	if peer != "" {
-		cur, err := changelog.ReadCursors(ctx, tx, changelog.Peer(peer))
+	if role == RoleDevice {
+		cur, err := changelog.ReadCursors(ctx, tx, changelog.Hub)
 		if err != nil {
 			return nil, err
 		}
@@ -477,13 +478,13 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
-	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, fromHub: changelog.Peer(peer) == changelog.Hub,
+	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, role: role,
 		origin: changelog.SiteID(b.Origin), prepares: &n.prepares}
 	defer m.close()
 	if b.Head != 0 && int64(b.Head) < acked {
 		m.ackedAfter = acked
 	}
-	if m.fromHub && len(b.Changes) > 0 {
+	if role == RoleDevice && len(b.Changes) > 0 {
 		// Read before anything is merged: the merge's own log rows are not
 		// marked as remote until it ends. A batch of nothing (the hub had
 		// only this device's own pushes) reads nothing, which keeps a
@@ -491,7 +492,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 		if m.pending, err = loadPending(ctx, tx, n.log, tracked); err != nil {
 			return nil, err
 		}
-	} else if !m.fromHub {
+	} else if role == RoleHub {
 		last, err := n.log.LastVersionTx(ctx, tx)
 		if err != nil {
 			return nil, err
@@ -504,10 +505,10 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, peer st
 	if err := s.close(); err != nil {
 		return nil, err
 	}
-	if peer == "" {
+	if role != RoleDevice {
 		return m.events, nil
 	}
-	return m.events, changelog.SetPulled(ctx, tx, changelog.Peer(peer), int64(b.Last))
+	return m.events, changelog.SetPulled(ctx, tx, changelog.Hub, int64(b.Last))
 }
 
 // Header parses and checks only the fixed header of a frame.

@@ -62,8 +62,8 @@ func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {
 		return err
 	}
 	var row Clock
-	if local.row != nil {
-		row = *local.row
+	if local.Row != nil {
+		row = *local.Row
 	}
 	// change copies the clocks it keeps, and onlyMine clones them.
 	clocks := slices.Grow(bd.cbuf[:0], len(c.Columns))[:len(c.Columns)]
@@ -107,10 +107,10 @@ func (s *store) onlyMine(c changelog.Change, row Clock, clocks []Clock) (changel
 	return out, kept, len(kept) > 0
 }
 
-func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, clocks []Clock, local rowClocks) codec.Change {
+func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, clocks []Clock, local RowClocks) codec.Change {
 	ti := bd.table(t)
 	cols := bd.b.Tables[ti].Columns
-	rowSeen := bd.seen(local.stamps[0])
+	rowSeen := bd.seen(local.Stamps[0])
 	if c.Op == changelog.OpUpdate {
 		// Merging ignores an update's row clock; the newest column clock
 		// keeps the frame's clock deltas small (measured: 0.80 to 0.78 of
@@ -188,11 +188,11 @@ func (bd *builder) clocks(n int) []codec.Clock {
 // seen is what a batch says about where a value stands in the hub's order:
 // a device's push, the hub version the device had pulled when it wrote; a
 // hub's batch, the hub version at which the value arrived there.
-func (bd *builder) seen(st stamp) uint64 {
+func (bd *builder) seen(st Stamp) uint64 {
 	if !bd.mine {
-		return st.arrived
+		return st.Arrived
 	}
-	return st.seen
+	return st.Seen
 }
 
 // table returns the batch index of t, adding it with all its writable columns.

@@ -721,7 +721,7 @@ func mergeCommutes(t *testing.T, p changelog.Policy) {
 		order := rng.Perm(len(frames))
 		order = append(order, order[:len(order)/3]...) // a third of them again
 		for _, i := range order {
-			if _, err := r.s.Node.Merge(ctx, frames[i], ""); err != nil {
+			if _, err := r.s.Node.Merge(ctx, frames[i], replicator.RoleHub); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -13,38 +13,41 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// rowClocks is what _sync_clock holds for one row.
-type rowClocks struct {
-	row  *Clock // nil: the row was never written since install
-	dead bool
-	cols map[int64]Clock
-	// stamps of the clocks that have any, by column (0: the row)
-	stamps map[int64]stamp
+// RowClocks is what _sync_clock holds for one row: the clocks a merge
+// decides by.
+type RowClocks struct {
+	Row  *Clock // the row's register; nil: the row was never written since install
+	Dead bool   // the register says deleted
+	// Cols are the clocks of the columns whose last write came after the
+	// register's, by column id; the others have the register's.
+	Cols map[int64]Clock
+	// Stamps of the clocks that have any, by column id (0: the register)
+	Stamps map[int64]Stamp
 }
 
-// stamp places a clock in the hub's order of changes (see the 0003
-// migration): seen, on a device, is the hub version the device had pulled
-// when it wrote; arrived, on the hub, the hub version at which the value
+// Stamp places a clock in the hub's order of changes (see the 0003
+// migration): Seen, on a device, is the hub version the device had pulled
+// when it wrote; Arrived, on the hub, the hub version at which the value
 // arrived. Zero is unknown, stored as NULL.
-type stamp struct{ seen, arrived uint64 }
+type Stamp struct{ Seen, Arrived uint64 }
 
 // stamp returns the stamp of a column's clock, which is the row's when the
 // column has no clock of its own.
-func (r rowClocks) stamp(id int64) stamp {
-	if _, ok := r.cols[id]; ok {
-		return r.stamps[id]
+func (r RowClocks) stamp(id int64) Stamp {
+	if _, ok := r.Cols[id]; ok {
+		return r.Stamps[id]
 	}
-	return r.stamps[0]
+	return r.Stamps[0]
 }
 
 // column returns the clock of a column's value: its own, else the row's,
 // else the zero clock of a value never written since install.
-func (r rowClocks) column(id int64) (Clock, bool) {
-	if c, ok := r.cols[id]; ok {
+func (r RowClocks) column(id int64) (Clock, bool) {
+	if c, ok := r.Cols[id]; ok {
 		return c, true
 	}
-	if r.row != nil {
-		return *r.row, true
+	if r.Row != nil {
+		return *r.Row, true
 	}
 	return Clock{}, false
 }
@@ -67,7 +70,7 @@ type store struct {
 	moved bool   // hlc changed and must be saved
 	sites map[changelog.SiteID]int64
 	ids   map[int64]changelog.SiteID
-	known map[string]rowClocks // clocks preloaded for a batch; a write to a row forgets it
+	known map[string]RowClocks // clocks preloaded for a batch; a write to a row forgets it
 	keep  bool                 // remember: known also keeps the clocks absorb writes
 	kbuf  []byte               // a cache key, to look one up without allocating
 	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
@@ -138,16 +141,16 @@ func (s *store) observe(hlc uint64) {
 	}
 }
 
-func (s *store) load(tbl int64, key []byte) (rowClocks, error) {
+func (s *store) load(tbl int64, key []byte) (RowClocks, error) {
 	if r, ok := s.lookup(tbl, key); ok {
 		return r, nil
 	}
 	rows, err := s.stmt.load.QueryContext(s.ctx, tbl, key)
 	if err != nil {
-		return rowClocks{}, fmt.Errorf("read clocks: %w", err)
+		return RowClocks{}, fmt.Errorf("read clocks: %w", err)
 	}
 	defer rows.Close()
-	var r rowClocks
+	var r RowClocks
 	var c clockRow
 	for rows.Next() {
 		if err := rows.Scan(c.dest()...); err != nil {
@@ -172,30 +175,30 @@ func (c *clockRow) dest() []any {
 	return []any{&c.col, &c.hlc, &c.site, &c.dead, &c.seen, &c.arrived}
 }
 
-func (c *clockRow) addTo(s *store, r *rowClocks) error {
-	return s.addClock(r, c.col, uint64(c.hlc), c.site, c.dead, stamp{uint64(c.seen), uint64(c.arrived)})
+func (c *clockRow) addTo(s *store, r *RowClocks) error {
+	return s.addClock(r, c.col, uint64(c.hlc), c.site, c.dead, Stamp{uint64(c.seen), uint64(c.arrived)})
 }
 
-func (s *store) addClock(r *rowClocks, col int64, hlc uint64, site int64, dead bool, st stamp) error {
+func (s *store) addClock(r *RowClocks, col int64, hlc uint64, site int64, dead bool, st Stamp) error {
 	id, err := s.site(site)
 	if err != nil {
 		return err
 	}
-	if st != (stamp{}) {
-		if r.stamps == nil {
-			r.stamps = map[int64]stamp{}
+	if st != (Stamp{}) {
+		if r.Stamps == nil {
+			r.Stamps = map[int64]Stamp{}
 		}
-		r.stamps[col] = st
+		r.Stamps[col] = st
 	}
 	c := Clock{HLC: hlc, Site: id}
 	if col == 0 {
-		r.row, r.dead = &c, dead
+		r.Row, r.Dead = &c, dead
 		return nil
 	}
-	if r.cols == nil {
-		r.cols = map[int64]Clock{}
+	if r.Cols == nil {
+		r.Cols = map[int64]Clock{}
 	}
-	r.cols[col] = c
+	r.Cols[col] = c
 	return nil
 }
 
@@ -208,7 +211,7 @@ func appendCacheKey(dst []byte, tbl int64, key []byte) []byte {
 }
 
 // lookup returns a row's known clocks.
-func (s *store) lookup(tbl int64, key []byte) (rowClocks, bool) {
+func (s *store) lookup(tbl int64, key []byte) (RowClocks, bool) {
 	s.kbuf = appendCacheKey(s.kbuf[:0], tbl, key)
 	r, ok := s.known[string(s.kbuf)] // no allocation: the compiler looks up without copying
 	return r, ok
@@ -221,7 +224,7 @@ const preloadChunk = 400
 // that merging or sending a batch does not query once per row.
 func (s *store) preload(tbl int64, keys [][]byte) error {
 	if s.known == nil {
-		s.known = map[string]rowClocks{}
+		s.known = map[string]RowClocks{}
 	}
 	var has bool
 	err := sqlx.GetContext(s.ctx, s.tx, &has, `SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ?)`, tbl)
@@ -230,7 +233,7 @@ func (s *store) preload(tbl int64, keys [][]byte) error {
 	}
 	if !has { // a table never synced, as on a new device: no clocks to read
 		for _, k := range keys {
-			s.known[cacheKey(tbl, k)] = rowClocks{}
+			s.known[cacheKey(tbl, k)] = RowClocks{}
 		}
 		return nil
 	}
@@ -261,7 +264,7 @@ const preloadScanMin = 5000
 // preloadTable reads every clock of a table and keeps those of keys.
 func (s *store) preloadTable(tbl int64, keys [][]byte) error {
 	for _, k := range keys {
-		s.known[cacheKey(tbl, k)] = rowClocks{}
+		s.known[cacheKey(tbl, k)] = RowClocks{}
 	}
 	rows, err := s.tx.QueryContext(s.ctx, `SELECT key, col, hlc, site, dead, ifnull(seen, 0), ifnull(arrived, 0) FROM _sync_clock WHERE tbl = ?`, tbl)
 	if err != nil {
@@ -276,7 +279,7 @@ func (s *store) preloadChunk(tbl int64, keys [][]byte) error {
 	args = append(args, tbl)
 	for _, k := range keys {
 		args = append(args, k)
-		s.known[cacheKey(tbl, k)] = rowClocks{}
+		s.known[cacheKey(tbl, k)] = RowClocks{}
 	}
 	q := `SELECT key, col, hlc, site, dead, ifnull(seen, 0), ifnull(arrived, 0) FROM _sync_clock WHERE tbl = ? AND key IN (` +
 		strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + `)`
@@ -312,15 +315,15 @@ func (s *store) addRows(tbl int64, rows *sql.Rows) error {
 
 // remember records r, with every clock stamped st, as a row's clocks in
 // _sync_clock, if the store keeps what it writes.
-func (s *store) remember(tbl int64, key []byte, r rowClocks, st stamp) {
+func (s *store) remember(tbl int64, key []byte, r RowClocks, st Stamp) {
 	if !s.keep {
 		return
 	}
 	if s.known == nil {
-		s.known = map[string]rowClocks{}
+		s.known = map[string]RowClocks{}
 	}
-	if st != (stamp{}) {
-		r.stamps = map[int64]stamp{0: st}
+	if st != (Stamp{}) {
+		r.Stamps = map[int64]Stamp{0: st}
 	}
 	s.known[cacheKey(tbl, key)] = r
 }
@@ -338,23 +341,23 @@ func (s *store) forget(tbl int64, key []byte) {
 	}
 }
 
-func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool, st stamp) error {
+func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool, st Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
 		return err
 	}
-	_, err = s.stmt.setRow.ExecContext(s.wctx, tbl, key, c.HLC, site, dead, st.seen, st.arrived)
+	_, err = s.stmt.setRow.ExecContext(s.wctx, tbl, key, c.HLC, site, dead, st.Seen, st.Arrived)
 	return err
 }
 
-func (s *store) setCol(tbl int64, key []byte, col int64, c Clock, st stamp) error {
+func (s *store) setCol(tbl int64, key []byte, col int64, c Clock, st Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
 		return err
 	}
-	_, err = s.stmt.setCol.ExecContext(s.wctx, tbl, key, col, c.HLC, site, st.seen, st.arrived)
+	_, err = s.stmt.setCol.ExecContext(s.wctx, tbl, key, col, c.HLC, site, st.Seen, st.Arrived)
 	return err
 }
 

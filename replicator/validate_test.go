@@ -184,7 +184,7 @@ func TestMergeRefusesInvalid(t *testing.T) {
 			}
 			if !tc.pushed {
 				merges["pull"] = func(b *codec.Batch) error {
-					_, err := n.MergeBatch(context.Background(), b, "hub")
+					_, err := n.MergeBatch(context.Background(), b, replicator.RoleDevice)
 					return err
 				}
 			}
