@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"testing"
 	"time"
 
@@ -144,12 +145,12 @@ func checkRead(b *testing.B, db *sqlx.DB) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ops := map[changelog.Op]int{}
+	ops := map[change.Op]int{}
 	for _, c := range batch.Changes {
 		ops[c.Op]++
 	}
-	want := map[changelog.Op]int{changelog.OpInsert: readRows - readDeletes, changelog.OpDelete: readDeletes}
-	if batch.Through != readChanges || len(ops) != 2 || ops[changelog.OpInsert] != want[changelog.OpInsert] || ops[changelog.OpDelete] != want[changelog.OpDelete] {
+	want := map[change.Op]int{change.Insert: readRows - readDeletes, change.Delete: readDeletes}
+	if batch.Through != readChanges || len(ops) != 2 || ops[change.Insert] != want[change.Insert] || ops[change.Delete] != want[change.Delete] {
 		b.Fatalf("Read: through %d, changes by op %v; want through %d, %v", batch.Through, ops, readChanges, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
@@ -79,7 +79,7 @@ func BenchmarkSyncDelta(b *testing.B) {
 		ops := make([]noteOp, len(picks))
 		for j, i := range picks {
 			// An edit: one field and the timestamp, as an app saves a note.
-			ops[j] = noteOp{kind: changelog.OpUpdate, row: i, rev: iter + 1, cols: []int{1 + (iter*deltaChanged+j)%5, 6}}
+			ops[j] = noteOp{kind: change.Update, row: i, rev: iter + 1, cols: []int{1 + (iter*deltaChanged+j)%5, 6}}
 		}
 		syncMust(b, applyNoteOps(ctx, a.app, ops, r), "change %d rows", deltaChanged)
 		w0, t0 := wire.total(), time.Now()
@@ -108,7 +108,7 @@ func BenchmarkSyncDelta(b *testing.B) {
 // noteOp is one app write: an insert of row, an update of cols of row at
 // revision rev, or a delete of row.
 type noteOp struct {
-	kind changelog.Op
+	kind change.Op
 	row  int
 	rev  int
 	cols []int // indexes into noteColumns, 1..6
@@ -126,9 +126,9 @@ func applyNoteOps(ctx context.Context, db *sqlx.DB, ops []noteOp, r *rand.Rand) 
 	for _, o := range ops {
 		var res sql.Result
 		switch o.kind {
-		case changelog.OpInsert:
+		case change.Insert:
 			res, err = tx.ExecContext(ctx, noteInsertSQL, noteRow(o.row)...)
-		case changelog.OpDelete:
+		case change.Delete:
 			res, err = tx.ExecContext(ctx, `DELETE FROM notes WHERE id = ?`, noteID(o.row))
 		default:
 			q, args := "UPDATE notes SET ", []any(nil)
@@ -312,15 +312,15 @@ func wireMix(r *rand.Rand, iter int, live []int, next int) ([]noteOp, []int, int
 				}
 				c = []int{min(a, o), max(a, o)}
 			}
-			ops = append(ops, noteOp{kind: changelog.OpUpdate, row: row, rev: iter + 1, cols: c})
+			ops = append(ops, noteOp{kind: change.Update, row: row, rev: iter + 1, cols: c})
 		} else {
-			ops = append(ops, noteOp{kind: changelog.OpDelete, row: row})
+			ops = append(ops, noteOp{kind: change.Delete, row: row})
 		}
 	}
 	updated := append([]int(nil), picked[:updates]...)
 	live = append(live[:len(live)-updates-deletes], updated...)
 	for range inserts {
-		ops = append(ops, noteOp{kind: changelog.OpInsert, row: next})
+		ops = append(ops, noteOp{kind: change.Insert, row: next})
 		live = append(live, next)
 		next++
 	}
@@ -360,7 +360,7 @@ func jsonOfFrames(tb testing.TB, dec *codec.Decoder, frames [][]byte, db *sqlx.D
 				part[t.Columns[ci]] = c.Values[k]
 			}
 			row := map[string]any{"id": id}
-			if c.Op != codec.OpDelete {
+			if c.Op != change.Delete {
 				vals := make([]any, len(noteColumns))
 				ptrs := make([]any, len(vals))
 				for k := range vals {
@@ -469,7 +469,7 @@ func syncPullAll(tb testing.TB, h device.Hub, db string, want int) [][]byte {
 	var since uint64
 	got := 0
 	for {
-		f, err := h.Pull(context.Background(), db, hub.PullRequest{Since: since, Limit: replicator.DefaultBatchSize, Site: changelog.SiteID{0xbe, 0x9c}})
+		f, err := h.Pull(context.Background(), db, hub.PullRequest{Since: since, Limit: replicator.DefaultBatchSize, Site: change.SiteID{0xbe, 0x9c}})
 		syncMust(tb, err, "pull")
 		hd, err := dec.Header(f)
 		syncMust(tb, err, "pull")
@@ -860,7 +860,7 @@ func TestSyncBenchmarkSetup(t *testing.T) {
 	a := newSyncDevice(t, dir, "a", h.client(t, &wire), "notes", 10)
 	d := newSyncDevice(t, dir, "b", h.client(t, nil), "notes", 0)
 	r := rand.New(rand.NewPCG(1, 1))
-	ops := []noteOp{{kind: changelog.OpUpdate, row: 1, rev: 1, cols: []int{3, 4}}, {kind: changelog.OpDelete, row: 2}, {kind: changelog.OpInsert, row: 10}}
+	ops := []noteOp{{kind: change.Update, row: 1, rev: 1, cols: []int{3, 4}}, {kind: change.Delete, row: 2}, {kind: change.Insert, row: 10}}
 	syncMust(t, applyNoteOps(ctx, a.app, ops, r), "write")
 	for _, dev := range []*syncDevice{a, d} {
 		_, err := dev.sync.SyncOnce(ctx)

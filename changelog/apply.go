@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
@@ -51,12 +52,12 @@ const bulkMin = 1000
 // SQLite has one writer at a time, so no app write can interleave with fn:
 // the versions logged between the start and the end of the transaction are
 // exactly fn's writes and what the app's own triggers derived from them.
-func (l *Log) ApplyRemote(ctx context.Context, origin SiteID, fn func(tx *sqlx.Tx) error) error {
+func (l *Log) ApplyRemote(ctx context.Context, origin change.SiteID, fn func(tx *sqlx.Tx) error) error {
 	return l.ApplyRemoteWith(ctx, origin, ApplyOptions{}, fn)
 }
 
 // ApplyRemoteWith is ApplyRemote with options.
-func (l *Log) ApplyRemoteWith(ctx context.Context, origin SiteID, opt ApplyOptions, fn func(tx *sqlx.Tx) error) (err error) {
+func (l *Log) ApplyRemoteWith(ctx context.Context, origin change.SiteID, opt ApplyOptions, fn func(tx *sqlx.Tx) error) (err error) {
 	conn, err := l.db.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin apply: %w", err)

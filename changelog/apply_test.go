@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"testing"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -29,7 +30,7 @@ func TestApplyRemoteDiscard(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = l.ApplyRemoteWith(ctx, changelog.SiteID{1}, changelog.ApplyOptions{Discard: true, Writes: writes}, func(tx *sqlx.Tx) error {
+			err = l.ApplyRemoteWith(ctx, change.SiteID{1}, changelog.ApplyOptions{Discard: true, Writes: writes}, func(tx *sqlx.Tx) error {
 				for _, q := range []string{insert, `UPDATE notes SET n = 9 WHERE id = ?`} {
 					if _, err := tx.Exec(q, "remote"); err != nil {
 						return err
@@ -52,7 +53,7 @@ func TestApplyRemoteDiscard(t *testing.T) {
 			}
 
 			mustExec(t, db, insert, "local2")
-			err = l.ApplyRemote(ctx, changelog.SiteID{2}, func(tx *sqlx.Tx) error {
+			err = l.ApplyRemote(ctx, change.SiteID{2}, func(tx *sqlx.Tx) error {
 				_, err := tx.Exec(insert, "remote2")
 				return err
 			})
@@ -95,7 +96,7 @@ func TestApplyRemoteDiscardRollsBack(t *testing.T) {
 	l := changelog.New(db)
 	boom := errors.New("boom")
 	const insert = `INSERT INTO notes VALUES (?, 't', 'b', 1)`
-	err := l.ApplyRemoteWith(ctx, changelog.SiteID{1}, changelog.ApplyOptions{Discard: true, Writes: 1 << 20}, func(tx *sqlx.Tx) error {
+	err := l.ApplyRemoteWith(ctx, change.SiteID{1}, changelog.ApplyOptions{Discard: true, Writes: 1 << 20}, func(tx *sqlx.Tx) error {
 		if _, err := tx.Exec(insert, "r"); err != nil {
 			return err
 		}
@@ -139,7 +140,7 @@ func TestApplyRemoteBulkTempStore(t *testing.T) {
 	l := changelog.New(db)
 	apply := func(key string) int {
 		var during int
-		err := l.ApplyRemoteWith(ctx, changelog.SiteID{1}, changelog.ApplyOptions{Writes: 1 << 20}, func(tx *sqlx.Tx) error {
+		err := l.ApplyRemoteWith(ctx, change.SiteID{1}, changelog.ApplyOptions{Writes: 1 << 20}, func(tx *sqlx.Tx) error {
 			if err := tx.Get(&during, `PRAGMA temp_store`); err != nil {
 				return err
 			}
@@ -177,7 +178,7 @@ func TestApplyRemoteCacheSize(t *testing.T) {
 	for _, tc := range []struct{ writes, want int }{{1 << 20, -65536}, {1, -2048}} {
 		var during int
 		opt := changelog.ApplyOptions{CacheKiB: 65536, Writes: tc.writes}
-		err := changelog.New(db).ApplyRemoteWith(ctx, changelog.SiteID{1}, opt, func(tx *sqlx.Tx) error {
+		err := changelog.New(db).ApplyRemoteWith(ctx, change.SiteID{1}, opt, func(tx *sqlx.Tx) error {
 			return tx.Get(&during, `PRAGMA cache_size`)
 		})
 		if err != nil {

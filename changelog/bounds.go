@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 
 	"github.com/deltasync/deltasync/schema"
@@ -24,12 +25,12 @@ type ReadOptions struct {
 	MaxRowBytes int64
 	// Origin, if set, leaves out the versions ApplyRemote wrote for it, as
 	// ReadForTx does.
-	Origin *SiteID
+	Origin *change.SiteID
 	// Whole names rows whose earlier change never travelled (a device held
 	// it back), with that change's op: their next change must bring the
 	// whole row. An update of such a row carries every column, and becomes
 	// an insert when the held change was one.
-	Whole map[RowRef]Op
+	Whole map[RowRef]change.Op
 }
 
 // RowRef names a row by its table's name and its key's KeyBytes.
@@ -39,13 +40,13 @@ type RowRef struct {
 }
 
 // wholeRows applies ReadOptions.Whole to the coalesced changes.
-func wholeRows(order []*pending, whole map[RowRef]Op) {
+func wholeRows(order []*pending, whole map[RowRef]change.Op) {
 	for _, p := range order {
 		held, ok := whole[RowRef{p.tbl.Name, p.keyBytes}]
 		switch {
-		case !ok || p.op != OpUpdate:
-		case held == OpInsert:
-			p.op, p.cols = OpInsert, nil
+		case !ok || p.op != change.Update:
+		case held == change.Insert:
+			p.op, p.cols = change.Insert, nil
 		default:
 			p.whole = true
 		}
@@ -211,7 +212,7 @@ func (l *Log) measure(ctx context.Context, q sqlx.QueryerContext, p *pending) er
 	if p.sized {
 		return nil
 	}
-	if p.op == OpDelete {
+	if p.op == change.Delete {
 		p.sized, p.filled, p.size = true, true, p.baseSize()
 		return nil
 	}
@@ -237,7 +238,7 @@ func (l *Log) measure(ctx context.Context, q sqlx.QueryerContext, p *pending) er
 // complete gives p, kept by cut, its values, or marks it too large.
 func (l *Log) complete(ctx context.Context, q sqlx.QueryerContext, p *pending, maxRow int64) error {
 	switch {
-	case p.op == OpDelete:
+	case p.op == change.Delete:
 		return nil
 	case maxRow > 0 && p.size > maxRow:
 		p.tooLarge, p.values = true, nil
@@ -264,7 +265,7 @@ func (l *Log) complete(ctx context.Context, q sqlx.QueryerContext, p *pending, m
 
 // deleted turns p into a delete: its row no longer exists.
 func (p *pending) deleted() {
-	p.op, p.cols, p.names, p.values = OpDelete, nil, nil, nil
+	p.op, p.cols, p.names, p.values = change.Delete, nil, nil, nil
 	p.sized, p.filled, p.size = true, true, p.baseSize()
 }
 
@@ -272,7 +273,7 @@ func (p *pending) deleted() {
 // lens being those of every writable column.
 func (p *pending) carried(lens []int64) int64 {
 	var n int64
-	if p.op == OpInsert || p.tbl.wholeRow() || p.whole {
+	if p.op == change.Insert || p.tbl.wholeRow() || p.whole {
 		for _, l := range lens {
 			n += ValueOverhead + l
 		}

@@ -3,6 +3,7 @@ package changelog_test
 import (
 	"context"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"testing"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -60,7 +61,7 @@ func TestReadBoundedCutsByBytes(t *testing.T) {
 		}
 		for _, c := range b.Changes {
 			seen[c.Key[0].(int64)]++
-			if c.Op != changelog.OpDelete && c.Values == nil {
+			if c.Op != change.Delete && c.Values == nil {
 				t.Errorf("batch %d: change of row %v without values", i, c.Key)
 			}
 		}
@@ -113,7 +114,7 @@ func TestReadBoundedKeepsMergesWhole(t *testing.T) {
 	var merges [][2]int64
 	for i, sizes := range [][]int{{400, 400}, {3000}, {400}, {400, 400}, {10, 10, 10}} {
 		before, _ := l.LastVersion(ctx)
-		err := l.ApplyRemote(ctx, changelog.SiteID{1}, func(tx *sqlx.Tx) error {
+		err := l.ApplyRemote(ctx, change.SiteID{1}, func(tx *sqlx.Tx) error {
 			for j, kb := range sizes {
 				if _, err := tx.Exec(`INSERT INTO files VALUES (?, 'x', randomblob(?))`, i*10+j, kb*kib); err != nil {
 					return err
@@ -131,7 +132,7 @@ func TestReadBoundedKeepsMergesWhole(t *testing.T) {
 	for _, m := range merges {
 		ends[m[1]] = true
 	}
-	asker := changelog.SiteID{2}
+	asker := change.SiteID{2}
 	batches := readBounded(t, l, 0, changelog.ReadOptions{Limit: 1000, MaxBytes: 1024 * kib, Origin: &asker})
 	var got []string
 	for _, b := range batches {

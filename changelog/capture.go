@@ -3,6 +3,7 @@ package changelog
 import (
 	"context"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 
 	"github.com/deltasync/deltasync/schema"
@@ -14,7 +15,7 @@ import (
 // an insert or a delete), keyed by keys, one SQL expression per key column
 // (such as NEW."id"). The triggers package writes the triggers; the shape
 // of the row they log is this package's.
-func CaptureSQL(tableID int64, op Op, col int64, keys []string) string {
+func CaptureSQL(tableID int64, op change.Op, col int64, keys []string) string {
 	names := []string{"tbl", "op"}
 	vals := []string{fmt.Sprint(tableID), fmt.Sprint(int(op))}
 	if col != 0 {

@@ -4,36 +4,16 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"math"
 	"time"
 )
-
-// Op is what a change did to its row.
-type Op int
-
-const (
-	OpInsert Op = 1
-	OpUpdate Op = 2
-	OpDelete Op = 3
-)
-
-func (o Op) String() string {
-	switch o {
-	case OpInsert:
-		return "insert"
-	case OpUpdate:
-		return "update"
-	case OpDelete:
-		return "delete"
-	}
-	return fmt.Sprintf("op(%d)", int(o))
-}
 
 // Change is every write to one row within a range of versions, coalesced.
 type Change struct {
 	Version int64     // the last version coalesced into this change
 	Table   string    // table name
-	Op      Op        // insert, update or delete
+	Op      change.Op // insert, update or delete
 	Key     []any     // key values in key order
 	Columns []string  // insert: every writable column; update: the changed ones; delete: none
 	Values  []any     // values of Columns, as the row holds them now
@@ -53,11 +33,6 @@ type Batch struct {
 	Changes        []Change
 	More           bool // a bound stopped the read before the newest version
 }
-
-// SiteID names a node: 16 random bytes made at install.
-type SiteID [16]byte
-
-func (s SiteID) String() string { return fmt.Sprintf("%x", s[:]) }
 
 // JulianTime converts a Julian day number, as julianday('now') writes it,
 // to a time with millisecond precision.

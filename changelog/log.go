@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 
 	"github.com/deltasync/deltasync/schema"
@@ -53,9 +54,9 @@ func Installed(ctx context.Context, q sqlx.QueryerContext) (bool, error) {
 // DB returns the database the log is on.
 func (l *Log) DB() *sqlx.DB { return l.db }
 
-// SiteID returns the node's site id.
-func (l *Log) SiteID(ctx context.Context) (SiteID, error) {
-	var id SiteID
+// change.SiteID returns the node's site id.
+func (l *Log) SiteID(ctx context.Context) (change.SiteID, error) {
+	var id change.SiteID
 	var b []byte
 	if err := ReadState(ctx, l.db, StateSiteID, &b); err != nil {
 		return id, l.explain(ctx, fmt.Errorf("read site id: %w", err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 
 	"github.com/deltasync/deltasync/schema"
@@ -15,7 +16,7 @@ type pending struct {
 	tbl         *table
 	key         []any
 	keyBytes    string // the key encoded by appendKey
-	op          Op
+	op          change.Op
 	first, last int64
 	at          float64
 	cols        []int64 // column ids an update changed, without duplicates
@@ -49,7 +50,7 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 // wrote for origin: a hub serving a device skips what that device pushed.
 // Whatever the hub's merge decided against such a push was logged in
 // another range, which the device gets.
-func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, origin SiteID) (*Batch, error) {
+func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, origin change.SiteID) (*Batch, error) {
 	return l.read(ctx, q, since, readSpec{ReadOptions: ReadOptions{Limit: limit, Origin: &origin}, values: true})
 }
 
@@ -164,7 +165,7 @@ func sizeHint(gaps []rng, limit int) int {
 
 // readRanges returns the version ranges after since to read, that is, the
 // gaps between the applied ranges skip selects, and the newest version.
-func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *SiteID) ([]rng, int64, error) {
+func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *change.SiteID) ([]rng, int64, error) {
 	through, err := lastVersion(ctx, q)
 	if err != nil {
 		return nil, 0, err
@@ -260,7 +261,7 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 			*order = append(*order, p)
 		}
 		col, _ := row[3].(int64)
-		p.add(Op(row[2].(int64)), col, row[3] != nil, version, row[4].(float64))
+		p.add(change.Op(row[2].(int64)), col, row[3] != nil, version, row[4].(float64))
 		return nil
 	})
 	if err != nil {
@@ -270,19 +271,19 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 }
 
 // add coalesces one more write into p.
-func (p *pending) add(op Op, col int64, hasCol bool, version int64, at float64) {
+func (p *pending) add(op change.Op, col int64, hasCol bool, version int64, at float64) {
 	// The latest write time, not the last: a baseline row (see package
 	// replicator) is logged after the app's writes with the time 0.
 	p.last, p.at = version, max(p.at, at)
 	switch {
 	case p.op == 0:
 		p.op = op
-	case op == OpDelete:
-		p.op, p.cols = OpDelete, nil
-	case op == OpInsert || p.op == OpDelete:
-		p.op, p.cols = OpInsert, nil
+	case op == change.Delete:
+		p.op, p.cols = change.Delete, nil
+	case op == change.Insert || p.op == change.Delete:
+		p.op, p.cols = change.Insert, nil
 	}
-	if p.op == OpUpdate && hasCol && !containsID(p.cols, col) {
+	if p.op == change.Update && hasCol && !containsID(p.cols, col) {
 		p.cols = append(p.cols, col)
 	}
 }
@@ -312,7 +313,7 @@ func containsID(ids []int64, id int64) bool {
 func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through int64, order []*pending, g *budget) error {
 	need := map[*table]map[string]*pending{}
 	for _, p := range order {
-		if p.op == OpDelete {
+		if p.op == change.Delete {
 			continue
 		}
 		m := need[p.tbl]
@@ -378,7 +379,7 @@ func (t *table) wholeRow() bool { return t.policy == LWWRow }
 // all of them for an insert, the changed columns for an update.
 func (p *pending) setValues(row []any) {
 	w := p.tbl.writable
-	if p.op == OpInsert || p.tbl.wholeRow() || p.whole {
+	if p.op == change.Insert || p.tbl.wholeRow() || p.whole {
 		p.names = make([]string, len(w))
 		for i, c := range w {
 			p.names[i] = c.Name
@@ -402,13 +403,13 @@ func (p *pending) setValues(row []any) {
 func (p *pending) columnNames() []string {
 	w := p.tbl.writable
 	switch {
-	case p.op == OpInsert, p.op == OpUpdate && (p.tbl.wholeRow() || p.whole):
+	case p.op == change.Insert, p.op == change.Update && (p.tbl.wholeRow() || p.whole):
 		names := make([]string, len(w))
 		for i, c := range w {
 			names[i] = c.Name
 		}
 		return names
-	case p.op == OpUpdate:
+	case p.op == change.Update:
 		var names []string
 		for _, id := range p.cols {
 			if i, ok := p.tbl.colIndex[id]; ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"reflect"
 	"strings"
 	"testing"
@@ -134,7 +135,7 @@ func TestReadOpsUntil(t *testing.T) {
 	ctx := context.Background()
 	l := changelog.New(db)
 	dbtest.Shell(t, path, `INSERT INTO notes VALUES ('a', 't', 'b', 1); INSERT INTO notes VALUES ('b', 't', 'b', 2); UPDATE notes SET n = 3 WHERE id = 'a';`)
-	err := l.ApplyRemote(ctx, changelog.SiteID{1}, func(tx *sqlx.Tx) error {
+	err := l.ApplyRemote(ctx, change.SiteID{1}, func(tx *sqlx.Tx) error {
 		_, err := tx.Exec(`INSERT INTO notes VALUES ('r1', 't', 'b', 1); INSERT INTO notes VALUES ('r2', 't', 'b', 1);`)
 		return err
 	})
@@ -166,7 +167,7 @@ func TestApplyRemoteIsNotReadAsLocal(t *testing.T) {
 	ctx := context.Background()
 	l := changelog.New(db)
 	dbtest.Shell(t, path, `INSERT INTO notes VALUES ('local1', 't', 'b', 1);`)
-	origin := changelog.SiteID{1, 2, 3}
+	origin := change.SiteID{1, 2, 3}
 	err := l.ApplyRemote(ctx, origin, func(tx *sqlx.Tx) error {
 		_, err := tx.Exec(`INSERT INTO notes VALUES ('remote', 't', 'b', 1); UPDATE notes SET n = 9 WHERE id = 'local1';`)
 		return err
@@ -212,7 +213,7 @@ func TestApplyRemoteRollsBack(t *testing.T) {
 	ctx := context.Background()
 	l := changelog.New(db)
 	boom := errors.New("boom")
-	err := l.ApplyRemote(ctx, changelog.SiteID{1}, func(tx *sqlx.Tx) error {
+	err := l.ApplyRemote(ctx, change.SiteID{1}, func(tx *sqlx.Tx) error {
 		if _, err := tx.Exec(`INSERT INTO notes VALUES ('r', 't', 'b', 1)`); err != nil {
 			return err
 		}

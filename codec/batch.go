@@ -1,41 +1,9 @@
 package codec
 
-import "fmt"
+import "github.com/deltasync/deltasync/change"
 
-// Op is what a change did to its row.
-type Op uint8
-
-const (
-	OpInsert Op = 1
-	OpUpdate Op = 2
-	OpDelete Op = 3
-	// OpLost is a notice from the hub to a device that one of the device's
-	// own writes lost a conflict on the hub. It has the shape of an update:
-	// the key, the losing write's row clock, and the losing values with
-	// their clocks; it has no columns when the write that lost was a delete.
-	OpLost Op = 4
-)
-
-// String returns the op's name, for errors and logs.
-func (o Op) String() string {
-	switch o {
-	case OpInsert:
-		return "insert"
-	case OpUpdate:
-		return "update"
-	case OpDelete:
-		return "delete"
-	case OpLost:
-		return "lost"
-	}
-	return fmt.Sprintf("op(%d)", uint8(o))
-}
-
-func (o Op) valid() bool { return o >= OpInsert && o <= OpLost }
-
-// SiteID names the node that first wrote a change: 16 random bytes made at
-// install.
-type SiteID [16]byte
+// validOp reports whether o is an op a batch may carry.
+func validOp(o change.Op) bool { return o >= change.Insert && o <= change.Lost }
 
 // Clock is a hybrid logical clock value with the site that wrote it.
 //
@@ -64,13 +32,13 @@ const MaxKey = 4
 // Columns are indexes into Tables[Table].Columns in strictly increasing
 // order; a delete has none, a lost notice may have none. Values and Clocks
 // have one entry per column: the column's new value and the clock of its
-// last write (for OpLost, the losing value and its clock). The row's Clock
-// is set for every op; for OpLost it is the losing write's row clock.
+// last write (for change.Lost, the losing value and its clock). The row's Clock
+// is set for every op; for change.Lost it is the losing write's row clock.
 type Change struct {
-	Table   int   // index into Batch.Tables
-	Op      Op    //
-	Key     []any // the row's key values, 1 to MaxKey of them
-	Clock   Clock // the row's clock (existence register)
+	Table   int       // index into Batch.Tables
+	Op      change.Op //
+	Key     []any     // the row's key values, 1 to MaxKey of them
+	Clock   Clock     // the row's clock (existence register)
 	Columns []int
 	Values  []any
 	Clocks  []Clock
@@ -78,14 +46,14 @@ type Change struct {
 
 // Batch is a contiguous range of one node's changelog.
 type Batch struct {
-	Fingerprint [32]byte // schema fingerprint of the sender
-	Origin      SiteID   // the node that built the batch
-	First, Last uint64   // the batch covers the sender's versions (First, Last]
+	Fingerprint [32]byte      // schema fingerprint of the sender
+	Origin      change.SiteID // the node that built the batch
+	First, Last uint64        // the batch covers the sender's versions (First, Last]
 	// Head is the sender's last version when it built the batch, at least
 	// Last, or 0 if the sender does not say. A hub gives it, so that a
 	// device can tell a response built before its last push landed.
 	Head    uint64
-	Sites   []SiteID // the sites clocks refer to
+	Sites   []change.SiteID // the sites clocks refer to
 	Tables  []Table
 	Changes []Change
 }

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 )
 
 // The body's grammar is in doc.go. bodyWriter, here, and bodyReader, in
@@ -62,7 +63,7 @@ func checkNames(tables []Table) error {
 	return nil
 }
 
-func appendSites(w []byte, sites []SiteID) []byte {
+func appendSites(w []byte, sites []change.SiteID) []byte {
 	w = binary.AppendUvarint(w, uint64(len(sites)))
 	for _, s := range sites {
 		w = append(w, s[:]...)
@@ -147,7 +148,7 @@ func checkChange(b *Batch, c *Change) error {
 	if c.Table < 0 || c.Table >= len(b.Tables) {
 		return fmt.Errorf("table index %d of %d", c.Table, len(b.Tables))
 	}
-	if !c.Op.valid() {
+	if !validOp(c.Op) {
 		return fmt.Errorf("unknown op %d", uint8(c.Op))
 	}
 	if err := checkKeyCount(len(c.Key)); err != nil {
@@ -156,7 +157,7 @@ func checkChange(b *Batch, c *Change) error {
 	if len(c.Values) != len(c.Columns) || len(c.Clocks) != len(c.Columns) {
 		return fmt.Errorf("%d columns, %d values, %d clocks", len(c.Columns), len(c.Values), len(c.Clocks))
 	}
-	if c.Op == OpDelete && len(c.Columns) > 0 {
+	if c.Op == change.Delete && len(c.Columns) > 0 {
 		return fmt.Errorf("delete with %d columns", len(c.Columns))
 	}
 	if err := checkSite(c.Clock.Site, len(b.Sites)); err != nil {

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"math"
 )
 
@@ -10,7 +11,7 @@ import (
 const (
 	minTable  = 2 // name length, column count
 	minColumn = 2 // gap and own bit, value tag
-	siteSize  = len(SiteID{})
+	siteSize  = len(change.SiteID{})
 )
 
 type bodyReader struct {
@@ -67,10 +68,10 @@ func (r *bodyReader) sites() error {
 	if err != nil || n == 0 {
 		return err
 	}
-	r.b.Sites = make([]SiteID, n)
+	r.b.Sites = make([]change.SiteID, n)
 	for i := range r.b.Sites {
 		s, _ := r.next(siteSize) // count checked that they fit
-		r.b.Sites[i] = SiteID(s)
+		r.b.Sites[i] = change.SiteID(s)
 	}
 	return nil
 }
@@ -129,7 +130,7 @@ func (r *bodyReader) op(c *Change) error {
 	if err != nil {
 		return err
 	}
-	if c.Op = Op(op); !c.Op.valid() {
+	if c.Op = change.Op(op); !validOp(c.Op) {
 		return fmt.Errorf("unknown op %d", op)
 	}
 	return nil
@@ -174,7 +175,7 @@ func (r *bodyReader) columns(c *Change) error {
 	if err != nil || n == 0 {
 		return err
 	}
-	if c.Op == OpDelete {
+	if c.Op == change.Delete {
 		return fmt.Errorf("delete with %d columns", n)
 	}
 	// Indexes increase, so more columns than the table has cannot be valid.

@@ -3,6 +3,7 @@ package codec_test
 import (
 	"bytes"
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
 
@@ -23,15 +24,15 @@ func TestEncodeInvalid(t *testing.T) {
 		{"negative table index", func(_ *codec.Batch, c *codec.Change) { c.Table = -1 }, "table index -1 of 1"},
 		{"op 0", func(_ *codec.Batch, c *codec.Change) { c.Op = 0 }, "unknown op 0"},
 		{"op 5", func(_ *codec.Batch, c *codec.Change) { c.Op = 5 }, "unknown op 5"},
-		{"lost column index", func(_ *codec.Batch, c *codec.Change) { c.Op, c.Columns[1] = codec.OpLost, 3 }, "column 1: column index 3 of 3"},
-		{"lost columns out of order", func(_ *codec.Batch, c *codec.Change) { c.Op, c.Columns = codec.OpLost, []int{2, 1} }, "column index 1 after 2"},
+		{"lost column index", func(_ *codec.Batch, c *codec.Change) { c.Op, c.Columns[1] = change.Lost, 3 }, "column 1: column index 3 of 3"},
+		{"lost columns out of order", func(_ *codec.Batch, c *codec.Change) { c.Op, c.Columns = change.Lost, []int{2, 1} }, "column index 1 after 2"},
 		{"no key", func(_ *codec.Batch, c *codec.Change) { c.Key = nil }, "key of 0 values"},
 		{"key of 5", func(_ *codec.Batch, c *codec.Change) { c.Key = make([]any, 5) }, "key of 5 values"},
 		{"key type", func(_ *codec.Batch, c *codec.Change) { c.Key = []any{1} }, "key 0: value of type int"},
 		{"value type", func(_ *codec.Batch, c *codec.Change) { c.Values[1] = true }, "column 1: value of type bool"},
 		{"fewer values", func(_ *codec.Batch, c *codec.Change) { c.Values = c.Values[:1] }, "2 columns, 1 values, 2 clocks"},
 		{"fewer clocks", func(_ *codec.Batch, c *codec.Change) { c.Clocks = c.Clocks[:1] }, "2 columns, 2 values, 1 clocks"},
-		{"delete with columns", func(_ *codec.Batch, c *codec.Change) { c.Op = codec.OpDelete }, "delete with 2 columns"},
+		{"delete with columns", func(_ *codec.Batch, c *codec.Change) { c.Op = change.Delete }, "delete with 2 columns"},
 		{"column index", func(_ *codec.Batch, c *codec.Change) { c.Columns[1] = 3 }, "column 1: column index 3 of 3"},
 		{"negative column index", func(_ *codec.Batch, c *codec.Change) { c.Columns[0] = -1 }, "column 0: column index -1 of 3"},
 		{"columns out of order", func(_ *codec.Batch, c *codec.Change) { c.Columns = []int{2, 1} }, "column index 1 after 2"},
@@ -64,9 +65,9 @@ func TestEncodeInvalid(t *testing.T) {
 // invalidBase is a valid batch that each case of TestEncodeInvalid breaks.
 func invalidBase() *codec.Batch {
 	clock := codec.Clock{HLC: 5}
-	return &codec.Batch{First: 1, Last: 2, Sites: []codec.SiteID{siteA},
+	return &codec.Batch{First: 1, Last: 2, Sites: []change.SiteID{siteA},
 		Tables: []codec.Table{{Name: "t", Columns: []string{"a", "b", "c"}}},
-		Changes: []codec.Change{{Op: codec.OpUpdate, Key: []any{"k"}, Clock: clock,
+		Changes: []codec.Change{{Op: change.Update, Key: []any{"k"}, Clock: clock,
 			Columns: []int{0, 2}, Values: []any{int64(1), "x"}, Clocks: []codec.Clock{clock, clock}}},
 	}
 }

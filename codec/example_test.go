@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 )
@@ -20,14 +21,14 @@ func ExampleEncoder() {
 
 	clock := codec.Clock{HLC: 1_732_000_000_000 << 16, Site: 0}
 	batch := &codec.Batch{
-		Origin: codec.SiteID{15: 1},
+		Origin: change.SiteID{15: 1},
 		First:  0, Last: 2,
-		Sites:  []codec.SiteID{{15: 1}},
+		Sites:  []change.SiteID{{15: 1}},
 		Tables: []codec.Table{{Name: "notes", Columns: []string{"title", "pinned"}}},
 		Changes: []codec.Change{
-			{Table: 0, Op: codec.OpInsert, Key: []any{"n1"}, Clock: clock,
+			{Table: 0, Op: change.Insert, Key: []any{"n1"}, Clock: clock,
 				Columns: []int{0, 1}, Values: []any{"groceries", int64(0)}, Clocks: []codec.Clock{clock, clock}},
-			{Table: 0, Op: codec.OpDelete, Key: []any{"n0"}, Clock: codec.Clock{HLC: clock.HLC + 1}},
+			{Table: 0, Op: change.Delete, Key: []any{"n0"}, Clock: codec.Clock{HLC: clock.HLC + 1}},
 		},
 	}
 	frame, err := enc.Encode(nil, batch)

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"hash/crc32"
 )
 
@@ -51,7 +52,7 @@ type Header struct {
 	Version     uint8
 	Flags       uint8
 	Fingerprint [32]byte
-	Origin      SiteID
+	Origin      change.SiteID
 	First, Last uint64
 	Head        uint64 // the sender's last version when it built the batch, 0 if not given
 	Changes     uint32 // change count

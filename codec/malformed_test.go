@@ -3,6 +3,7 @@ package codec_test
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
 
@@ -72,12 +73,12 @@ func prefix(heap string) []byte {
 
 // change is the bytes of a change: table 0, insert, key int 1, row clock
 // site 0, HLC delta 1, Seen delta 0, then cols (count first).
-func change(cols ...byte) []byte {
-	return opChange(codec.OpInsert, cols...)
+func changeBytes(cols ...byte) []byte {
+	return opChange(change.Insert, cols...)
 }
 
 // opChange is change with another op.
-func opChange(op codec.Op, cols ...byte) []byte {
+func opChange(op change.Op, cols ...byte) []byte {
 	return append([]byte{0, byte(op), 1, 1, 2, 0, 2, 0}, cols...)
 }
 
@@ -92,9 +93,9 @@ func heapBody(heap string, changes uint32, tail ...byte) func() []byte {
 func changeCases() []malformed {
 	none := codec.Limits{}
 	return []malformed{
-		{"valid change", body(1, change(1, 0, 0)...), none, nil, ""},
-		{"trailing bytes", body(1, append(change(0), 0)...), none, codec.ErrCorrupt, "1 bytes after the last change"},
-		{"change missing", body(2, change(0)...), none, codec.ErrCorrupt, "change 1: unexpected end of body"},
+		{"valid change", body(1, changeBytes(1, 0, 0)...), none, nil, ""},
+		{"trailing bytes", body(1, append(changeBytes(0), 0)...), none, codec.ErrCorrupt, "1 bytes after the last change"},
+		{"change missing", body(2, changeBytes(0)...), none, codec.ErrCorrupt, "change 1: unexpected end of body"},
 		{"table index", body(1, 5, 1, 1, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "change 0: table index 5 of 1"},
 		{"unknown op 0", body(1, 0, 0, 1, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "unknown op 0"},
 		{"unknown op 5", body(1, 0, 5, 1, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "unknown op 5"},
@@ -102,30 +103,30 @@ func changeCases() []malformed {
 		{"key count 5", body(1, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0), none, codec.ErrCorrupt, "key of 5 values"},
 		{"unknown value tag", body(1, 0, 1, 1, 9, 0, 0, 0, 0), none, codec.ErrCorrupt, "key 0: unknown value tag 9"},
 		{"row site index", body(1, 0, 1, 1, 0, 1, 0, 0, 0), none, codec.ErrCorrupt, "row clock: site index 1 of 1"},
-		{"column index", body(1, change(1, 4, 0)...), none, codec.ErrCorrupt, "column 0: column index 2 of 2"},
-		{"column index after last", body(1, change(2, 2, 0, 0, 0)...), none, codec.ErrCorrupt, "column 1: column index 2 of 2"},
-		{"huge column gap", body(1, change(1, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0)...), none, codec.ErrCorrupt, "column index"},
-		{"column site index", body(1, change(1, 1, 0, 3, 2, 0)...), none, codec.ErrCorrupt, "column 0: site index 3 of 1"},
-		{"more columns than the table", body(1, change(3, 0, 0, 0, 0, 0, 0)...), none, codec.ErrCorrupt, "3 columns, table 0 has 2"},
-		{"huge column count", body(1, change(0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0)...), none, codec.ErrCorrupt, "cannot fit"},
+		{"column index", body(1, changeBytes(1, 4, 0)...), none, codec.ErrCorrupt, "column 0: column index 2 of 2"},
+		{"column index after last", body(1, changeBytes(2, 2, 0, 0, 0)...), none, codec.ErrCorrupt, "column 1: column index 2 of 2"},
+		{"huge column gap", body(1, changeBytes(1, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0)...), none, codec.ErrCorrupt, "column index"},
+		{"column site index", body(1, changeBytes(1, 1, 0, 3, 2, 0)...), none, codec.ErrCorrupt, "column 0: site index 3 of 1"},
+		{"more columns than the table", body(1, changeBytes(3, 0, 0, 0, 0, 0, 0)...), none, codec.ErrCorrupt, "3 columns, table 0 has 2"},
+		{"huge column count", body(1, changeBytes(0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0)...), none, codec.ErrCorrupt, "cannot fit"},
 		{"delete with columns", body(1, 0, 3, 1, 0, 0, 0, 0, 1, 0, 0), none, codec.ErrCorrupt, "delete with 1 columns"},
-		{"valid own column clock", body(1, change(1, 1, 0, 0, 4, 6)...), none, nil, ""},
-		{"valid lost", body(1, opChange(codec.OpLost, 2, 0, 0, 1, 0, 0, 4, 6)...), none, nil, ""},
-		{"valid lost without columns", body(1, opChange(codec.OpLost, 0)...), none, nil, ""},
-		{"lost column index", body(1, opChange(codec.OpLost, 1, 4, 0)...), none, codec.ErrCorrupt, "column 0: column index 2 of 2"},
-		{"lost more columns than the table", body(1, opChange(codec.OpLost, 3, 0, 0, 0, 0, 0, 0)...), none, codec.ErrCorrupt, "3 columns, table 0 has 2"},
+		{"valid own column clock", body(1, changeBytes(1, 1, 0, 0, 4, 6)...), none, nil, ""},
+		{"valid lost", body(1, opChange(change.Lost, 2, 0, 0, 1, 0, 0, 4, 6)...), none, nil, ""},
+		{"valid lost without columns", body(1, opChange(change.Lost, 0)...), none, nil, ""},
+		{"lost column index", body(1, opChange(change.Lost, 1, 4, 0)...), none, codec.ErrCorrupt, "column 0: column index 2 of 2"},
+		{"lost more columns than the table", body(1, opChange(change.Lost, 3, 0, 0, 0, 0, 0, 0)...), none, codec.ErrCorrupt, "3 columns, table 0 has 2"},
 		{"row seen missing", body(1, 0, 1, 1, 0, 0, 2), none, codec.ErrCorrupt, "change 0: row clock: seen: unexpected end of body"},
 		{"row seen cut short", body(1, 0, 1, 1, 0, 0, 2, 0x80), none, codec.ErrCorrupt, "change 0: row clock: seen: unexpected end of body"},
 		{"row seen overflow", body(1, 0, 1, 1, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0), none, codec.ErrCorrupt, "row clock: seen: varint overflows"},
-		{"column seen cut short", body(1, change(1, 1, 0, 0, 2, 0xff, 0xff)...), none, codec.ErrCorrupt, "change 0: column 0: seen: unexpected end of body"},
-		{"unknown value tag in column", body(1, change(1, 0, 7)...), none, codec.ErrCorrupt, "column 0: unknown value tag 7"},
-		{"valid text", heapBody("xyz", 1, change(2, 0, 3, 2, 0, 4, 1)...), none, nil, ""},
-		{"text longer than heap", heapBody("x", 1, change(1, 0, 3, 100)...), none, codec.ErrCorrupt, "column 0: text of 100 bytes, 1 heap bytes left"},
-		{"blob longer than heap", heapBody("x", 1, change(1, 0, 4, 2)...), none, codec.ErrCorrupt, "column 0: blob of 2 bytes, 1 heap bytes left"},
-		{"heap bytes left over", heapBody("xyz", 1, change(1, 0, 3, 2)...), none, codec.ErrCorrupt, "1 heap bytes after the last value"},
+		{"column seen cut short", body(1, changeBytes(1, 1, 0, 0, 2, 0xff, 0xff)...), none, codec.ErrCorrupt, "change 0: column 0: seen: unexpected end of body"},
+		{"unknown value tag in column", body(1, changeBytes(1, 0, 7)...), none, codec.ErrCorrupt, "column 0: unknown value tag 7"},
+		{"valid text", heapBody("xyz", 1, changeBytes(2, 0, 3, 2, 0, 4, 1)...), none, nil, ""},
+		{"text longer than heap", heapBody("x", 1, changeBytes(1, 0, 3, 100)...), none, codec.ErrCorrupt, "column 0: text of 100 bytes, 1 heap bytes left"},
+		{"blob longer than heap", heapBody("x", 1, changeBytes(1, 0, 4, 2)...), none, codec.ErrCorrupt, "column 0: blob of 2 bytes, 1 heap bytes left"},
+		{"heap bytes left over", heapBody("xyz", 1, changeBytes(1, 0, 3, 2)...), none, codec.ErrCorrupt, "1 heap bytes after the last value"},
 		{"heap longer than body", func() []byte { return rawFrame([]byte{0, 0, 100, 'x'}, 0) }, none, codec.ErrCorrupt, "heap: 100 heap bytes cannot fit"},
-		{"real cut short", body(1, change(1, 0, 2, 1, 2, 3, 4, 5, 6)...), none, codec.ErrCorrupt, "unexpected end"},
-		{"varint overflow", body(1, change(1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)...), none, codec.ErrCorrupt, "overflows"},
+		{"real cut short", body(1, changeBytes(1, 0, 2, 1, 2, 3, 4, 5, 6)...), none, codec.ErrCorrupt, "unexpected end"},
+		{"varint overflow", body(1, changeBytes(1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)...), none, codec.ErrCorrupt, "overflows"},
 		{"huge site count", func() []byte { return rawFrame([]byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0}, 0) }, none, codec.ErrCorrupt, "sites: 4294967295 sites cannot fit"},
 		{"huge table count", func() []byte { return rawFrame([]byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0}, 0) }, none, codec.ErrCorrupt, "tables: 4294967295 tables cannot fit"},
 		{"column named twice", func() []byte { return rawFrame(namesBody([]string{"t", "a", "a"}), 0) }, none, codec.ErrCorrupt, `tables: table 0: column 1: column "a" of table "t" named twice`},

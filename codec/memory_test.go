@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
 
@@ -44,11 +45,11 @@ func manyChanges(n, cols int) *codec.Batch {
 	for j := range names {
 		names[j] = string(rune('0'+j%64)) + strings.Repeat("x", j/64)
 	}
-	b := &codec.Batch{Sites: []codec.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: names}}}
+	b := &codec.Batch{Sites: []change.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: names}}}
 	for range n {
-		c := codec.Change{Op: codec.OpDelete, Key: []any{nil}}
+		c := codec.Change{Op: change.Delete, Key: []any{nil}}
 		if cols > 0 {
-			c.Op = codec.OpUpdate
+			c.Op = change.Update
 			c.Columns, c.Values, c.Clocks = make([]int, cols), make([]any, cols), make([]codec.Clock, cols)
 			for j := range cols {
 				c.Columns[j] = j

@@ -3,6 +3,7 @@ package codec_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -11,9 +12,9 @@ import (
 )
 
 var (
-	siteA = codec.SiteID{0: 0xaa, 15: 1}
-	siteB = codec.SiteID{0: 0xbb, 15: 2}
-	siteC = codec.SiteID{0: 0xcc, 15: 3}
+	siteA = change.SiteID{0: 0xaa, 15: 1}
+	siteB = change.SiteID{0: 0xbb, 15: 2}
+	siteC = change.SiteID{0: 0xcc, 15: 3}
 )
 
 // edgeValues is one of every storage class, with the edges of each.
@@ -145,18 +146,18 @@ func TestHeader(t *testing.T) {
 
 func everyValueBatch() *codec.Batch {
 	cols := make([]string, len(edgeValues))
-	c := codec.Change{Table: 0, Op: codec.OpInsert, Key: []any{int64(1)}, Clock: codec.Clock{HLC: 100}}
+	c := codec.Change{Table: 0, Op: change.Insert, Key: []any{int64(1)}, Clock: codec.Clock{HLC: 100}}
 	for i, v := range edgeValues {
 		cols[i] = string(rune('a' + i))
 		c.Columns = append(c.Columns, i)
 		c.Values = append(c.Values, v)
 		c.Clocks = append(c.Clocks, c.Clock)
 	}
-	b := &codec.Batch{First: 1, Last: 2, Origin: siteA, Sites: []codec.SiteID{siteA},
+	b := &codec.Batch{First: 1, Last: 2, Origin: siteA, Sites: []change.SiteID{siteA},
 		Tables: []codec.Table{{Name: "t", Columns: cols}}, Changes: []codec.Change{c}}
 	// Every value as a key too.
 	for i, v := range edgeValues {
-		b.Changes = append(b.Changes, codec.Change{Op: codec.OpDelete, Key: []any{v}, Clock: codec.Clock{HLC: uint64(200 + i)}})
+		b.Changes = append(b.Changes, codec.Change{Op: change.Delete, Key: []any{v}, Clock: codec.Clock{HLC: uint64(200 + i)}})
 	}
 	return b
 }
@@ -167,15 +168,15 @@ func everyOpBatch() *codec.Batch {
 		Fingerprint: [32]byte{1, 2, 3, 31: 0xff},
 		Origin:      siteA,
 		First:       41, Last: 44, Head: 50,
-		Sites:  []codec.SiteID{siteA},
+		Sites:  []change.SiteID{siteA},
 		Tables: []codec.Table{{Name: "notes", Columns: []string{"title", "body", "pinned"}}},
 		Changes: []codec.Change{
-			{Op: codec.OpInsert, Key: []any{"n1"}, Clock: clock, Columns: []int{0, 1, 2},
+			{Op: change.Insert, Key: []any{"n1"}, Clock: clock, Columns: []int{0, 1, 2},
 				Values: []any{"groceries", "milk", int64(0)}, Clocks: []codec.Clock{clock, clock, clock}},
-			{Op: codec.OpUpdate, Key: []any{"n2"}, Clock: clock, Columns: []int{1},
+			{Op: change.Update, Key: []any{"n2"}, Clock: clock, Columns: []int{1},
 				Values: []any{"eggs"}, Clocks: []codec.Clock{{HLC: clock.HLC + 1}}},
-			{Op: codec.OpDelete, Key: []any{"n3"}, Clock: codec.Clock{HLC: clock.HLC + 2}},
-			{Op: codec.OpLost, Key: []any{"n4"}, Clock: codec.Clock{HLC: clock.HLC - 5, Seen: 40}, Columns: []int{0},
+			{Op: change.Delete, Key: []any{"n3"}, Clock: codec.Clock{HLC: clock.HLC + 2}},
+			{Op: change.Lost, Key: []any{"n4"}, Clock: codec.Clock{HLC: clock.HLC - 5, Seen: 40}, Columns: []int{0},
 				Values: []any{"chores"}, Clocks: []codec.Clock{{HLC: clock.HLC - 5, Seen: 40}}},
 		},
 	}
@@ -183,7 +184,7 @@ func everyOpBatch() *codec.Batch {
 
 func tablesAndSitesBatch() *codec.Batch {
 	b := &codec.Batch{First: 0, Last: 1000, Head: 1200, Origin: siteB,
-		Sites: []codec.SiteID{siteA, siteB, siteC},
+		Sites: []change.SiteID{siteA, siteB, siteC},
 		Tables: []codec.Table{
 			{Name: "a", Columns: []string{"x", "y", "z", "w"}},
 			{Name: "b"}, // key columns only
@@ -199,8 +200,8 @@ func tablesAndSitesBatch() *codec.Batch {
 // mixedChange varies table, op, sites and column clocks with i.
 func mixedChange(i int) codec.Change {
 	row := codec.Clock{HLC: 1e12 + uint64(i)*7919, Site: i % 3}
-	c := codec.Change{Table: i % 3, Op: codec.Op(1 + i%3), Key: []any{int64(i)}, Clock: row}
-	if c.Op == codec.OpDelete || c.Table == 1 {
+	c := codec.Change{Table: i % 3, Op: change.Op(1 + i%3), Key: []any{int64(i)}, Clock: row}
+	if c.Op == change.Delete || c.Table == 1 {
 		return c
 	}
 	cols := []int{0}
@@ -221,10 +222,10 @@ func mixedChange(i int) codec.Change {
 
 // clockEdgesBatch has HLCs that go down and wrap: deltas are signed.
 func clockEdgesBatch() *codec.Batch {
-	b := &codec.Batch{Sites: []codec.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: []string{"v"}}}}
+	b := &codec.Batch{Sites: []change.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: []string{"v"}}}}
 	for i, hlc := range []uint64{0, math.MaxUint64, 1, math.MaxUint64 - 1, 1 << 63, 5, 5} {
 		col := codec.Clock{HLC: hlc ^ 0xffff}
-		b.Changes = append(b.Changes, codec.Change{Op: codec.OpUpdate, Key: []any{int64(i)},
+		b.Changes = append(b.Changes, codec.Change{Op: change.Update, Key: []any{int64(i)},
 			Clock: codec.Clock{HLC: hlc}, Columns: []int{0}, Values: []any{nil}, Clocks: []codec.Clock{col}})
 	}
 	return b
@@ -238,9 +239,9 @@ func seenBatch() *codec.Batch {
 	row := func(hlc uint64, site int, seen uint64) codec.Clock {
 		return codec.Clock{HLC: hlc, Site: site, Seen: seen}
 	}
-	b := &codec.Batch{First: 3, Last: 9, Origin: siteB, Sites: []codec.SiteID{siteA, siteB, siteC},
+	b := &codec.Batch{First: 3, Last: 9, Origin: siteB, Sites: []change.SiteID{siteA, siteB, siteC},
 		Tables: []codec.Table{{Name: "t", Columns: []string{"a", "b", "c"}}}}
-	add := func(op codec.Op, clock codec.Clock, cols []int, clocks ...codec.Clock) {
+	add := func(op change.Op, clock codec.Clock, cols []int, clocks ...codec.Clock) {
 		c := codec.Change{Op: op, Key: []any{int64(len(b.Changes))}, Clock: clock, Columns: cols, Clocks: clocks}
 		for j := range cols {
 			c.Values = append(c.Values, int64(j))
@@ -248,17 +249,17 @@ func seenBatch() *codec.Batch {
 		b.Changes = append(b.Changes, c)
 	}
 	r := row(100, 0, 0)
-	add(codec.OpInsert, r, []int{0, 1, 2}, r, row(100, 0, 7), row(100, 0, maxSeen))
+	add(change.Insert, r, []int{0, 1, 2}, r, row(100, 0, 7), row(100, 0, maxSeen))
 	r = row(101, 1, maxSeen)
-	add(codec.OpUpdate, r, []int{1, 2}, r, row(99, 2, 0))
-	add(codec.OpDelete, row(102, 2, 1<<63), nil)
+	add(change.Update, r, []int{1, 2}, r, row(99, 2, 0))
+	add(change.Delete, row(102, 2, 1<<63), nil)
 	r = row(50, 0, 42)
-	add(codec.OpLost, r, []int{0, 2}, row(40, 0, 41), r)
+	add(change.Lost, r, []int{0, 2}, row(40, 0, 41), r)
 	r = row(maxSeen, 1, maxSeen-1)
-	add(codec.OpUpdate, r, []int{0, 1}, row(maxSeen, 1, 1), row(maxSeen, 1, maxSeen))
+	add(change.Update, r, []int{0, 1}, row(maxSeen, 1, 1), row(maxSeen, 1, maxSeen))
 	for i := range 4 {
 		r = row(200+uint64(i), i%3, 1234)
-		add(codec.OpInsert, r, []int{0, 2}, r, row(190, 0, 1234))
+		add(change.Insert, r, []int{0, 2}, r, row(190, 0, 1234))
 	}
 	return b
 }
@@ -268,16 +269,16 @@ func seenBatch() *codec.Batch {
 func lostBatch() *codec.Batch {
 	row := codec.Clock{HLC: 1 << 40, Site: 1, Seen: 17}
 	col := codec.Clock{HLC: 1<<40 - 3, Site: 0, Seen: 16}
-	return &codec.Batch{First: 0, Last: 4, Origin: siteA, Sites: []codec.SiteID{siteA, siteB},
+	return &codec.Batch{First: 0, Last: 4, Origin: siteA, Sites: []change.SiteID{siteA, siteB},
 		Tables: []codec.Table{{Name: "notes", Columns: []string{"title", "body", "pinned"}}, {Name: "tags"}},
 		Changes: []codec.Change{
-			{Op: codec.OpLost, Key: []any{"n1"}, Clock: row, Columns: []int{0, 2},
+			{Op: change.Lost, Key: []any{"n1"}, Clock: row, Columns: []int{0, 2},
 				Values: []any{"lost title", int64(1)}, Clocks: []codec.Clock{row, col}},
-			{Op: codec.OpLost, Key: []any{"n2"}, Clock: col},
-			{Op: codec.OpUpdate, Key: []any{"n3"}, Clock: row, Columns: []int{1},
+			{Op: change.Lost, Key: []any{"n2"}, Clock: col},
+			{Op: change.Update, Key: []any{"n3"}, Clock: row, Columns: []int{1},
 				Values: []any{"kept"}, Clocks: []codec.Clock{row}},
-			{Table: 1, Op: codec.OpLost, Key: []any{"n1", "tag"}, Clock: row},
-			{Op: codec.OpLost, Key: []any{"n4"}, Clock: row, Columns: []int{0, 1, 2},
+			{Table: 1, Op: change.Lost, Key: []any{"n1", "tag"}, Clock: row},
+			{Op: change.Lost, Key: []any{"n4"}, Clock: row, Columns: []int{0, 1, 2},
 				Values: []any{nil, []byte{}, 2.5}, Clocks: []codec.Clock{row, row, row}},
 		},
 	}
@@ -337,29 +338,29 @@ func TestSeenCost(t *testing.T) {
 
 func unicodeBatch() *codec.Batch {
 	clock := codec.Clock{HLC: 9}
-	return &codec.Batch{Sites: []codec.SiteID{{}},
+	return &codec.Batch{Sites: []change.SiteID{{}},
 		Tables: []codec.Table{{Name: "日本 \"table\"; DROP", Columns: []string{"", "çolümn", "a\x00b", "🎉"}}},
-		Changes: []codec.Change{{Op: codec.OpInsert, Key: []any{"ключ"}, Clock: clock,
+		Changes: []codec.Change{{Op: change.Insert, Key: []any{"ключ"}, Clock: clock,
 			Columns: []int{0, 3}, Values: []any{"x", "y"}, Clocks: []codec.Clock{clock, clock}}},
 	}
 }
 
 func blobBatch(blob []byte) *codec.Batch {
 	clock := codec.Clock{HLC: 1}
-	return &codec.Batch{Sites: []codec.SiteID{siteA},
+	return &codec.Batch{Sites: []change.SiteID{siteA},
 		Tables: []codec.Table{{Name: "files", Columns: []string{"data"}}},
-		Changes: []codec.Change{{Op: codec.OpInsert, Key: []any{"f"}, Clock: clock,
+		Changes: []codec.Change{{Op: change.Insert, Key: []any{"f"}, Clock: clock,
 			Columns: []int{0}, Values: []any{blob}, Clocks: []codec.Clock{clock}}},
 	}
 }
 
 func compositeKeyBatch() *codec.Batch {
 	clock := codec.Clock{HLC: 3}
-	return &codec.Batch{Sites: []codec.SiteID{siteA},
+	return &codec.Batch{Sites: []change.SiteID{siteA},
 		Tables: []codec.Table{{Name: "m"}},
 		Changes: []codec.Change{
-			{Op: codec.OpInsert, Key: []any{int64(1), "two", 3.0, []byte{4}}, Clock: clock},
-			{Op: codec.OpDelete, Key: []any{nil, nil}, Clock: clock},
+			{Op: change.Insert, Key: []any{int64(1), "two", 3.0, []byte{4}}, Clock: clock},
+			{Op: change.Delete, Key: []any{nil, nil}, Clock: clock},
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -120,7 +121,7 @@ func (g *gen) row() []any {
 func newWorkload(seed uint64, n int) *workload {
 	g := newGen(seed)
 	w := &workload{batch: &codec.Batch{
-		Origin: siteA, First: 1000, Last: uint64(1000 + n), Sites: []codec.SiteID{siteA},
+		Origin: siteA, First: 1000, Last: uint64(1000 + n), Sites: []change.SiteID{siteA},
 		Tables: []codec.Table{{Name: "notes", Columns: notesColumns}},
 	}}
 	w.json = jsonBatch{Origin: hex.EncodeToString(siteA[:]), First: 1000, Last: uint64(1000 + n)}
@@ -140,25 +141,25 @@ func (w *workload) add(g *gen) {
 	full := map[string]any{"id": id}
 	switch p := g.r.IntN(10); {
 	case p < 6:
-		c.Op = codec.OpInsert
+		c.Op = change.Insert
 		old = g.row()
 		c.Columns = []int{0, 1, 2, 3, 4, 5}
 	case p < 9:
-		c.Op = codec.OpUpdate
+		c.Op = change.Update
 		c.Columns = pickColumns(g)
 	default:
-		c.Op = codec.OpDelete
+		c.Op = change.Delete
 	}
 	delta := map[string]any{"id": id}
 	for _, col := range c.Columns {
-		if c.Op == codec.OpUpdate {
+		if c.Op == change.Update {
 			old[col] = g.value(col)
 		}
 		c.Values = append(c.Values, old[col])
 		c.Clocks = append(c.Clocks, clock)
 		delta[notesColumns[col]] = old[col]
 	}
-	if c.Op != codec.OpDelete {
+	if c.Op != change.Delete {
 		for col, v := range old {
 			full[notesColumns[col]] = v
 		}

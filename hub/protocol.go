@@ -2,9 +2,8 @@ package hub
 
 import (
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"time"
-
-	"github.com/deltasync/deltasync/changelog"
 )
 
 // The messages of the hub protocol, as Client and Local take and return
@@ -18,7 +17,7 @@ type PullRequest struct {
 	Since uint64
 	Limit int
 	Wait  time.Duration
-	Site  changelog.SiteID // the asking device: its own changes are left out
+	Site  change.SiteID // the asking device: its own changes are left out
 }
 
 // PushResult is the hub's acknowledgement of a push.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"io"
 	"log/slog"
 	"math"
@@ -19,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"
 )
@@ -464,7 +464,7 @@ func (s *Server) pullRequest(q url.Values) (PullRequest, error) {
 	}
 	if v := get("site"); v != "" {
 		b, err := hex.DecodeString(v)
-		if err != nil || len(b) != len(changelog.SiteID{}) {
+		if err != nil || len(b) != len(change.SiteID{}) {
 			return req, badRequest("site must be 32 hex digits")
 		}
 		copy(req.Site[:], b)

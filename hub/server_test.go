@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"io"
 	"log/slog"
 	"net"
@@ -164,9 +165,9 @@ func createDB(t *testing.T, c *hub.Client, db, ddl string) *replicator.SchemaDoc
 }
 
 // frame encodes one batch of changes to table t of doc, written by origin.
-func frame(t *testing.T, doc *replicator.SchemaDoc, origin codec.SiteID, table string, cols []string, changes ...codec.Change) []byte {
+func frame(t *testing.T, doc *replicator.SchemaDoc, origin change.SiteID, table string, cols []string, changes ...codec.Change) []byte {
 	t.Helper()
-	b := &codec.Batch{Origin: origin, First: 0, Last: uint64(len(changes)), Sites: []codec.SiteID{origin},
+	b := &codec.Batch{Origin: origin, First: 0, Last: uint64(len(changes)), Sites: []change.SiteID{origin},
 		Tables: []codec.Table{{Name: table, Columns: cols}}, Changes: changes}
 	fp, err := hex.DecodeString(doc.Fingerprint)
 	if err != nil {
@@ -187,14 +188,14 @@ func frame(t *testing.T, doc *replicator.SchemaDoc, origin codec.SiteID, table s
 
 // insert is an insert of key id setting cols to values, stamped at hlc.
 func insert(id int64, hlc uint64, cols []int, values ...any) codec.Change {
-	c := codec.Change{Table: 0, Op: codec.OpInsert, Key: []any{id}, Clock: codec.Clock{HLC: hlc}, Columns: cols, Values: values}
+	c := codec.Change{Table: 0, Op: change.Insert, Key: []any{id}, Clock: codec.Clock{HLC: hlc}, Columns: cols, Values: values}
 	for range values {
 		c.Clocks = append(c.Clocks, codec.Clock{HLC: hlc})
 	}
 	return c
 }
 
-func site(b byte) codec.SiteID { return codec.SiteID{b, 0x5e, 0x11} }
+func site(b byte) change.SiteID { return change.SiteID{b, 0x5e, 0x11} }
 
 // TestErrorAnswers: each client mistake is a 4xx with a stable code and
 // a message for the client, logged at WARN at most.

@@ -6,8 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 
-	"github.com/deltasync/deltasync/codec"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -23,7 +23,7 @@ import (
 // checkSite refuses, before the body is read, a push for a site another
 // current token owns. It binds nothing: bindSite does, in the merge
 // transaction, once the batch is known to be valid.
-func (s *Server) checkSite(ctx context.Context, rep *Replica, site codec.SiteID, token tokenKey) error {
+func (s *Server) checkSite(ctx context.Context, rep *Replica, site change.SiteID, token tokenKey) error {
 	owner, err := siteOwner(ctx, rep.Node.DB, site)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -38,8 +38,8 @@ func (s *Server) checkSite(ctx context.Context, rep *Replica, site codec.SiteID,
 // transaction it binds a free site to token, or refuses a site that another
 // current token owns. Two tokens racing for a new site are serialized by
 // the merge, so one wins and the other is refused.
-func (s *Server) bindSite(rep *Replica, token tokenKey) func(context.Context, *sqlx.Tx, codec.SiteID) error {
-	return func(ctx context.Context, tx *sqlx.Tx, site codec.SiteID) error {
+func (s *Server) bindSite(rep *Replica, token tokenKey) func(context.Context, *sqlx.Tx, change.SiteID) error {
+	return func(ctx context.Context, tx *sqlx.Tx, site change.SiteID) error {
 		owner, err := siteOwner(ctx, tx, site)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -60,7 +60,7 @@ func (s *Server) bindSite(rep *Replica, token tokenKey) func(context.Context, *s
 
 // ownerAllows refuses token a site that owner, another token still in the
 // token file, holds.
-func (s *Server) ownerAllows(rep *Replica, site codec.SiteID, owner []byte, token tokenKey) error {
+func (s *Server) ownerAllows(rep *Replica, site change.SiteID, owner []byte, token tokenKey) error {
 	if bytes.Equal(owner, token[:]) || !s.Tokens.has(owner) {
 		return nil
 	}
@@ -68,7 +68,7 @@ func (s *Server) ownerAllows(rep *Replica, site codec.SiteID, owner []byte, toke
 		"a device pushes only as itself: give each device its own database file and token", ErrSiteTaken, site[:], rep.Name)
 }
 
-func siteOwner(ctx context.Context, q sqlx.QueryerContext, site codec.SiteID) ([]byte, error) {
+func siteOwner(ctx context.Context, q sqlx.QueryerContext, site change.SiteID) ([]byte, error) {
 	var owner []byte
 	err := q.QueryRowxContext(ctx, `SELECT token FROM _sync_hub_sites WHERE site = ?`, site[:]).Scan(&owner)
 	return owner, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -95,13 +96,13 @@ func (at *attack) insert(t *testing.T, table string, cols []string, key []any, v
 	if err != nil {
 		t.Fatal(err)
 	}
-	site := codec.SiteID(at.a.Node.Site())
+	site := change.SiteID(at.a.Node.Site())
 	clock := codec.Clock{HLC: uint64(time.Now().UnixMilli()) << 16}
-	c := codec.Change{Op: codec.OpInsert, Key: key, Clock: clock, Values: values}
+	c := codec.Change{Op: change.Insert, Key: key, Clock: clock, Values: values}
 	for i := range values {
 		c.Columns, c.Clocks = append(c.Columns, i), append(c.Clocks, clock)
 	}
-	return &codec.Batch{Fingerprint: fp, Origin: site, First: 100, Last: 101, Sites: []codec.SiteID{site},
+	return &codec.Batch{Fingerprint: fp, Origin: site, First: 100, Last: 101, Sites: []change.SiteID{site},
 		Tables: []codec.Table{{Name: table, Columns: cols}}, Changes: []codec.Change{c}}
 }
 
@@ -116,7 +117,7 @@ func (at *attack) encode(t *testing.T, b *codec.Batch) []byte {
 
 // withSite adds b's site to a batch and returns its index.
 func (at *attack) withSite(b *codec.Batch) int {
-	b.Sites = append(b.Sites, codec.SiteID(at.b.Node.Site()))
+	b.Sites = append(b.Sites, change.SiteID(at.b.Node.Site()))
 	return len(b.Sites) - 1
 }
 
@@ -140,7 +141,7 @@ func TestPushRefusesInvalid(t *testing.T) {
 	}{
 		{"origin of b, clocks of a", func() []byte {
 			b := at.own(t)
-			b.Origin = codec.SiteID(at.b.Node.Site())
+			b.Origin = change.SiteID(at.b.Node.Site())
 			return at.encode(t, b)
 		}, http.StatusUnprocessableEntity, replicator.ErrInvalidBatch, "not the pushing site"},
 		{"row clock of b in a's frame", func() []byte {
@@ -155,7 +156,7 @@ func TestPushRefusesInvalid(t *testing.T) {
 		}, http.StatusUnprocessableEntity, replicator.ErrInvalidBatch, "change 0: clock of column 0 names site"},
 		{"loss notice", func() []byte {
 			b := at.own(t)
-			b.Changes[0].Op = codec.OpLost
+			b.Changes[0].Op = change.Lost
 			return at.encode(t, b)
 		}, http.StatusUnprocessableEntity, replicator.ErrInvalidBatch, "loss notice"},
 		{"integer key as TEXT", func() []byte {

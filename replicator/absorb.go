@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 )
@@ -54,8 +55,8 @@ func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st Stamp) e
 	clock := Clock{HLC: s.next(c.At), Site: s.self}
 	// Under lww-row an update writes the whole row (changelog sends every
 	// column), so one row clock says it all.
-	if c.Op != changelog.OpUpdate || t.Policy == changelog.LWWRow {
-		dead := c.Op == changelog.OpDelete
+	if c.Op != change.Update || t.Policy == changelog.LWWRow {
+		dead := c.Op == change.Delete
 		if err := s.setRow(t.ID, key, clock, dead, st); err != nil {
 			return err
 		}

@@ -2,15 +2,14 @@ package replicator
 
 import (
 	"bytes"
+	"github.com/deltasync/deltasync/change"
 	"time"
-
-	"github.com/deltasync/deltasync/changelog"
 )
 
 // Clock is the (HLC, site) pair of a write.
 type Clock struct {
 	HLC  uint64
-	Site changelog.SiteID
+	Site change.SiteID
 }
 
 // Newer reports whether c orders after o.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"slices"
 	"strings"
 
@@ -46,7 +47,7 @@ func loadPending(ctx context.Context, tx querier, log *changelog.Log, tracked ma
 		if !ok {
 			continue
 		}
-		r := Pending{Any: true, Whole: c.Op != changelog.OpUpdate, Cols: map[int64]bool{}}
+		r := Pending{Any: true, Whole: c.Op != change.Update, Cols: map[int64]bool{}}
 		for _, name := range c.Columns {
 			r.Cols[t.ColumnIDs[name]] = true
 		}
@@ -171,10 +172,10 @@ func (m *merge) record(t *target, key []any, kind string, vals []lostValue, noti
 	for _, v := range vals {
 		var err error
 		if v.col == "" {
-			err = m.logChange(t, codec.OpInsert, nil, key)
+			err = m.logChange(t, change.Insert, nil, key)
 		} else {
 			id := t.ColumnIDs[v.col]
-			err = m.logChange(t, codec.OpUpdate, &id, key)
+			err = m.logChange(t, change.Update, &id, key)
 		}
 		if err != nil {
 			return err
@@ -227,7 +228,7 @@ func (m *merge) notices(cs []codec.Change) error {
 
 // addNotices adds to a batch the hub serves a site the losses of that
 // site's writes that the hub recorded in the batch's range of versions.
-func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site changelog.SiteID) error {
+func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site change.SiteID) error {
 	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, kind, col, lost, lost_hlc, lost_dead
 		FROM _sync_conflicts WHERE lost_site = ? AND ver > ? AND ver <= ? ORDER BY event, id`,
 		site[:], bd.b.First, bd.b.Last)
@@ -260,7 +261,7 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 			ti := bd.table(t)
 			rowClock := lc
 			rowClock.Seen = kindNumber(r.kind)
-			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: codec.OpLost, Key: slices.Clone(r.k[:len(t.Table.Key)]), Clock: rowClock})
+			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: change.Lost, Key: slices.Clone(r.k[:len(t.Table.Key)]), Clock: rowClock})
 			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], r.event
 		}
 		if r.col == nil {

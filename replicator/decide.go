@@ -1,8 +1,8 @@
 package replicator
 
 import (
+	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
-	"github.com/deltasync/deltasync/codec"
 )
 
 // This file is the merge decision: what a node does with one incoming
@@ -43,8 +43,8 @@ const (
 // merges, and whose batch it is.
 type Merger struct {
 	Role   Role
-	Self   changelog.SiteID // the merging node's site
-	Origin changelog.SiteID // the batch's origin: on the hub, the pushing device
+	Self   change.SiteID // the merging node's site
+	Origin change.SiteID // the batch's origin: on the hub, the pushing device
 	// BeforePush: on a device, the hub built this response before the
 	// device's last acknowledged push landed there. It shows the hub from
 	// before that push, and the hub never serves a device its own writes
@@ -85,7 +85,7 @@ func (p Pending) has(id int64) bool {
 
 // Incoming is the change being merged, its clocks resolved to sites.
 type Incoming struct {
-	Op    codec.Op
+	Op    change.Op
 	Clock Clock  // the row's clock; on a notice, the lost write's
 	Seen  uint64 // its Seen; on a notice, the kind's number (see kinds)
 	Cols  []ColumnWrite
@@ -191,11 +191,11 @@ type decision struct {
 }
 
 func (d *decision) decide() {
-	whole := d.in.Op == codec.OpInsert || d.t.Policy == changelog.LWWRow
+	whole := d.in.Op == change.Insert || d.t.Policy == changelog.LWWRow
 	switch {
-	case d.in.Op == codec.OpLost:
+	case d.in.Op == change.Lost:
 		d.notice()
-	case d.in.Op == codec.OpDelete:
+	case d.in.Op == change.Delete:
 		d.delete()
 	case !d.local.Exists && whole:
 		d.revive()
@@ -335,7 +335,7 @@ func (d *decision) insert() {
 // lostToDelete records an incoming write that a local delete keeps out.
 func (d *decision) lostToDelete() {
 	kind := KindDeleted
-	if d.in.Op == codec.OpInsert {
+	if d.in.Op == change.Insert {
 		kind = KindInsert
 	}
 	var losses []Loss
@@ -385,7 +385,7 @@ func (d *decision) rowWrite() {
 // writeKind is the kind of a loss between two writes: rows inserted with
 // the same key, or values written over each other.
 func (d *decision) writeKind() string {
-	if d.in.Op == codec.OpInsert {
+	if d.in.Op == change.Insert {
 		return KindInsert
 	}
 	return KindUpdate
@@ -399,7 +399,7 @@ func (d *decision) update() {
 	row, rc := d.c.Row, d.in.Clock
 	// An insert collision under lww-column: decided column by column like
 	// any write, and every column recorded as the insert it was.
-	collision := d.in.Op == codec.OpInsert && row != nil && *row != rc && d.concurrent(0, rc, d.in.Seen)
+	collision := d.in.Op == change.Insert && row != nil && *row != rc && d.concurrent(0, rc, d.in.Seen)
 	var losses []Loss
 	for i, cw := range d.in.Cols {
 		d.sees(cw.Clock)
@@ -423,7 +423,7 @@ func (d *decision) update() {
 	// A device takes its hub's register: the hub serves the row as it
 	// decided it, and a write of this device it had to decide on is no
 	// longer pending.
-	d.v.Register = d.in.Op == codec.OpInsert && (row == nil || rc.Newer(*row) || d.orStale(d.hubDecides()))
+	d.v.Register = d.in.Op == change.Insert && (row == nil || rc.Newer(*row) || d.orStale(d.hubDecides()))
 	d.columnClocks()
 }
 

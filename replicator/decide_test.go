@@ -2,11 +2,11 @@ package replicator_test
 
 import (
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"reflect"
 	"testing"
 
 	"github.com/deltasync/deltasync/changelog"
-	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"
 )
 
@@ -15,9 +15,9 @@ import (
 const colID, colA, colB int64 = 1, 2, 3
 
 var (
-	hubSite = changelog.SiteID{'h'}
-	devA    = changelog.SiteID{'a'} // on the hub, the pushing device; on a device, the device itself
-	devB    = changelog.SiteID{'b'} // another device
+	hubSite = change.SiteID{'h'}
+	devA    = change.SiteID{'a'} // on the hub, the pushing device; on a device, the device itself
+	devB    = change.SiteID{'b'} // another device
 
 	// onHub is the hub merging device A's push; onDevice is device A
 	// merging what its hub serves, and onDeviceBehind the same from a
@@ -34,7 +34,7 @@ var (
 	byClockAlone = []changelog.Policy{changelog.LWWColumn, changelog.LWWRow}
 )
 
-func at(hlc uint64, site changelog.SiteID) replicator.Clock {
+func at(hlc uint64, site change.SiteID) replicator.Clock {
 	return replicator.Clock{HLC: hlc, Site: site}
 }
 
@@ -81,29 +81,29 @@ func unpushed(l replicator.Local, whole bool, cols ...int64) replicator.Local {
 // writer that had seen version seen.
 func insertRow(c replicator.Clock, seen uint64) replicator.Incoming {
 	in := updateRow(c, seen)
-	in.Op = codec.OpInsert
+	in.Op = change.Insert
 	return in
 }
 
 // updateRow is an update of every column, as lww-row sends one.
 func updateRow(c replicator.Clock, seen uint64) replicator.Incoming {
-	return replicator.Incoming{Op: codec.OpUpdate, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{
+	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{
 		{ID: colID, Key: true, Clock: c, Seen: seen}, {ID: colA, Clock: c, Seen: seen}, {ID: colB, Clock: c, Seen: seen}}}
 }
 
 // updateCol is an update of column col.
 func updateCol(col int64, c replicator.Clock, seen uint64) replicator.Incoming {
-	return replicator.Incoming{Op: codec.OpUpdate, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{{ID: col, Clock: c, Seen: seen}}}
+	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{{ID: col, Clock: c, Seen: seen}}}
 }
 
 func deleteRow(c replicator.Clock, seen uint64) replicator.Incoming {
-	return replicator.Incoming{Op: codec.OpDelete, Clock: c, Seen: seen}
+	return replicator.Incoming{Op: change.Delete, Clock: c, Seen: seen}
 }
 
 // noticeOf is a loss notice of kind (its number) for the write at c of
 // cols (none: the row's existence).
 func noticeOf(kind uint64, c replicator.Clock, cols ...int64) replicator.Incoming {
-	in := replicator.Incoming{Op: codec.OpLost, Clock: c, Seen: kind}
+	in := replicator.Incoming{Op: change.Lost, Clock: c, Seen: kind}
 	for _, col := range cols {
 		in.Cols = append(in.Cols, replicator.ColumnWrite{ID: col, Clock: c})
 	}

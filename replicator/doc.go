@@ -94,7 +94,7 @@
 // by the same rule: a value its hub serves over one of them is concurrent
 // with it when it arrived after the version the device had pulled when it
 // wrote. A write the device pushed was judged by the hub, which, when that
-// write lost, sends the device a loss notice (codec.OpLost) in its next
+// write lost, sends the device a loss notice (change.Lost) in its next
 // pull; the device records it with what it then holds as the winner. A
 // write that follows one it had seen is never a conflict, and two sides
 // with the same value lose nothing. Under manual a device takes the value

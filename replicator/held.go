@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -36,7 +37,7 @@ func (e *RowTooLargeError) Unwrap() error { return ErrRowTooLarge }
 type heldRow struct {
 	RowTooLargeError
 	key []byte
-	op  changelog.Op
+	op  change.Op
 }
 
 func newHeldRow(c changelog.Change, limit int64, at time.Time) *heldRow {
@@ -85,7 +86,7 @@ func heldTableExists(ctx context.Context, q sqlx.QueryerContext) (bool, error) {
 
 // heldOps returns the rows held back with the op of their held change, for
 // changelog.ReadOptions.Whole, or nil if there are none.
-func heldOps(ctx context.Context, q sqlx.QueryerContext) (map[changelog.RowRef]changelog.Op, error) {
+func heldOps(ctx context.Context, q sqlx.QueryerContext) (map[changelog.RowRef]change.Op, error) {
 	if ok, err := heldTableExists(ctx, q); err != nil || !ok {
 		return nil, err
 	}
@@ -94,16 +95,16 @@ func heldOps(ctx context.Context, q sqlx.QueryerContext) (map[changelog.RowRef]c
 		return nil, fmt.Errorf("read held rows: %w", err)
 	}
 	defer rows.Close()
-	var out map[changelog.RowRef]changelog.Op
+	var out map[changelog.RowRef]change.Op
 	for rows.Next() {
 		var r changelog.RowRef
 		var key []byte
-		var op changelog.Op
+		var op change.Op
 		if err := rows.Scan(&r.Table, &key, &op); err != nil {
 			return nil, err
 		}
 		if out == nil {
-			out = map[changelog.RowRef]changelog.Op{}
+			out = map[changelog.RowRef]change.Op{}
 		}
 		r.Key = string(key)
 		out[r] = op

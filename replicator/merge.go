@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -78,7 +79,7 @@ type merge struct {
 	// package doc).
 	role    Role
 	clocked map[int64]bool // tables that have clocks, for RoleDevice
-	origin  changelog.SiteID
+	origin  change.SiteID
 	arrived uint64        // on the hub: the version at which this batch arrives
 	pending pendingWrites // on a device: its writes not yet pushed, once read
 	// ackedAfter: the hub built this response (at its head) before this
@@ -154,7 +155,7 @@ func checkSkew(b *codec.Batch, now time.Time, maxSkew time.Duration) error {
 	check := func(c codec.Clock) error {
 		if c.HLC > limit|0xffff {
 			skew := HLCTime(c.HLC).Sub(now).Round(time.Millisecond)
-			return fmt.Errorf("%w: site %x wrote a change stamped %s ahead of this node's clock (limit %s)",
+			return fmt.Errorf("%w: site %s wrote a change stamped %s ahead of this node's clock (limit %s)",
 				ErrClockSkew, b.Sites[c.Site], skew, maxSkew)
 		}
 		return nil
@@ -174,14 +175,14 @@ func checkSkew(b *codec.Batch, now time.Time, maxSkew time.Duration) error {
 
 // clock resolves a batch clock's site.
 func (m *merge) clock(c codec.Clock) Clock {
-	return Clock{HLC: c.HLC, Site: changelog.SiteID(m.b.Sites[c.Site])}
+	return Clock{HLC: c.HLC, Site: m.b.Sites[c.Site]}
 }
 
 // apply merges every change of the batch.
 func (m *merge) apply() error {
 	keys := map[*target][][]byte{}
 	for _, c := range m.b.Changes {
-		if c.Op == codec.OpInsert || c.Op == codec.OpLost {
+		if c.Op == change.Insert || c.Op == change.Lost {
 			continue // insertNew finds out in bulk whether a row has clocks
 		}
 		t := m.targets[c.Table]
@@ -195,7 +196,7 @@ func (m *merge) apply() error {
 	cs := m.b.Changes
 	var notices []codec.Change
 	for i := 0; i < len(cs); {
-		if cs[i].Op == codec.OpLost {
+		if cs[i].Op == change.Lost {
 			if m.role != RoleDevice {
 				return fmt.Errorf("change %d: %w", i, ErrNotice)
 			}
@@ -236,7 +237,7 @@ func (m *merge) newRowRun(cs []codec.Change) int {
 }
 
 func (m *merge) isNewRow(c, like codec.Change) bool {
-	if c.Op != codec.OpInsert || c.Table != like.Table || !slices.Equal(c.Columns, like.Columns) {
+	if c.Op != change.Insert || c.Table != like.Table || !slices.Equal(c.Columns, like.Columns) {
 		return false
 	}
 	for _, cc := range c.Clocks {
@@ -255,7 +256,7 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 	// Number the sites before the savepoint: a rollback to it would undo
 	// a new site's row, but not the store's memory of it.
 	for _, c := range cs {
-		if _, err := m.s.siteNumber(changelog.SiteID(m.b.Sites[c.Clock.Site])); err != nil {
+		if _, err := m.s.siteNumber(m.b.Sites[c.Clock.Site]); err != nil {
 			return err
 		}
 	}
@@ -341,7 +342,7 @@ func (m *merge) unclocked(t *target, cs []codec.Change) (int64, error) {
 func (m *merge) bulkClocks(t *target, cs []codec.Change) (int64, error) {
 	args := make([]any, 0, 5*len(cs))
 	for _, c := range cs {
-		site, err := m.s.siteNumber(changelog.SiteID(m.b.Sites[c.Clock.Site]))
+		site, err := m.s.siteNumber(m.b.Sites[c.Clock.Site])
 		if err != nil {
 			return 0, err
 		}
@@ -486,7 +487,7 @@ func (m *merge) local(t *target, c codec.Change, key []byte) (Local, error) {
 	if l.Clocks, err = m.s.load(t.ID, key); err != nil {
 		return l, err
 	}
-	if c.Op != codec.OpDelete {
+	if c.Op != change.Delete {
 		if l.Exists, err = m.exists(t, c.Key); err != nil {
 			return l, err
 		}
@@ -537,7 +538,7 @@ func (m *merge) deleteRow(t *target, c codec.Change, key []byte, v Verdict) erro
 	if n, _ := res.RowsAffected(); n == 0 {
 		// No trigger fired, but the row's register changed: log it, so that
 		// a hub serves the delete to the nodes that still have the row.
-		if err := m.logChange(t, codec.OpDelete, nil, c.Key); err != nil {
+		if err := m.logChange(t, change.Delete, nil, c.Key); err != nil {
 			return err
 		}
 	}
@@ -568,7 +569,7 @@ func (m *merge) writeRow(t *target, c codec.Change, key []byte, v Verdict) error
 	if err := m.writeColumns(t, c.Columns, c.Values, c.Key); err != nil {
 		return err
 	}
-	if err := m.logChange(t, codec.OpInsert, nil, c.Key); err != nil {
+	if err := m.logChange(t, change.Insert, nil, c.Key); err != nil {
 		return err
 	}
 	return m.storeClocks(t, key, v)
@@ -585,7 +586,7 @@ func (m *merge) writeCols(t *target, c codec.Change, key []byte, v Verdict) erro
 		cols[j], vals[j] = c.Columns[i], c.Values[i]
 		// The trigger logs nothing if the value is the same, yet the
 		// column's clock moved: log it, so that a hub serves the new clock.
-		if err := m.logChange(t, codec.OpUpdate, &t.ids[c.Columns[i]], c.Key); err != nil {
+		if err := m.logChange(t, change.Update, &t.ids[c.Columns[i]], c.Key); err != nil {
 			return err
 		}
 	}
@@ -593,7 +594,7 @@ func (m *merge) writeCols(t *target, c codec.Change, key []byte, v Verdict) erro
 		return err
 	}
 	if v.Register {
-		if err := m.logChange(t, codec.OpInsert, nil, c.Key); err != nil {
+		if err := m.logChange(t, change.Insert, nil, c.Key); err != nil {
 			return err
 		}
 	}
@@ -672,7 +673,7 @@ func (t *target) shaped(cols []int) bool {
 // logChange logs a merge that changed a row's clocks, for when the write
 // itself may have fired no trigger. Duplicates of what the triggers logged
 // coalesce when the changelog is read.
-func (m *merge) logChange(t *target, op codec.Op, col *int64, key []any) error {
+func (m *merge) logChange(t *target, op change.Op, col *int64, key []any) error {
 	args := append([]any{t.ID, int(op), col}, key...)
 	_, err := m.exec(t, "log", nil, args...)
 	return err

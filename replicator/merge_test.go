@@ -3,6 +3,7 @@ package replicator_test
 import (
 	"context"
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"testing"
 	"time"
 
@@ -38,10 +39,10 @@ func encode(t *testing.T, n *replicator.Node, b *codec.Batch, fingerprint bool) 
 func insertBatch(table, column string, hlc uint64) *codec.Batch {
 	c := codec.Clock{HLC: hlc}
 	return &codec.Batch{
-		First: 0, Last: 1, Sites: []codec.SiteID{{9}}, Origin: codec.SiteID{9},
+		First: 0, Last: 1, Sites: []change.SiteID{{9}}, Origin: change.SiteID{9},
 		Tables: []codec.Table{{Name: table, Columns: []string{"id", column, "body", "n", "data"}}},
 		Changes: []codec.Change{
-			{Table: 0, Op: codec.OpInsert, Key: []any{"n1"}, Clock: c, Columns: []int{0, 1, 2, 3, 4},
+			{Table: 0, Op: change.Insert, Key: []any{"n1"}, Clock: c, Columns: []int{0, 1, 2, 3, 4},
 				Values: []any{"n1", "x", nil, nil, nil}, Clocks: []codec.Clock{c, c, c, c, c}},
 		},
 	}

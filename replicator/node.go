@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"log/slog"
 	"sort"
 	"sync"
@@ -51,7 +52,7 @@ type Node struct {
 
 	mu       sync.Mutex // one transaction that writes clocks at a time
 	log      *changelog.Log
-	site     changelog.SiteID
+	site     change.SiteID
 	enc      *codec.Encoder
 	dec      *codec.Decoder
 	prepares atomic.Int64 // statements merges prepared, for tests
@@ -88,7 +89,7 @@ func (n *Node) Close() error {
 }
 
 // Site returns the node's site id.
-func (n *Node) Site() changelog.SiteID { return n.site }
+func (n *Node) Site() change.SiteID { return n.site }
 
 // Log returns the node's changelog.
 func (n *Node) Log() *changelog.Log { return n.log }
@@ -307,7 +308,7 @@ func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (OutBatch, e
 // Serve returns an encoded batch of every change after version since (local
 // or merged), leaving out what the asking site already has. The hub serves
 // pulls with it.
-func (n *Node) Serve(ctx context.Context, since int64, limit int, asker changelog.SiteID) ([]byte, int64, int, error) {
+func (n *Node) Serve(ctx context.Context, since int64, limit int, asker change.SiteID) ([]byte, int64, int, error) {
 	conn, err := n.DB.Connx(ctx)
 	if err != nil {
 		return nil, 0, 0, err
@@ -391,7 +392,7 @@ func (n *Node) MergePush(ctx context.Context, frame []byte) (MergeResult, error)
 // Admit decides, inside a push's merge transaction, whether its origin may
 // push: the hub binds a device site to a token there, so that a push that
 // is refused for any reason binds nothing. An error rolls the merge back.
-type Admit func(ctx context.Context, tx *sqlx.Tx, origin codec.SiteID) error
+type Admit func(ctx context.Context, tx *sqlx.Tx, origin change.SiteID) error
 
 // MergePushAs is MergePush with admit run first in the merge transaction,
 // once the batch is known to be valid.
@@ -420,7 +421,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, role Role, admit 
 	}
 	var events []int64
 	opt := changelog.ApplyOptions{Discard: role == RoleDevice, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
-	err := n.log.ApplyRemoteWith(ctx, changelog.SiteID(b.Origin), opt, func(tx *sqlx.Tx) error {
+	err := n.log.ApplyRemoteWith(ctx, b.Origin, opt, func(tx *sqlx.Tx) error {
 		if admit != nil {
 			if err := admit(ctx, tx, b.Origin); err != nil {
 				return err
@@ -479,7 +480,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 		return nil, err
 	}
 	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, role: role,
-		origin: changelog.SiteID(b.Origin), prepares: &n.prepares}
+		origin: b.Origin, prepares: &n.prepares}
 	defer m.close()
 	if b.Head != 0 && int64(b.Head) < acked {
 		m.ackedAfter = acked

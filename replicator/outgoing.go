@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"github.com/deltasync/deltasync/change"
 	"slices"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -14,7 +15,7 @@ type builder struct {
 	b       *codec.Batch
 	mine    bool // a device's push: only its own writes, with what they had seen
 	tables  map[string]int
-	sites   map[changelog.SiteID]int
+	sites   map[change.SiteID]int
 
 	kbuf      []byte  // a key's bytes, for looking its clocks up
 	cbuf      []Clock // a change's column clocks, for add
@@ -22,11 +23,11 @@ type builder struct {
 	clockSlab []codec.Clock
 }
 
-func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, origin changelog.SiteID, first, last int64) *builder {
+func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, origin change.SiteID, first, last int64) *builder {
 	return &builder{
 		s: s, tracked: tracked,
-		b:      &codec.Batch{Fingerprint: fp, Origin: codec.SiteID(origin), First: uint64(first), Last: uint64(last)},
-		tables: map[string]int{}, sites: map[changelog.SiteID]int{},
+		b:      &codec.Batch{Fingerprint: fp, Origin: origin, First: uint64(first), Last: uint64(last)},
+		tables: map[string]int{}, sites: map[change.SiteID]int{},
 	}
 }
 
@@ -51,7 +52,7 @@ func (bd *builder) preload(cs []changelog.Change) error {
 
 // add appends c with its current clocks. With skip set, a change whose every
 // clock is skip's is left out: that node already has exactly this state.
-func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {
+func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	t, ok := bd.tracked[c.Table]
 	if !ok {
 		return nil
@@ -69,7 +70,7 @@ func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {
 	clocks := slices.Grow(bd.cbuf[:0], len(c.Columns))[:len(c.Columns)]
 	bd.cbuf = clocks
 	// An update's row clock is not part of what it carries: only its columns'.
-	own := skip != nil && (c.Op == changelog.OpUpdate || row.Site == *skip)
+	own := skip != nil && (c.Op == change.Update || row.Site == *skip)
 	for i, name := range c.Columns {
 		clocks[i], _ = local.column(t.ColumnIDs[name])
 		own = own && clocks[i].Site == *skip
@@ -91,7 +92,7 @@ func (bd *builder) add(c changelog.Change, skip *changelog.SiteID) error {
 // value a merge wrote over its write came from the hub, which has it or
 // newer, and sending it back would look like the device's own write.
 func (s *store) onlyMine(c changelog.Change, row Clock, clocks []Clock) (changelog.Change, []Clock, bool) {
-	if c.Op != changelog.OpUpdate {
+	if c.Op != change.Update {
 		return c, clocks, row.Site == s.self
 	}
 	out := c
@@ -111,7 +112,7 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, cl
 	ti := bd.table(t)
 	cols := bd.b.Tables[ti].Columns
 	rowSeen := bd.seen(local.Stamps[0])
-	if c.Op == changelog.OpUpdate {
+	if c.Op == change.Update {
 		// Merging ignores an update's row clock; the newest column clock
 		// keeps the frame's clock deltas small (measured: 0.80 to 0.78 of
 		// zstd JSON per change).
@@ -122,7 +123,7 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, cl
 			}
 		}
 	}
-	out := codec.Change{Table: ti, Op: codec.Op(c.Op), Key: c.Key, Clock: bd.clock(row, rowSeen)}
+	out := codec.Change{Table: ti, Op: c.Op, Key: c.Key, Clock: bd.clock(row, rowSeen)}
 	n := len(c.Columns)
 	if n == 0 {
 		return out
@@ -212,7 +213,7 @@ func (bd *builder) table(t changelog.Tracked) int {
 func (bd *builder) clock(c Clock, seen uint64) codec.Clock {
 	i, ok := bd.sites[c.Site]
 	if !ok {
-		bd.b.Sites = append(bd.b.Sites, codec.SiteID(c.Site))
+		bd.b.Sites = append(bd.b.Sites, c.Site)
 		i = len(bd.b.Sites) - 1
 		bd.sites[c.Site] = i
 	}

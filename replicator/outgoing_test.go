@@ -3,6 +3,7 @@ package replicator_test
 import (
 	"context"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"testing"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -85,9 +86,9 @@ func TestOutgoingInBatches(t *testing.T) {
 
 // clockOf is a clock as a frame carries it, with the site resolved.
 type clockOf struct {
-	op   codec.Op
+	op   change.Op
 	hlc  uint64
-	site codec.SiteID
+	site change.SiteID
 	seen uint64
 }
 
@@ -108,7 +109,7 @@ func clocksByColumn(t *testing.T, n *replicator.Node, frame []byte, into map[str
 	for _, c := range b.Changes {
 		key := fmt.Sprint(c.Key...)
 		delete(into, key+"/")
-		if c.Op != codec.OpUpdate {
+		if c.Op != change.Update {
 			into[key+"/"] = clockOf{c.Op, c.Clock.HLC, b.Sites[c.Clock.Site], c.Clock.Seen}
 		}
 		for i, col := range c.Columns {

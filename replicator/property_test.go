@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -244,7 +245,7 @@ func convergence(t *testing.T, h device.Hub, st *hub.Store, seed uint64, p chang
 		}
 		conflicts[name] = cs
 	}
-	sites := make([]changelog.SiteID, len(devs))
+	sites := make([]change.SiteID, len(devs))
 	for i, d := range devs {
 		sites[i] = d.s.Node.Site()
 	}
@@ -441,7 +442,7 @@ func (o *oracle) randomWrite(d *propDevice, rng *rand.Rand) {
 // by the writer's site. Two concurrent writes of the same value are one as
 // far as loss goes (a merge of equal sides records nothing): a write is also
 // accounted for if a concurrent write of the same value is.
-func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts map[string][]replicator.Conflict, sites []changelog.SiteID) {
+func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts map[string][]replicator.Conflict, sites []change.SiteID) {
 	t := o.t
 	direct := func(w write) bool {
 		for _, later := range o.writes[w.idx+1:] {
@@ -487,7 +488,7 @@ func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts ma
 }
 
 // recorded reports whether a node recorded w as the losing side of a conflict.
-func recorded(w write, conflicts map[string][]replicator.Conflict, site changelog.SiteID) bool {
+func recorded(w write, conflicts map[string][]replicator.Conflict, site change.SiteID) bool {
 	for _, cs := range conflicts {
 		for _, c := range cs {
 			if c.Table != w.table || rowKey(c.Key...) != w.key {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 	"time"
 
@@ -65,19 +66,19 @@ type store struct {
 	ctx   context.Context
 	wctx  context.Context // ctx for writes: see uncancelled
 	tx    querier
-	self  changelog.SiteID
+	self  change.SiteID
 	hlc   uint64 // the last HLC this node issued or saw
 	moved bool   // hlc changed and must be saved
-	sites map[changelog.SiteID]int64
-	ids   map[int64]changelog.SiteID
+	sites map[change.SiteID]int64
+	ids   map[int64]change.SiteID
 	known map[string]RowClocks // clocks preloaded for a batch; a write to a row forgets it
 	keep  bool                 // remember: known also keeps the clocks absorb writes
 	kbuf  []byte               // a cache key, to look one up without allocating
 	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
 }
 
-func newStore(ctx context.Context, tx querier, self changelog.SiteID) (*store, error) {
-	s := &store{ctx: ctx, wctx: uncancelled(ctx), tx: tx, self: self, sites: map[changelog.SiteID]int64{}, ids: map[int64]changelog.SiteID{}}
+func newStore(ctx context.Context, tx querier, self change.SiteID) (*store, error) {
+	s := &store{ctx: ctx, wctx: uncancelled(ctx), tx: tx, self: self, sites: map[change.SiteID]int64{}, ids: map[int64]change.SiteID{}}
 	if err := changelog.ReadState(ctx, tx, changelog.StateHLC, &s.hlc); err != nil {
 		return nil, fmt.Errorf("read clock: %w", err)
 	}
@@ -368,7 +369,7 @@ func (s *store) dropCols(tbl int64, key []byte) error {
 }
 
 // siteNumber returns the small number _sync_clock uses for a site, adding it if new.
-func (s *store) siteNumber(id changelog.SiteID) (int64, error) {
+func (s *store) siteNumber(id change.SiteID) (int64, error) {
 	if n, ok := s.sites[id]; ok {
 		return n, nil
 	}
@@ -384,15 +385,15 @@ func (s *store) siteNumber(id changelog.SiteID) (int64, error) {
 	return n, nil
 }
 
-func (s *store) site(n int64) (changelog.SiteID, error) {
+func (s *store) site(n int64) (change.SiteID, error) {
 	if id, ok := s.ids[n]; ok {
 		return id, nil
 	}
 	var b []byte
 	if err := sqlx.GetContext(s.ctx, s.tx, &b, `SELECT site_id FROM _sync_sites WHERE id = ?`, n); err != nil {
-		return changelog.SiteID{}, fmt.Errorf("read site %d: %w", n, err)
+		return change.SiteID{}, fmt.Errorf("read site %d: %w", n, err)
 	}
-	var id changelog.SiteID
+	var id change.SiteID
 	copy(id[:], b)
 	s.sites[id], s.ids[n] = n, id
 	return id, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
 	"time"
@@ -25,21 +26,21 @@ var wideDDL = func() string {
 // subsetBatch is what an attacker sent: a row inserted whole, then one
 // update of it per non-empty subset of its 16 columns, each newer than the
 // last, all written by site.
-func subsetBatch(site codec.SiteID) *codec.Batch {
+func subsetBatch(site change.SiteID) *codec.Batch {
 	return updatesBatch(site, func(i int) int { return i })
 }
 
 // updatesBatch is subsetBatch with the column set of change i given by
 // set(i), a bit per column.
-func updatesBatch(site codec.SiteID, set func(int) int) *codec.Batch {
+func updatesBatch(site change.SiteID, set func(int) int) *codec.Batch {
 	names := []string{"id"}
 	for i := range 16 {
 		names = append(names, fmt.Sprintf("c%d", i))
 	}
 	hlc := uint64(time.Now().UnixMilli()) << 16
-	b := &codec.Batch{Origin: site, Last: 1 << 16, Sites: []codec.SiteID{site},
+	b := &codec.Batch{Origin: site, Last: 1 << 16, Sites: []change.SiteID{site},
 		Tables: []codec.Table{{Name: "w", Columns: names}}}
-	insert := codec.Change{Op: codec.OpInsert, Key: []any{int64(1)}, Clock: codec.Clock{HLC: hlc}}
+	insert := codec.Change{Op: change.Insert, Key: []any{int64(1)}, Clock: codec.Clock{HLC: hlc}}
 	for i := range names {
 		insert.Columns = append(insert.Columns, i)
 		insert.Values = append(insert.Values, int64(1))
@@ -48,7 +49,7 @@ func updatesBatch(site codec.SiteID, set func(int) int) *codec.Batch {
 	b.Changes = append(b.Changes, insert)
 	for n := 1; n < 1<<16; n++ {
 		hlc++
-		c := codec.Change{Op: codec.OpUpdate, Key: []any{int64(1)}, Clock: codec.Clock{HLC: hlc}}
+		c := codec.Change{Op: change.Update, Key: []any{int64(1)}, Clock: codec.Clock{HLC: hlc}}
 		for i := range 16 {
 			if set(n)&(1<<i) != 0 {
 				c.Columns = append(c.Columns, i+1)
@@ -69,7 +70,7 @@ func updatesBatch(site codec.SiteID, set func(int) int) *codec.Batch {
 func TestColumnSubsets(t *testing.T) {
 	d := newDevice(t, hubs[0].new(t), wideDDL)
 	n := d.s.Node
-	site := codec.SiteID{9}
+	site := change.SiteID{9}
 	frame := encode(t, n, subsetBatch(site), true)
 	start := time.Now()
 	if _, err := n.MergePush(context.Background(), frame); err != nil {
@@ -90,10 +91,10 @@ func TestColumnSubsets(t *testing.T) {
 func TestColumnSubsetsOfInserts(t *testing.T) {
 	d := newDevice(t, hubs[0].new(t), wideDDL)
 	n := d.s.Node
-	b := subsetBatch(codec.SiteID{9})
+	b := subsetBatch(change.SiteID{9})
 	for i := range b.Changes {
 		c := &b.Changes[i]
-		c.Op, c.Key = codec.OpInsert, []any{int64(i + 1)}
+		c.Op, c.Key = change.Insert, []any{int64(i + 1)}
 		if c.Columns[0] == 0 {
 			c.Values[0] = int64(i + 1)
 		}

@@ -3,6 +3,7 @@ package replicator
 import (
 	"bytes"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
@@ -19,12 +20,12 @@ import (
 // no change is a loss notice, which only a hub sends. Which device may push
 // as which origin is the hub's business (it binds a site to a token); this
 // check makes a frame unable to carry anyone else's writes under it.
-func checkPush(b *codec.Batch, self changelog.SiteID) error {
-	if changelog.SiteID(b.Origin) == self {
+func checkPush(b *codec.Batch, self change.SiteID) error {
+	if b.Origin == self {
 		return fmt.Errorf("%w: the push names this hub's own site %x as its origin", ErrInvalidBatch, b.Origin[:])
 	}
 	for i, c := range b.Changes {
-		if c.Op == codec.OpLost {
+		if c.Op == change.Lost {
 			return fmt.Errorf("%w: change %d is a loss notice, which only a hub sends (%w)", ErrInvalidBatch, i, ErrNotice)
 		}
 		if err := ownClock(b, c.Clock); err != nil {
@@ -94,7 +95,7 @@ func checkKey(t *target, c codec.Change) error {
 // checkWhole: an insert, and an update under lww-row, carry every column
 // this node's table can write, as every sender's changelog reads them.
 func checkWhole(t *target, c codec.Change) error {
-	if c.Op != codec.OpInsert && (c.Op != codec.OpUpdate || t.Policy != changelog.LWWRow) {
+	if c.Op != change.Insert && (c.Op != change.Update || t.Policy != changelog.LWWRow) {
 		return nil
 	}
 	if want := len(t.Table.Writable()); len(c.Columns) != want {

@@ -3,6 +3,7 @@ package replicator_test
 import (
 	"context"
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +68,8 @@ CREATE TABLE pairs (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b));
 CREATE TABLE strict (id INTEGER PRIMARY KEY, n INTEGER NOT NULL CHECK (n >= 0)) STRICT;`
 
 var (
-	siteA = codec.SiteID{0xa}
-	siteB = codec.SiteID{0xb}
+	siteA = change.SiteID{0xa}
+	siteB = change.SiteID{0xb}
 )
 
 // push is a batch that site a pushes, of one change to table, whose
@@ -79,12 +80,12 @@ func push(table string, cols []string, c codec.Change) *codec.Batch {
 	for range c.Columns {
 		c.Clocks = append(c.Clocks, c.Clock)
 	}
-	return &codec.Batch{Origin: siteA, Last: 1, Sites: []codec.SiteID{siteA, siteB},
+	return &codec.Batch{Origin: siteA, Last: 1, Sites: []change.SiteID{siteA, siteB},
 		Tables: []codec.Table{{Name: table, Columns: cols}}, Changes: []codec.Change{c}}
 }
 
 func insert(key []any, values ...any) codec.Change {
-	c := codec.Change{Op: codec.OpInsert, Key: key, Values: values}
+	c := codec.Change{Op: change.Insert, Key: key, Values: values}
 	for i := range values {
 		c.Columns = append(c.Columns, i)
 	}
@@ -128,14 +129,14 @@ func TestMergeRefusesInvalid(t *testing.T) {
 		}, true, false, replicator.ErrInvalidBatch, "not the pushing site 0b"},
 		{"loss notice", func() *codec.Batch {
 			c := insert([]any{int64(1)}, int64(1), "x")
-			c.Op = codec.OpLost
+			c.Op = change.Lost
 			return push("ints", intsCols, c)
 		}, true, false, replicator.ErrNotice, "change 0 is a loss notice"},
 		{"key of 2 values", func() *codec.Batch {
-			return push("notes", notesCols, codec.Change{Op: codec.OpDelete, Key: []any{"n1", "n2"}})
+			return push("notes", notesCols, codec.Change{Op: change.Delete, Key: []any{"n1", "n2"}})
 		}, false, false, replicator.ErrInvalidBatch, `(delete "notes"): key of 2 values, the table's key ("id") has 1`},
 		{"key of 1 value for 2 columns", func() *codec.Batch {
-			return push("pairs", pairsCols, codec.Change{Op: codec.OpDelete, Key: []any{"a"}})
+			return push("pairs", pairsCols, codec.Change{Op: change.Delete, Key: []any{"a"}})
 		}, false, false, replicator.ErrInvalidBatch, `"pairs"): key of 1 values, the table's key ("a", "b") has 2`},
 		{"NULL key", func() *codec.Batch {
 			return push("notes", notesCols, insert([]any{nil}, nil, "x"))

@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -24,8 +25,8 @@ func namePrefix(tableID int64) string {
 func Generate(t schema.Table, reg changelog.Registration) []Trigger {
 	p := namePrefix(reg.TableID)
 	out := []Trigger{
-		{p + "ins", rowTrigger(p+"ins", "INSERT", t, reg.TableID, changelog.OpInsert, "NEW")},
-		{p + "del", rowTrigger(p+"del", "DELETE", t, reg.TableID, changelog.OpDelete, "OLD")},
+		{p + "ins", rowTrigger(p+"ins", "INSERT", t, reg.TableID, change.Insert, "NEW")},
+		{p + "del", rowTrigger(p+"del", "DELETE", t, reg.TableID, change.Delete, "OLD")},
 	}
 	for _, c := range t.Writable() {
 		if t.IsKey(c.Name) {
@@ -43,7 +44,7 @@ func Generate(t schema.Table, reg changelog.Registration) []Trigger {
 	return out
 }
 
-func rowTrigger(name, event string, t schema.Table, tableID int64, op changelog.Op, row string) string {
+func rowTrigger(name, event string, t schema.Table, tableID int64, op change.Op, row string) string {
 	return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s BEGIN\n  %s;\nEND",
 		schema.Ident(name), event, schema.Ident(t.Name), logRow(t, tableID, op, 0, row))
 }
@@ -58,18 +59,18 @@ func keyTrigger(name string, t schema.Table, tableID int64) string {
 	}
 	return fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE OF %s ON %s WHEN %s BEGIN\n  %s;\n  %s;\nEND",
 		schema.Ident(name), strings.Join(cols, ", "), schema.Ident(t.Name), strings.Join(changed, " OR "),
-		logRow(t, tableID, changelog.OpDelete, 0, "OLD"), logRow(t, tableID, changelog.OpInsert, 0, "NEW"))
+		logRow(t, tableID, change.Delete, 0, "OLD"), logRow(t, tableID, change.Insert, 0, "NEW"))
 }
 
 func columnTrigger(name string, t schema.Table, c schema.Column, reg changelog.Registration) string {
 	return fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE OF %s ON %s WHEN %s BEGIN\n  %s;\nEND",
 		schema.Ident(name), schema.Ident(c.Name), schema.Ident(t.Name), changedExpr(t, c),
-		logRow(t, reg.TableID, changelog.OpUpdate, reg.ColumnIDs[c.Name], "NEW"))
+		logRow(t, reg.TableID, change.Update, reg.ColumnIDs[c.Name], "NEW"))
 }
 
 // logRow is the INSERT into the changelog for one row, keyed by row's key
 // (row is NEW or OLD).
-func logRow(t schema.Table, tableID int64, op changelog.Op, col int64, row string) string {
+func logRow(t schema.Table, tableID int64, op change.Op, col int64, row string) string {
 	keys := make([]string, len(t.Key))
 	for i, k := range t.Key {
 		keys[i] = row + "." + schema.Ident(k)

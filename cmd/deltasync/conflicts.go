@@ -84,7 +84,7 @@ func (c *ConflictsCommand) list(ctx context.Context, args []string) error {
 }
 
 // readConflicts returns the conflicts f selects and the node's site id.
-func readConflicts(ctx context.Context, db *sqlx.DB, f replicator.ConflictFilter) ([]replicator.Conflict, changelog.SiteID, error) {
+func readConflicts(ctx context.Context, db *sqlx.DB, f replicator.ConflictFilter) ([]replicator.Conflict, change.SiteID, error) {
 	site, err := changelog.New(db).SiteID(ctx)
 	if err != nil {
 		return nil, site, err
@@ -98,7 +98,7 @@ func readConflicts(ctx context.Context, db *sqlx.DB, f replicator.ConflictFilter
 //	conflict 3  2026-05-01T10:00:00.123Z  update  "items" key ('x')  unresolved
 //	  "title"  lost  'from a'  site 1a2b3c4d (this device)  written 2026-05-01T10:00:00.100Z
 //	           won   'from b'  site 5e6f7a8b  written 2026-05-01T10:00:00.120Z
-func printConflict(w io.Writer, cf replicator.Conflict, site changelog.SiteID) {
+func printConflict(w io.Writer, cf replicator.Conflict, site change.SiteID) {
 	state := "unresolved"
 	if !cf.Resolved.IsZero() {
 		state = fmt.Sprintf("resolved %s, kept %s", cf.Resolved.Format(timeMS), cf.Resolution)
@@ -129,7 +129,7 @@ func sideText(v any, deleted bool) string {
 	return change.Literal(v)
 }
 
-func clockText(c replicator.Clock, self changelog.SiteID) string {
+func clockText(c replicator.Clock, self change.SiteID) string {
 	s := "site " + shortSite(c.Site)
 	if c.Site == self {
 		s += " (this device)"
@@ -140,7 +140,7 @@ func clockText(c replicator.Clock, self changelog.SiteID) string {
 // timeMS is RFC 3339 with milliseconds, the precision of HLCs and conflict times.
 const timeMS = "2006-01-02T15:04:05.000Z07:00"
 
-func shortSite(s changelog.SiteID) string { return s.String()[:8] }
+func shortSite(s change.SiteID) string { return s.String()[:8] }
 
 type jsonConflict struct {
 	ID         int64                `json:"id"`
@@ -169,7 +169,7 @@ type jsonSide struct {
 	Time    string         `json:"time"`  // the HLC's wall-clock part
 }
 
-func conflictJSON(cf replicator.Conflict, self changelog.SiteID) jsonConflict {
+func conflictJSON(cf replicator.Conflict, self change.SiteID) jsonConflict {
 	out := jsonConflict{ID: cf.ID, At: cf.At.Format(timeMS), Table: cf.Table, Kind: cf.Kind,
 		Resolved: !cf.Resolved.IsZero(), Resolution: cf.Resolution, Key: []map[string]any{}, Columns: []jsonConflictColumn{}}
 	if out.Resolved {

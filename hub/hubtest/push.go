@@ -3,6 +3,7 @@ package hubtest
 import (
 	"bytes"
 	"context"
+	"github.com/deltasync/deltasync/change"
 	"slices"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ type refusal struct {
 // must refuse.
 func refusals(t *testing.T) []refusal {
 	future := uint64(time.Now().Add(time.Hour).UnixMilli()) << 16
-	stranger := codec.SiteID(newNotesDevice(t).site())
+	stranger := newNotesDevice(t).site()
 	return []refusal{
 		{"OtherSchema", func(b *codec.Batch) { b.Fingerprint[0] ^= 1 }, []error{replicator.ErrSchemaMismatch}},
 		{"UnknownTable", func(b *codec.Batch) { b.Tables[0].Name = "nope" }, []error{replicator.ErrUnknownTable}},
@@ -150,7 +151,7 @@ func refusals(t *testing.T) []refusal {
 			b.Sites = append(b.Sites, stranger)
 			b.Changes[0].Clock.Site = len(b.Sites) - 1
 		}, []error{replicator.ErrInvalidBatch}},
-		{"Notice", func(b *codec.Batch) { b.Changes[0].Op = codec.OpLost }, []error{replicator.ErrInvalidBatch, replicator.ErrNotice}},
+		{"Notice", func(b *codec.Batch) { b.Changes[0].Op = change.Lost }, []error{replicator.ErrInvalidBatch, replicator.ErrNotice}},
 		{"Check", func(b *codec.Batch) { setValue(b, 0, "n", int64(-1)) }, []error{replicator.ErrConstraint}},
 		{"NotNull", func(b *codec.Batch) { setValue(b, 0, "n", nil) }, []error{replicator.ErrConstraint}},
 	}

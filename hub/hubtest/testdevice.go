@@ -3,6 +3,7 @@ package hubtest
 import (
 	"context"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"slices"
 	"strings"
 	"testing"
@@ -64,7 +65,7 @@ func newNotesDevice(t *testing.T) *testDevice {
 	return newDevice(t, notesDDL, notesPolicies)
 }
 
-func (d *testDevice) site() changelog.SiteID { return d.node.Site() }
+func (d *testDevice) site() change.SiteID { return d.node.Site() }
 
 func (d *testDevice) doc(t *testing.T) *replicator.SchemaDoc {
 	t.Helper()

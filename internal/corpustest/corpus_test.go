@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"hash/fnv"
 	"maps"
 	"math"
@@ -1349,7 +1350,7 @@ func (c *corpusRun) checkCapture(t *testing.T, phase string, before, after snaps
 				switch {
 				case !has:
 					fail("table %q key %s: got no change, want insert %s", ti.Name, key, fmtValues(ar.vals))
-				case ch.Op != changelog.OpInsert:
+				case ch.Op != change.Insert:
 					fail("table %q key %s: got %s, want insert %s", ti.Name, key, fmtChange(ch), fmtValues(ar.vals))
 				default:
 					c.checkValues(fail, ti.Name, key, ch, writable, ar.vals)
@@ -1359,7 +1360,7 @@ func (c *corpusRun) checkCapture(t *testing.T, phase string, before, after snaps
 				switch {
 				case !has:
 					fail("table %q key %s: got no change, want delete (row was %s)", ti.Name, key, fmtValues(br.vals))
-				case ch.Op != changelog.OpDelete:
+				case ch.Op != change.Delete:
 					fail("table %q key %s: got %s, want delete", ti.Name, key, fmtChange(ch))
 				case len(ch.Columns) != 0 || len(ch.Values) != 0:
 					fail("table %q key %s: got %s, want a delete without values", ti.Name, key, fmtChange(ch))
@@ -1380,9 +1381,9 @@ func (c *corpusRun) checkCapture(t *testing.T, phase string, before, after snaps
 				case !has:
 					fail("table %q key %s: got no change, want update of %q from %s to %s",
 						ti.Name, key, changed, fmtValues(br.vals), fmtValues(ar.vals))
-				case ch.Op == changelog.OpDelete:
+				case ch.Op == change.Delete:
 					fail("table %q key %s: got delete, but the row exists: %s", ti.Name, key, fmtValues(ar.vals))
-				case ch.Op == changelog.OpInsert: // deleted and inserted again, or a key changed back
+				case ch.Op == change.Insert: // deleted and inserted again, or a key changed back
 					c.checkValues(fail, ti.Name, key, ch, writable, ar.vals)
 				default:
 					names := map[string]bool{}
@@ -1403,7 +1404,7 @@ func (c *corpusRun) checkCapture(t *testing.T, phase string, before, after snaps
 		// now: inserted and deleted again, which coalesces into a delete.
 		for _, k := range sortedKeys(changes) {
 			ch := changes[k]
-			if ch.Op != changelog.OpDelete {
+			if ch.Op != change.Delete {
 				fail("table %q key %s: got %s for a row that exists neither before nor after the workload, want delete or nothing",
 					ti.Name, fmtValues(ch.Key), fmtChange(ch))
 			}
@@ -1468,13 +1469,13 @@ func (c *corpusRun) checkReplay(t *testing.T, how string, before, after snapshot
 			}
 			k := encode(ch.Key)
 			switch ch.Op {
-			case changelog.OpInsert:
+			case change.Insert:
 				if len(ch.Values) != len(ti.cols) {
 					fail("table %q key %s: insert has %d values, want %d", ch.Table, fmtValues(ch.Key), len(ch.Values), len(ti.cols))
 					continue
 				}
 				rows[k] = row{key: ch.Key, vals: ch.Values}
-			case changelog.OpUpdate:
+			case change.Update:
 				r, ok := rows[k]
 				if !ok {
 					fail("table %q key %s: got %s of a row the peer does not have", ch.Table, fmtValues(ch.Key), fmtChange(ch))
@@ -1490,7 +1491,7 @@ func (c *corpusRun) checkReplay(t *testing.T, how string, before, after snapshot
 					vals[j] = ch.Values[i]
 				}
 				rows[k] = row{key: r.key, vals: vals}
-			case changelog.OpDelete:
+			case change.Delete:
 				delete(rows, k)
 			default:
 				fail("table %q key %s: op %v", ch.Table, fmtValues(ch.Key), ch.Op)
@@ -1526,7 +1527,7 @@ func (c *corpusRun) checkValues(fail func(string, ...any), table, key string, ch
 		fail("table %q key %s: %s has %d columns and %d values", table, key, fmtChange(ch), len(ch.Columns), len(ch.Values))
 		return
 	}
-	if ch.Op == changelog.OpInsert && !equalStrings(ch.Columns, writable) {
+	if ch.Op == change.Insert && !equalStrings(ch.Columns, writable) {
 		fail("table %q key %s: insert got columns %q, want %q", table, key, ch.Columns, writable)
 		return
 	}
