@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"hash/crc32"
 	"io"
 	"net"
@@ -126,7 +127,7 @@ func pullAll(b *testing.B, h *benchHub) {
 		go func() {
 			defer wg.Done()
 			c := h.client(b, nil)
-			var since uint64
+			var since change.Version
 			for {
 				frame, err := c.Pull(context.Background(), "notes", hub.PullRequest{Since: since})
 				if err != nil {

@@ -466,7 +466,7 @@ func syncPullAll(tb testing.TB, h device.Hub, db string, want int) [][]byte {
 	syncMust(tb, err, "decoder")
 	defer dec.Close()
 	var frames [][]byte
-	var since uint64
+	var since change.Version
 	got := 0
 	for {
 		f, err := h.Pull(context.Background(), db, hub.PullRequest{Since: since, Limit: replicator.DefaultBatchSize, Site: change.SiteID{0xbe, 0x9c}})
@@ -741,7 +741,7 @@ func hubFrames(b *testing.B) ([][][]byte, *replicator.SchemaDoc) {
 		lo := k * hubPushes * hubBatch
 		syncMust(b, insertNotes(ctx, d.app, noteRows(lo, lo+hubPushes*hubBatch), hubBatch), "write on device %d", k)
 		d.node.BatchSize = hubBatch
-		var since int64
+		var since change.Version
 		for {
 			f, through, n, err := d.node.Outgoing(ctx, since)
 			syncMust(b, err, "outgoing")
@@ -877,7 +877,7 @@ func TestSyncBenchmarkSetup(t *testing.T) {
 // countServed pulls a database from version 0 until a pull serves nothing new,
 // and returns the number of changes served.
 func countServed(b *testing.B, ctx context.Context, h *hub.Client, dec *codec.Decoder, name string) int {
-	var since uint64
+	var since change.Version
 	served := 0
 	for {
 		f, err := h.Pull(ctx, name, hub.PullRequest{Since: since})

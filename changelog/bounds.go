@@ -64,7 +64,7 @@ const (
 )
 
 // ReadBounded is Read within o's bounds.
-func (l *Log) ReadBounded(ctx context.Context, since int64, o ReadOptions) (*Batch, error) {
+func (l *Log) ReadBounded(ctx context.Context, since change.Version, o ReadOptions) (*Batch, error) {
 	conn, err := l.db.Connx(ctx)
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func (l *Log) ReadBounded(ctx context.Context, since int64, o ReadOptions) (*Bat
 }
 
 // ReadBoundedTx is ReadBounded within the caller's transaction q.
-func (l *Log) ReadBoundedTx(ctx context.Context, q sqlx.QueryerContext, since int64, o ReadOptions) (*Batch, error) {
+func (l *Log) ReadBoundedTx(ctx context.Context, q sqlx.QueryerContext, since change.Version, o ReadOptions) (*Batch, error) {
 	return l.read(ctx, q, since, readSpec{ReadOptions: o, values: true})
 }
 
@@ -112,7 +112,7 @@ func (g *budget) take(p *pending) error {
 // common case, are read in one query per table, counted as they come;
 // only a read that passes a bound is cut, which needs each row's size in
 // the order of the changes, and so one query per row (see cut).
-func (l *Log) fillBounded(ctx context.Context, q sqlx.QueryerContext, since, through int64, order []*pending, o ReadOptions) (int64, []*pending, error) {
+func (l *Log) fillBounded(ctx context.Context, q sqlx.QueryerContext, since, through change.Version, order []*pending, o ReadOptions) (change.Version, []*pending, error) {
 	var g *budget
 	if o.MaxBytes > 0 || o.MaxRowBytes > 0 {
 		g = &budget{ReadOptions: o}
@@ -137,7 +137,7 @@ func (l *Log) fillBounded(ctx context.Context, q sqlx.QueryerContext, since, thr
 // them): its values are the row's current ones anyway, as every read's
 // are, and the next read sends those writes again, which merging makes
 // harmless.
-func (l *Log) cut(ctx context.Context, q sqlx.QueryerContext, through int64, order []*pending, o ReadOptions) (int64, []*pending, error) {
+func (l *Log) cut(ctx context.Context, q sqlx.QueryerContext, through change.Version, order []*pending, o ReadOptions) (change.Version, []*pending, error) {
 	var total int64
 	for i, p := range order {
 		if err := l.measure(ctx, q, p); err != nil {
@@ -166,13 +166,13 @@ func (l *Log) cut(ctx context.Context, q sqlx.QueryerContext, through int64, ord
 // a merge: it ends before the merge p falls in, or, when that merge also
 // holds the read's first change, at that merge's end, so that at least one
 // merge is served whole.
-func cutBefore(ctx context.Context, q sqlx.QueryerContext, first, p *pending, merges bool) (int64, error) {
+func cutBefore(ctx context.Context, q sqlx.QueryerContext, first, p *pending, merges bool) (change.Version, error) {
 	if !merges {
 		return p.first - 1, nil
 	}
 	var m struct {
-		First int64 `db:"first"`
-		Last  int64 `db:"last"`
+		First change.Version `db:"first"`
+		Last  change.Version `db:"last"`
 	}
 	err := sqlx.GetContext(ctx, q, &m, `SELECT coalesce(max(first), 0) AS first, coalesce(max(last), 0) AS last
 		FROM _sync_applied WHERE first = (SELECT max(first) FROM _sync_applied WHERE first <= ?)`, p.first)
@@ -188,7 +188,7 @@ func cutBefore(ctx context.Context, q sqlx.QueryerContext, first, p *pending, me
 }
 
 // keptUpTo returns the changes whose first write is at most version end.
-func keptUpTo(order []*pending, end int64) []*pending {
+func keptUpTo(order []*pending, end change.Version) []*pending {
 	for i, p := range order {
 		if p.first > end {
 			return order[:i]

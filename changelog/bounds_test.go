@@ -17,7 +17,7 @@ const kib = 1024
 
 // readBounded reads every change after since in batches bounded by o,
 // returning the batches.
-func readBounded(t *testing.T, l *changelog.Log, since int64, o changelog.ReadOptions) []*changelog.Batch {
+func readBounded(t *testing.T, l *changelog.Log, since change.Version, o changelog.ReadOptions) []*changelog.Batch {
 	t.Helper()
 	var out []*changelog.Batch
 	for {
@@ -111,7 +111,7 @@ func TestReadBoundedKeepsMergesWhole(t *testing.T) {
 	_, db := mustInstall(t, filesDDL)
 	ctx := context.Background()
 	l := changelog.New(db)
-	var merges [][2]int64
+	var merges [][2]change.Version
 	for i, sizes := range [][]int{{400, 400}, {3000}, {400}, {400, 400}, {10, 10, 10}} {
 		before, _ := l.LastVersion(ctx)
 		err := l.ApplyRemote(ctx, change.SiteID{1}, func(tx *sqlx.Tx) error {
@@ -126,9 +126,9 @@ func TestReadBoundedKeepsMergesWhole(t *testing.T) {
 			t.Fatal(err)
 		}
 		after, _ := l.LastVersion(ctx)
-		merges = append(merges, [2]int64{before, after})
+		merges = append(merges, [2]change.Version{before, after})
 	}
-	ends := map[int64]bool{}
+	ends := map[change.Version]bool{}
 	for _, m := range merges {
 		ends[m[1]] = true
 	}

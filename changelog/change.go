@@ -11,13 +11,13 @@ import (
 
 // Change is every write to one row within a range of versions, coalesced.
 type Change struct {
-	Version int64     // the last version coalesced into this change
-	Table   string    // table name
-	Op      change.Op // insert, update or delete
-	Key     []any     // key values in key order
-	Columns []string  // insert: every writable column; update: the changed ones; delete: none
-	Values  []any     // values of Columns, as the row holds them now
-	At      time.Time // write time of the last write, millisecond precision
+	Version change.Version // the last version coalesced into this change
+	Table   string         // table name
+	Op      change.Op      // insert, update or delete
+	Key     []any          // key values in key order
+	Columns []string       // insert: every writable column; update: the changed ones; delete: none
+	Values  []any          // values of Columns, as the row holds them now
+	At      time.Time      // write time of the last write, millisecond precision
 	// Size is what the change counts toward ReadOptions.MaxBytes: its
 	// TEXT and BLOB bytes, key included, plus ChangeOverhead and
 	// ValueOverhead per value. 0 from a read without values.
@@ -29,7 +29,7 @@ type Change struct {
 
 // Batch is the coalesced local changes in the versions (Since, Through].
 type Batch struct {
-	Since, Through int64
+	Since, Through change.Version
 	Changes        []Change
 	More           bool // a bound stopped the read before the newest version
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -17,9 +18,9 @@ const Hub Peer = "hub"
 
 // Cursors are where a node stands with one peer.
 type Cursors struct {
-	Pushed int64 // this node's last version the peer acknowledged
-	Pulled int64 // the peer's last version this node merged
-	Acked  int64 // the peer's version after the last push it acknowledged
+	Pushed change.Version // this node's last version the peer acknowledged
+	Pulled change.Version // the peer's last version this node merged
+	Acked  change.Version // the peer's version after the last push it acknowledged
 }
 
 // ReadCursors returns p's cursors, zero if never set.
@@ -36,7 +37,7 @@ func ReadCursors(ctx context.Context, q sqlx.QueryerContext, p Peer) (Cursors, e
 }
 
 // SetPulled sets the peer's last version this node merged.
-func SetPulled(ctx context.Context, e sqlx.ExecerContext, p Peer, v int64) error {
+func SetPulled(ctx context.Context, e sqlx.ExecerContext, p Peer, v change.Version) error {
 	_, err := e.ExecContext(ctx, `INSERT INTO _sync_peers (peer, pulled) VALUES (?, ?)
 		ON CONFLICT (peer) DO UPDATE SET pulled = excluded.pulled`, p, v)
 	if err != nil {
@@ -47,10 +48,10 @@ func SetPulled(ctx context.Context, e sqlx.ExecerContext, p Peer, v int64) error
 
 // SetPushed moves the pushed cursor to through and, with it, the peer's
 // version that acknowledged it, which only grows (0: unchanged).
-func SetPushed(ctx context.Context, e sqlx.ExecerContext, p Peer, through int64, acked uint64) error {
+func SetPushed(ctx context.Context, e sqlx.ExecerContext, p Peer, through, acked change.Version) error {
 	_, err := e.ExecContext(ctx, `INSERT INTO _sync_peers (peer, pushed, acked) VALUES (?, ?, ?)
 		ON CONFLICT (peer) DO UPDATE SET pushed = excluded.pushed, acked = max(acked, excluded.acked)`,
-		p, through, int64(acked))
+		p, through, acked)
 	if err != nil {
 		return fmt.Errorf("set pushed cursor of %s: %w", p, err)
 	}

@@ -69,12 +69,12 @@ func (l *Log) SiteID(ctx context.Context) (change.SiteID, error) {
 }
 
 // LastVersion returns the newest version in the changelog, 0 if it is empty.
-func (l *Log) LastVersion(ctx context.Context) (int64, error) {
+func (l *Log) LastVersion(ctx context.Context) (change.Version, error) {
 	return l.LastVersionTx(ctx, l.db)
 }
 
 // LastVersionTx is LastVersion inside q's transaction.
-func (l *Log) LastVersionTx(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+func (l *Log) LastVersionTx(ctx context.Context, q sqlx.QueryerContext) (change.Version, error) {
 	v, err := lastVersion(ctx, q)
 	if err != nil {
 		return 0, l.explain(ctx, err)
@@ -83,8 +83,8 @@ func (l *Log) LastVersionTx(ctx context.Context, q sqlx.QueryerContext) (int64, 
 }
 
 // lastVersion reads the newest version in the changelog, 0 if it is empty.
-func lastVersion(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
-	var v int64
+func lastVersion(ctx context.Context, q sqlx.QueryerContext) (change.Version, error) {
+	var v change.Version
 	if err := sqlx.GetContext(ctx, q, &v, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
 		return 0, fmt.Errorf("read last version: %w", err)
 	}

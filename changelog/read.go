@@ -17,7 +17,7 @@ type pending struct {
 	key         []any
 	keyBytes    string // the key encoded by appendKey
 	op          change.Op
-	first, last int64
+	first, last change.Version
 	at          float64
 	cols        []int64 // column ids an update changed, without duplicates
 	names       []string
@@ -30,19 +30,19 @@ type pending struct {
 }
 
 // rng is a range of versions (lo, hi].
-type rng struct{ lo, hi int64 }
+type rng struct{ lo, hi change.Version }
 
 // Read returns the local changes after version since, coalesced per row,
 // reading at most limit changelog rows (limit <= 0: no limit). The whole read
 // is one snapshot of the database. Batch.Through is the version to pass as
 // since next time; it can be past the last change when replayed versions
 // follow it.
-func (l *Log) Read(ctx context.Context, since int64, limit int) (*Batch, error) {
+func (l *Log) Read(ctx context.Context, since change.Version, limit int) (*Batch, error) {
 	return l.ReadBounded(ctx, since, ReadOptions{Limit: limit})
 }
 
 // ReadTx is Read within the caller's transaction q.
-func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
+func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since change.Version, limit int) (*Batch, error) {
 	return l.read(ctx, q, since, readSpec{ReadOptions: ReadOptions{Limit: limit}, values: true})
 }
 
@@ -50,21 +50,21 @@ func (l *Log) ReadTx(ctx context.Context, q sqlx.QueryerContext, since int64, li
 // wrote for origin: a hub serving a device skips what that device pushed.
 // Whatever the hub's merge decided against such a push was logged in
 // another range, which the device gets.
-func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int, origin change.SiteID) (*Batch, error) {
+func (l *Log) ReadForTx(ctx context.Context, q sqlx.QueryerContext, since change.Version, limit int, origin change.SiteID) (*Batch, error) {
 	return l.read(ctx, q, since, readSpec{ReadOptions: ReadOptions{Limit: limit, Origin: &origin}, values: true})
 }
 
 // ReadOpsTx is ReadTx (local changes) without values: each change's op, key, changed
 // columns and time, for a reader that does not ship them. Without values it
 // cannot tell that a row inserted or updated in the range was deleted since.
-func (l *Log) ReadOpsTx(ctx context.Context, q sqlx.QueryerContext, since int64, limit int) (*Batch, error) {
+func (l *Log) ReadOpsTx(ctx context.Context, q sqlx.QueryerContext, since change.Version, limit int) (*Batch, error) {
 	return l.read(ctx, q, since, readSpec{ReadOptions: ReadOptions{Limit: limit}})
 }
 
 // ReadOpsUntilTx is ReadOpsTx of the versions (since, until]: the same
 // range as a ReadTx that returned Batch.Through until, coalesced the same
 // way; until 0 reads every version after since.
-func (l *Log) ReadOpsUntilTx(ctx context.Context, q sqlx.QueryerContext, since, until int64) (*Batch, error) {
+func (l *Log) ReadOpsUntilTx(ctx context.Context, q sqlx.QueryerContext, since, until change.Version) (*Batch, error) {
 	if until != 0 && until <= since {
 		return &Batch{Since: since, Through: since}, nil
 	}
@@ -75,14 +75,14 @@ func (l *Log) ReadOpsUntilTx(ctx context.Context, q sqlx.QueryerContext, since, 
 // ReadOptions, up to version until if until > 0.
 type readSpec struct {
 	ReadOptions
-	until  int64
+	until  change.Version
 	values bool
 }
 
 // read reads the changes after since. r.Origin selects the applied ranges
 // left out: nil all of them (local changes only), else those written for
 // that origin.
-func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, r readSpec) (*Batch, error) {
+func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since change.Version, r readSpec) (*Batch, error) {
 	if err := l.loadTables(ctx, q); err != nil {
 		return nil, err
 	}
@@ -134,8 +134,8 @@ func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since int64, r re
 // so that a hub never serves part of one merge: a device that pulled up to
 // a version has then seen every change the hub merged up to it, which is
 // how the hub tells concurrent writes apart (package replicator).
-func (l *Log) finishMerge(ctx context.Context, q sqlx.QueryerContext, through int64, byKey map[string]*pending, order *[]*pending) (int64, error) {
-	var end int64
+func (l *Log) finishMerge(ctx context.Context, q sqlx.QueryerContext, through change.Version, byKey map[string]*pending, order *[]*pending) (change.Version, error) {
+	var end change.Version
 	err := sqlx.GetContext(ctx, q, &end, `SELECT coalesce(max(last), 0) FROM _sync_applied
 		WHERE first = (SELECT max(first) FROM _sync_applied WHERE first <= ?)`, through)
 	if err != nil {
@@ -155,7 +155,7 @@ func (l *Log) finishMerge(ctx context.Context, q sqlx.QueryerContext, through in
 func sizeHint(gaps []rng, limit int) int {
 	var n int64
 	for _, g := range gaps {
-		n += g.hi - g.lo
+		n += int64(g.hi - g.lo)
 	}
 	if limit > 0 {
 		n = min(n, int64(limit))
@@ -165,7 +165,7 @@ func sizeHint(gaps []rng, limit int) int {
 
 // readRanges returns the version ranges after since to read, that is, the
 // gaps between the applied ranges skip selects, and the newest version.
-func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *change.SiteID) ([]rng, int64, error) {
+func readRanges(ctx context.Context, q sqlx.QueryerContext, since change.Version, skip *change.SiteID) ([]rng, change.Version, error) {
 	through, err := lastVersion(ctx, q)
 	if err != nil {
 		return nil, 0, err
@@ -190,10 +190,13 @@ func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *c
 	var gaps []rng
 	lo := since
 	for rows.Next() {
-		var first, last int64
-		if err := rows.Scan(&first, &last); err != nil {
+		// Scanned as int64: database/sql converts into any other integer
+		// type by formatting the value and parsing it back.
+		var f, l int64
+		if err := rows.Scan(&f, &l); err != nil {
 			return nil, 0, err
 		}
+		first, last := change.Version(f), change.Version(l)
 		if first-1 > lo {
 			gaps = append(gaps, rng{lo, first - 1})
 		}
@@ -206,7 +209,7 @@ func readRanges(ctx context.Context, q sqlx.QueryerContext, since int64, skip *c
 }
 
 // clampRanges cuts gaps at version until.
-func clampRanges(gaps []rng, until int64) []rng {
+func clampRanges(gaps []rng, until change.Version) []rng {
 	out := gaps[:0]
 	for _, g := range gaps {
 		if g.lo >= until {
@@ -220,7 +223,7 @@ func clampRanges(gaps []rng, until int64) []rng {
 
 // scan reads the changelog rows in g (at most limit, if limit > 0) and
 // coalesces them into byKey. It returns how many rows it read and the last version.
-func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int, byKey map[string]*pending, order *[]*pending) (int, int64, error) {
+func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int, byKey map[string]*pending, order *[]*pending) (int, change.Version, error) {
 	// Read only as many key columns as the widest tracked key has.
 	width := 1
 	for _, t := range l.tables {
@@ -235,12 +238,12 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 	}
 	var (
 		n       int
-		version int64
+		version change.Version
 		buf     []byte
 	)
 	err := eachRow(ctx, q, query, args, 5+width, func(row []any) error {
 		n++
-		version = row[0].(int64)
+		version = change.Version(row[0].(int64))
 		tbl := row[1].(int64)
 		t := l.tables[tbl]
 		if t == nil {
@@ -271,7 +274,7 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 }
 
 // add coalesces one more write into p.
-func (p *pending) add(op change.Op, col int64, hasCol bool, version int64, at float64) {
+func (p *pending) add(op change.Op, col int64, hasCol bool, version change.Version, at float64) {
 	// The latest write time, not the last: a baseline row (see package
 	// replicator) is logged after the app's writes with the time 0.
 	p.last, p.at = version, max(p.at, at)
@@ -310,7 +313,7 @@ func containsID(ids []int64, id int64) bool {
 // one query per table, and turns those that no longer exist into deletes.
 // g, if not nil, counts each row as it is read and stops the read with
 // errOverBudget once the read's byte bounds are passed.
-func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through int64, order []*pending, g *budget) error {
+func (l *Log) fill(ctx context.Context, q sqlx.QueryerContext, since, through change.Version, order []*pending, g *budget) error {
 	need := map[*table]map[string]*pending{}
 	for _, p := range order {
 		if p.op == change.Delete {
@@ -342,7 +345,7 @@ const scanShare = 4
 // scanMin is the fewest changed rows for which a whole-table read is considered.
 const scanMin = 5000
 
-func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, through int64, m map[string]*pending, g *budget) error {
+func fillTable(ctx context.Context, q sqlx.QueryerContext, t *table, since, through change.Version, m map[string]*pending, g *budget) error {
 	query, args := t.valueSQL, []any{t.id, since, through}
 	if len(m) >= scanMin {
 		var n int

@@ -106,7 +106,7 @@ func TestReadSinceAndLimit(t *testing.T) {
 	dbtest.Shell(t, path, sql.String())
 	l := changelog.New(db)
 	var keys []any
-	since := int64(0)
+	since := change.Version(0)
 	for {
 		b, err := l.Read(context.Background(), since, 3)
 		if err != nil {
@@ -143,7 +143,7 @@ func TestReadOpsUntil(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbtest.Shell(t, path, `UPDATE notes SET title = 't2' WHERE id = 'b'; INSERT INTO notes VALUES ('c', 't', 'b', 4); UPDATE notes SET body = 'b2' WHERE id = 'a';`)
-	for since := int64(0); since < 3; since++ {
+	for since := change.Version(0); since < 3; since++ {
 		for limit := 1; limit <= 7; limit++ {
 			b, err := l.Read(ctx, since, limit)
 			if err != nil {

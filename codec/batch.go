@@ -14,7 +14,7 @@ func validOp(o change.Op) bool { return o >= change.Insert && o <= change.Lost }
 type Clock struct {
 	HLC  uint64
 	Site int // index into Batch.Sites
-	Seen uint64
+	Seen change.Version
 }
 
 // Table names a table and the columns that changes in the batch refer to by
@@ -46,13 +46,13 @@ type Change struct {
 
 // Batch is a contiguous range of one node's changelog.
 type Batch struct {
-	Fingerprint [32]byte      // schema fingerprint of the sender
-	Origin      change.SiteID // the node that built the batch
-	First, Last uint64        // the batch covers the sender's versions (First, Last]
+	Fingerprint [32]byte       // schema fingerprint of the sender
+	Origin      change.SiteID  // the node that built the batch
+	First, Last change.Version // the batch covers the sender's versions (First, Last]
 	// Head is the sender's last version when it built the batch, at least
 	// Last, or 0 if the sender does not say. A hub gives it, so that a
 	// device can tell a response built before its last push landed.
-	Head    uint64
+	Head    change.Version
 	Sites   []change.SiteID // the sites clocks refer to
 	Tables  []Table
 	Changes []Change

@@ -18,8 +18,8 @@ type bodyReader struct {
 	reader        // the body, then the changes once the heap is cut out
 	heap   reader // the bytes of TEXT and BLOB values
 	b      *Batch
-	hlc    uint64 // the previous clock's HLC, which the next is a delta from
-	seen   uint64 // the previous clock's Seen, likewise
+	hlc    uint64         // the previous clock's HLC, which the next is a delta from
+	seen   change.Version // the previous clock's Seen, likewise
 }
 
 // decodeBody parses body into b, which has its header fields set already.
@@ -166,7 +166,9 @@ func (r *bodyReader) clock() (Clock, error) {
 	if d, err = r.varint(); err != nil {
 		return Clock{}, fmt.Errorf("seen: %w", err)
 	}
-	r.seen += uint64(d)
+	if r.seen += change.Version(d); r.seen < 0 {
+		return Clock{}, fmt.Errorf("seen: version %d is negative", r.seen)
+	}
 	return Clock{HLC: r.hlc, Site: site, Seen: r.seen}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/deltasync/deltasync/change"
 	"hash/crc32"
+	"math"
 )
 
 // Magic opens every frame.
@@ -53,11 +54,11 @@ type Header struct {
 	Flags       uint8
 	Fingerprint [32]byte
 	Origin      change.SiteID
-	First, Last uint64
-	Head        uint64 // the sender's last version when it built the batch, 0 if not given
-	Changes     uint32 // change count
-	BodyLen     uint32 // uncompressed body length
-	StoredLen   uint32 // bytes of body that follow the header
+	First, Last change.Version
+	Head        change.Version // the sender's last version when it built the batch, 0 if not given
+	Changes     uint32         // change count
+	BodyLen     uint32         // uncompressed body length
+	StoredLen   uint32         // bytes of body that follow the header
 	BodyCRC     uint32
 }
 
@@ -76,9 +77,9 @@ func putHeader(b []byte, h *Header) {
 	b[offFlags] = h.Flags
 	copy(b[offFingerprint:], h.Fingerprint[:])
 	copy(b[offOrigin:], h.Origin[:])
-	binary.BigEndian.PutUint64(b[offFirst:], h.First)
-	binary.BigEndian.PutUint64(b[offLast:], h.Last)
-	binary.BigEndian.PutUint64(b[offHead:], h.Head)
+	binary.BigEndian.PutUint64(b[offFirst:], uint64(h.First))
+	binary.BigEndian.PutUint64(b[offLast:], uint64(h.Last))
+	binary.BigEndian.PutUint64(b[offHead:], uint64(h.Head))
 	binary.BigEndian.PutUint32(b[offChanges:], h.Changes)
 	binary.BigEndian.PutUint32(b[offBodyLen:], h.BodyLen)
 	binary.BigEndian.PutUint32(b[offStoredLen:], h.StoredLen)
@@ -121,9 +122,9 @@ func readHeader(b []byte) Header {
 	h := Header{
 		Version:   b[offVersion],
 		Flags:     b[offFlags],
-		First:     binary.BigEndian.Uint64(b[offFirst:]),
-		Last:      binary.BigEndian.Uint64(b[offLast:]),
-		Head:      binary.BigEndian.Uint64(b[offHead:]),
+		First:     change.Version(binary.BigEndian.Uint64(b[offFirst:])),
+		Last:      change.Version(binary.BigEndian.Uint64(b[offLast:])),
+		Head:      change.Version(binary.BigEndian.Uint64(b[offHead:])),
 		Changes:   binary.BigEndian.Uint32(b[offChanges:]),
 		BodyLen:   binary.BigEndian.Uint32(b[offBodyLen:]),
 		StoredLen: binary.BigEndian.Uint32(b[offStoredLen:]),
@@ -138,6 +139,11 @@ func readHeader(b []byte) Header {
 func (h Header) check() error {
 	if f := h.Flags &^ FlagZstd; f != 0 {
 		return fmt.Errorf("%w: unknown flags 0x%02x", ErrVersion, f)
+	}
+	// A version is an int64, as SQLite stores it: one past that reads as
+	// negative here.
+	if h.First < 0 || h.Last < 0 || h.Head < 0 {
+		return fmt.Errorf("%w: a version past %d", ErrCorrupt, int64(math.MaxInt64))
 	}
 	if h.Last < h.First {
 		return fmt.Errorf("%w: last version %d before first %d", ErrCorrupt, h.Last, h.First)

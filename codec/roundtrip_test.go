@@ -235,8 +235,8 @@ func clockEdgesBatch() *codec.Batch {
 // row and column clocks, and differing only in Seen, which makes a column's
 // clock its own.
 func seenBatch() *codec.Batch {
-	const maxSeen = math.MaxUint64
-	row := func(hlc uint64, site int, seen uint64) codec.Clock {
+	const maxSeen = math.MaxInt64
+	row := func(hlc uint64, site int, seen change.Version) codec.Clock {
 		return codec.Clock{HLC: hlc, Site: site, Seen: seen}
 	}
 	b := &codec.Batch{First: 3, Last: 9, Origin: siteB, Sites: []change.SiteID{siteA, siteB, siteC},
@@ -252,7 +252,7 @@ func seenBatch() *codec.Batch {
 	add(change.Insert, r, []int{0, 1, 2}, r, row(100, 0, 7), row(100, 0, maxSeen))
 	r = row(101, 1, maxSeen)
 	add(change.Update, r, []int{1, 2}, r, row(99, 2, 0))
-	add(change.Delete, row(102, 2, 1<<63), nil)
+	add(change.Delete, row(102, 2, 1<<62), nil)
 	r = row(50, 0, 42)
 	add(change.Lost, r, []int{0, 2}, row(40, 0, 41), r)
 	r = row(maxSeen, 1, maxSeen-1)
@@ -297,7 +297,7 @@ func TestSeenCost(t *testing.T) {
 		}
 		return int(h.BodyLen)
 	}
-	withSeen := func(seen func(i, j int) uint64) *codec.Batch {
+	withSeen := func(seen func(i, j int) change.Version) *codec.Batch {
 		b := newWorkload(4, 200).batch
 		for i := range b.Changes {
 			c := &b.Changes[i]
@@ -308,16 +308,18 @@ func TestSeenCost(t *testing.T) {
 		}
 		return b
 	}
-	zero := bodyLen(withSeen(func(int, int) uint64 { return 0 }))
+	zero := bodyLen(withSeen(func(int, int) change.Version { return 0 }))
 	// Equal Seens: only the first clock's delta is more than a zero byte.
-	if got := bodyLen(withSeen(func(int, int) uint64 { return 60 })); got != zero {
+	if got := bodyLen(withSeen(func(int, int) change.Version { return 60 })); got != zero {
 		t.Errorf("Seens all 60: body of %d bytes, want %d as with Seens all 0", got, zero)
 	}
-	if got := bodyLen(withSeen(func(int, int) uint64 { return math.MaxUint64 })); got != zero {
-		t.Errorf("Seens all max: body of %d bytes, want %d as with Seens all 0", got, zero)
+	// Seens all the largest version: only the first delta, from 0, is
+	// longer, by the 9 bytes more of a varint of 2^63-1.
+	if got := bodyLen(withSeen(func(int, int) change.Version { return math.MaxInt64 })); got != zero+9 {
+		t.Errorf("Seens all max: body of %d bytes, want %d (%d as with Seens all 0, and 9 for the first delta)", got, zero+9, zero)
 	}
 	// A column Seen of its own: every column carries a whole clock.
-	own := withSeen(func(i, j int) uint64 { return uint64(j + 1) })
+	own := withSeen(func(i, j int) change.Version { return change.Version(j + 1) })
 	cols := 0
 	for _, c := range own.Changes {
 		cols += len(c.Columns)

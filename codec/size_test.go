@@ -121,7 +121,7 @@ func (g *gen) row() []any {
 func newWorkload(seed uint64, n int) *workload {
 	g := newGen(seed)
 	w := &workload{batch: &codec.Batch{
-		Origin: siteA, First: 1000, Last: uint64(1000 + n), Sites: []change.SiteID{siteA},
+		Origin: siteA, First: 1000, Last: change.Version(1000 + n), Sites: []change.SiteID{siteA},
 		Tables: []codec.Table{{Name: "notes", Columns: notesColumns}},
 	}}
 	w.json = jsonBatch{Origin: hex.EncodeToString(siteA[:]), First: 1000, Last: uint64(1000 + n)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"net/http"
 	"sync"
 	"time"
@@ -179,7 +180,7 @@ func (s *Syncer) push(ctx context.Context, st *Stats, maxBytes int64) error {
 
 // send pushes one batch and returns the hub version that acknowledged it.
 // A batch of one row the hub refuses as too large is held back instead.
-func (s *Syncer) send(ctx context.Context, st *Stats, o replicator.OutBatch) (uint64, error) {
+func (s *Syncer) send(ctx context.Context, st *Stats, o replicator.OutBatch) (change.Version, error) {
 	if o.N == 0 {
 		return 0, nil
 	}
@@ -247,7 +248,7 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 		defer close(next)
 		for from := cur.Pulled; ; wait = 0 {
 			b, n, body, err := s.fetch(ctx, from, wait)
-			if err == nil && int64(b.Last) <= from {
+			if err == nil && b.Last <= from {
 				return // nothing newer
 			}
 			in := incoming{b, n, int64(body) >= s.Node.MaxBatchBytes()/2, err, make(chan struct{})}
@@ -262,7 +263,7 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 			if in.large && !waitFor(ctx, in.merged) {
 				return
 			}
-			from = int64(b.Last)
+			from = b.Last
 		}
 	}()
 	for in := range next {
@@ -292,8 +293,8 @@ func waitFor(ctx context.Context, c <-chan struct{}) bool {
 
 // fetch pulls and decodes the hub's next batch after version since, and
 // returns the sizes of its frame and of its body.
-func (s *Syncer) fetch(ctx context.Context, since int64, wait time.Duration) (*codec.Batch, int, int, error) {
-	frame, err := s.Hub.Pull(ctx, s.Name, hub.PullRequest{Since: uint64(since), Limit: s.Node.MaxBatchRows(), Wait: wait, Site: s.Node.Site()})
+func (s *Syncer) fetch(ctx context.Context, since change.Version, wait time.Duration) (*codec.Batch, int, int, error) {
+	frame, err := s.Hub.Pull(ctx, s.Name, hub.PullRequest{Since: since, Limit: s.Node.MaxBatchRows(), Wait: wait, Site: s.Node.Site()})
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("pull after hub version %d: %w", since, err)
 	}

@@ -14,7 +14,7 @@ var ErrNoSchema = errors.New("the hub does not know this database")
 
 // PullRequest asks for a hub's changes after a version.
 type PullRequest struct {
-	Since uint64
+	Since change.Version
 	Limit int
 	Wait  time.Duration
 	Site  change.SiteID // the asking device: its own changes are left out
@@ -22,5 +22,5 @@ type PullRequest struct {
 
 // PushResult is the hub's acknowledgement of a push.
 type PushResult struct {
-	Version uint64 `json:"version"` // the hub's last version after the merge
+	Version change.Version `json:"version"` // the hub's last version after the merge
 }

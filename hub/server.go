@@ -446,9 +446,11 @@ func (s *Server) pullRequest(q url.Values) (PullRequest, error) {
 	get := q.Get
 	var err error
 	if v := get("since"); v != "" {
-		if req.Since, err = strconv.ParseUint(v, 10, 64); err != nil || req.Since > math.MaxInt64 {
+		since, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || since > math.MaxInt64 {
 			return req, badRequest("since must be a version number from 0 to %d", int64(math.MaxInt64))
 		}
+		req.Since = change.Version(since)
 	}
 	if v := get("limit"); v != "" {
 		if req.Limit, err = strconv.Atoi(v); err != nil || req.Limit < 0 {
@@ -518,7 +520,7 @@ func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request, allow func
 	for _, rep := range s.Store.Open() {
 		if allow(rep.Name) {
 			if v, err := rep.Node.Log().LastVersion(r.Context()); err == nil {
-				versions[rep.Name] = v
+				versions[rep.Name] = int64(v)
 			}
 		}
 		rep.Release()

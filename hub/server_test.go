@@ -167,7 +167,7 @@ func createDB(t *testing.T, c *hub.Client, db, ddl string) *replicator.SchemaDoc
 // frame encodes one batch of changes to table t of doc, written by origin.
 func frame(t *testing.T, doc *replicator.SchemaDoc, origin change.SiteID, table string, cols []string, changes ...codec.Change) []byte {
 	t.Helper()
-	b := &codec.Batch{Origin: origin, First: 0, Last: uint64(len(changes)), Sites: []change.SiteID{origin},
+	b := &codec.Batch{Origin: origin, First: 0, Last: change.Version(len(changes)), Sites: []change.SiteID{origin},
 		Tables: []codec.Table{{Name: table, Columns: cols}}, Changes: changes}
 	fp, err := hex.DecodeString(doc.Fingerprint)
 	if err != nil {

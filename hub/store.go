@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -401,7 +402,7 @@ func (r *Replica) PushAs(ctx context.Context, frame []byte, admit replicator.Adm
 	if res.Changes > 0 {
 		r.store.changes.signal(r.Name)
 	}
-	return PushResult{Version: uint64(res.Version)}, nil
+	return PushResult{Version: res.Version}, nil
 }
 
 // Pull returns the changes of database name after req.Since, waiting up to
@@ -419,7 +420,7 @@ func (s *Store) Pull(ctx context.Context, name string, req PullRequest) ([]byte,
 // resized to the frame, for the caller to release once it has written it.
 // A long-poll holds no share while it waits.
 func (s *Store) pull(ctx context.Context, name string, req PullRequest, get func(context.Context, string) (*Replica, error), b *budget) ([]byte, *share, error) {
-	p := &longPoll{req: req, deadline: time.Now().Add(req.Wait), served: int64(req.Since)}
+	p := &longPoll{req: req, deadline: time.Now().Add(req.Wait), served: req.Since}
 	for {
 		// Watched before the read, so that a merge after it ends the wait.
 		changed := s.changes.watch(name)
@@ -457,8 +458,8 @@ func readOnce(ctx context.Context, name string, p *longPoll, get func(context.Co
 type longPoll struct {
 	req      PullRequest
 	deadline time.Time
-	served   int64  // the version up to which there is nothing for the asker
-	empty    []byte // the frame that says so
+	served   change.Version // the version up to which there is nothing for the asker
+	empty    []byte         // the frame that says so
 }
 
 // read reads the replica once for p; done says that p has its answer. A
@@ -472,7 +473,7 @@ func (p *longPoll) read(ctx context.Context, r *Replica) (frame []byte, done boo
 	}
 	over := !time.Now().Before(p.deadline)
 	if p.served < last {
-		frame, through, n, err := r.Node.Serve(ctx, int64(p.req.Since), p.req.Limit, p.req.Site)
+		frame, through, n, err := r.Node.Serve(ctx, p.req.Since, p.req.Limit, p.req.Site)
 		if err != nil || n > 0 || through < last || over {
 			return frame, true, err // through < last: the limit stopped the read
 		}
@@ -484,7 +485,7 @@ func (p *longPoll) read(ctx context.Context, r *Replica) (frame []byte, done boo
 	case p.empty != nil:
 		return p.empty, true, nil
 	}
-	frame, _, _, err = r.Node.Serve(ctx, int64(p.req.Since), p.req.Limit, p.req.Site)
+	frame, _, _, err = r.Node.Serve(ctx, p.req.Since, p.req.Limit, p.req.Site)
 	return frame, true, err
 }
 

@@ -129,7 +129,7 @@ func TestLongPollsHoldNoReplica(t *testing.T) {
 		got := make(chan result, 1)
 		polls[name] = got
 		go func() {
-			f, err := local.Pull(pollCtx, name, hub.PullRequest{Since: uint64(cur.Pulled), Wait: time.Minute})
+			f, err := local.Pull(pollCtx, name, hub.PullRequest{Since: cur.Pulled, Wait: time.Minute})
 			got <- result{f, err}
 		}()
 		for deadline := time.Now().Add(10 * time.Second); local.Store.Waiting(name) == 0; time.Sleep(time.Millisecond) {

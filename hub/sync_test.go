@@ -184,7 +184,7 @@ func TestLongPollIgnoresOwnPush(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		f, err := local.Pull(ctx, "notes", hub.PullRequest{Since: uint64(cur.Pulled), Limit: 100, Wait: time.Minute, Site: a.Node.Site()})
+		f, err := local.Pull(ctx, "notes", hub.PullRequest{Since: cur.Pulled, Limit: 100, Wait: time.Minute, Site: a.Node.Site()})
 		got <- result{f, err}
 	}()
 	// The long-poll must be waiting when a's push lands, so that the push

@@ -19,8 +19,8 @@ import (
 // no merged clock and no pulled cursor comes between a write and its absorb
 // that would not have come between them anyway. It sends the first batch
 // of a large backlog without waiting for the whole backlog to get clocks.
-func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, tracked map[string]changelog.Tracked, until int64) error {
-	var clocked int64
+func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, tracked map[string]changelog.Tracked, until change.Version) error {
+	var clocked change.Version
 	if err := changelog.ReadState(ctx, tx, changelog.StateClocked, &clocked); err != nil {
 		return fmt.Errorf("read clocked version: %w", err)
 	}
@@ -37,7 +37,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	if err != nil {
 		return err
 	}
-	st := Stamp{Seen: uint64(cur.Pulled)}
+	st := Stamp{Seen: cur.Pulled}
 	for _, c := range b.Changes {
 		t, ok := tracked[c.Table]
 		if !ok {

@@ -86,8 +86,8 @@ func (p Pending) has(id int64) bool {
 // Incoming is the change being merged, its clocks resolved to sites.
 type Incoming struct {
 	Op    change.Op
-	Clock Clock  // the row's clock; on a notice, the lost write's
-	Seen  uint64 // its Seen; on a notice, the kind's number (see kinds)
+	Clock Clock          // the row's clock; on a notice, the lost write's
+	Seen  change.Version // its Seen; on a notice, the kind's number (see kinds)
 	Cols  []ColumnWrite
 }
 
@@ -96,7 +96,7 @@ type ColumnWrite struct {
 	ID    int64 // the column's id
 	Key   bool  // the column is part of the key, whose value never changes
 	Clock Clock
-	Seen  uint64
+	Seen  change.Version
 }
 
 // Write is what a verdict writes to the row.
@@ -489,10 +489,10 @@ func (d *decision) notice() {
 // kinds numbers the kinds in a loss notice (codec: the Seen of its row clock).
 var kinds = []string{1: KindUpdate, 2: KindInsert, 3: KindDelete, 4: KindDeleted}
 
-func kindNumber(kind string) uint64 {
+func kindNumber(kind string) change.Version {
 	for i, k := range kinds {
 		if k == kind {
-			return uint64(i)
+			return change.Version(i)
 		}
 	}
 	return 0
@@ -500,7 +500,7 @@ func kindNumber(kind string) uint64 {
 
 // noticeKind is the kind a notice names, or the one its shape suggests.
 func noticeKind(in Incoming) string {
-	if in.Seen > 0 && in.Seen < uint64(len(kinds)) {
+	if in.Seen > 0 && in.Seen < change.Version(len(kinds)) {
 		return kinds[in.Seen]
 	}
 	if len(in.Cols) == 0 {
@@ -518,7 +518,7 @@ func noticeKind(in Incoming) string {
 // pushed, the hub compared already and tells it about, see notice), and
 // the hub's value arrived there (seen, in a hub's batch) after the version
 // the device had pulled when it wrote.
-func (d *decision) concurrent(id int64, in Clock, seen uint64) bool {
+func (d *decision) concurrent(id int64, in Clock, seen change.Version) bool {
 	lc, ok := d.c.column(id) // of id 0, the register's
 	if !ok {
 		return false
@@ -536,7 +536,7 @@ func (d *decision) concurrent(id int64, in Clock, seen uint64) bool {
 // made after it had pulled the hub's value (arrived, the version the value
 // arrived at on the hub, is at most what the write had seen), which
 // follows the served value. stale: see overOwn.
-func (d *decision) hubStands(id int64, lc Clock, arrived uint64) (stands, stale bool) {
+func (d *decision) hubStands(id int64, lc Clock, arrived change.Version) (stands, stale bool) {
 	if lc.Site != d.by.Self {
 		return true, false
 	}

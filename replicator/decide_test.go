@@ -40,8 +40,8 @@ func at(hlc uint64, site change.SiteID) replicator.Clock {
 
 // arrived is the stamp of a value that arrived on the hub at version v;
 // seen, of a device's own write made when it had pulled up to v.
-func arrived(v uint64) replicator.Stamp { return replicator.Stamp{Arrived: v} }
-func seen(v uint64) replicator.Stamp    { return replicator.Stamp{Seen: v} }
+func arrived(v change.Version) replicator.Stamp { return replicator.Stamp{Arrived: v} }
+func seen(v change.Version) replicator.Stamp    { return replicator.Stamp{Seen: v} }
 
 // live is a row this node has, whose register (and every column) has clock c.
 func live(c replicator.Clock, st replicator.Stamp) replicator.Local {
@@ -79,30 +79,30 @@ func unpushed(l replicator.Local, whole bool, cols ...int64) replicator.Local {
 
 // insertRow is an insert of the whole row, every column written at c by a
 // writer that had seen version seen.
-func insertRow(c replicator.Clock, seen uint64) replicator.Incoming {
+func insertRow(c replicator.Clock, seen change.Version) replicator.Incoming {
 	in := updateRow(c, seen)
 	in.Op = change.Insert
 	return in
 }
 
 // updateRow is an update of every column, as lww-row sends one.
-func updateRow(c replicator.Clock, seen uint64) replicator.Incoming {
+func updateRow(c replicator.Clock, seen change.Version) replicator.Incoming {
 	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{
 		{ID: colID, Key: true, Clock: c, Seen: seen}, {ID: colA, Clock: c, Seen: seen}, {ID: colB, Clock: c, Seen: seen}}}
 }
 
 // updateCol is an update of column col.
-func updateCol(col int64, c replicator.Clock, seen uint64) replicator.Incoming {
+func updateCol(col int64, c replicator.Clock, seen change.Version) replicator.Incoming {
 	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{{ID: col, Clock: c, Seen: seen}}}
 }
 
-func deleteRow(c replicator.Clock, seen uint64) replicator.Incoming {
+func deleteRow(c replicator.Clock, seen change.Version) replicator.Incoming {
 	return replicator.Incoming{Op: change.Delete, Clock: c, Seen: seen}
 }
 
 // noticeOf is a loss notice of kind (its number) for the write at c of
 // cols (none: the row's existence).
-func noticeOf(kind uint64, c replicator.Clock, cols ...int64) replicator.Incoming {
+func noticeOf(kind change.Version, c replicator.Clock, cols ...int64) replicator.Incoming {
 	in := replicator.Incoming{Op: change.Lost, Clock: c, Seen: kind}
 	for _, col := range cols {
 		in.Cols = append(in.Cols, replicator.ColumnWrite{ID: col, Clock: c})

@@ -80,13 +80,13 @@ type merge struct {
 	role    Role
 	clocked map[int64]bool // tables that have clocks, for RoleDevice
 	origin  change.SiteID
-	arrived uint64        // on the hub: the version at which this batch arrives
-	pending pendingWrites // on a device: its writes not yet pushed, once read
+	arrived change.Version // on the hub: the version at which this batch arrives
+	pending pendingWrites  // on a device: its writes not yet pushed, once read
 	// ackedAfter: the hub built this response (at its head) before this
 	// device's last acknowledged push landed, at version ackedAfter. It
 	// shows the hub as it was then, and the hub never serves a device its
 	// own writes again, so it must not override one of them (Verdict.Stale).
-	ackedAfter int64
+	ackedAfter change.Version
 	events     []int64       // conflicts recorded
 	kbuf       []byte        // a cache key, to look pending writes up without allocating
 	cols       []ColumnWrite // the columns of the change being decided

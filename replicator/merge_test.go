@@ -92,7 +92,7 @@ func TestMergeIdempotent(t *testing.T) {
 	d := newDevice(t, hubs[0].new(t), notes)
 	ctx := context.Background()
 	frame := encode(t, d.s.Node, insertBatch("notes", "title", uint64(time.Now().UnixMilli())<<16), true)
-	var versions []int64
+	var versions []change.Version
 	for i := 0; i < 3; i++ {
 		res, err := d.s.Node.Merge(ctx, frame, replicator.RoleHub)
 		if err != nil {

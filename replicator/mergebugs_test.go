@@ -24,6 +24,7 @@ package replicator_test
 import (
 	"context"
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"slices"
 	"strings"
 	"testing"
@@ -152,10 +153,10 @@ func TestInsertCollisionCoalescedUpdate(t *testing.T) {
 // later, in answer to another pull: a late, older response.
 type replayHub struct {
 	device.Hub
-	drop  bool     // lose the next pull response, keeping it
-	kept  []byte   // the response lost
-	late  bool     // answer the next pull with the response kept
-	since []uint64 // the cursor of each pull request
+	drop  bool             // lose the next pull response, keeping it
+	kept  []byte           // the response lost
+	late  bool             // answer the next pull with the response kept
+	since []change.Version // the cursor of each pull request
 }
 
 func (h *replayHub) Pull(ctx context.Context, db string, req hub.PullRequest) ([]byte, error) {

@@ -216,7 +216,7 @@ func (n *Node) Baseline(ctx context.Context) (int64, error) {
 // Outgoing absorbs local writes and returns the next batch of local changes
 // after version since, encoded, and the version it reaches. A row larger
 // than MaxRowBytes is left out and held back (see HeldRows).
-func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, error) {
+func (n *Node) Outgoing(ctx context.Context, since change.Version) ([]byte, change.Version, int, error) {
 	o, err := n.NextBatch(ctx, since, n.MaxBatchBytes())
 	return o.Frame, o.Through, o.N, err
 }
@@ -224,10 +224,10 @@ func (n *Node) Outgoing(ctx context.Context, since int64) ([]byte, int64, int, e
 // OutBatch is one batch a push sends.
 type OutBatch struct {
 	Frame         []byte
-	From, Through int64 // the versions it covers: (From, Through]
-	N             int   // changes in the frame
-	Bytes         int64 // what its changes count toward the byte bound
-	More          bool  // a bound cut the batch: more local changes follow
+	From, Through change.Version // the versions it covers: (From, Through]
+	N             int            // changes in the frame
+	Bytes         int64          // what its changes count toward the byte bound
+	More          bool           // a bound cut the batch: more local changes follow
 	// only, for a batch of one change: that row, to hold back if the hub
 	// finds it too large (HoldBack).
 	only *heldRow
@@ -235,11 +235,11 @@ type OutBatch struct {
 
 // NextBatch is Outgoing with a byte bound of its own, and all it knows of
 // the batch.
-func (n *Node) NextBatch(ctx context.Context, since, maxBytes int64) (OutBatch, error) {
+func (n *Node) NextBatch(ctx context.Context, since change.Version, maxBytes int64) (OutBatch, error) {
 	return n.outgoing(ctx, since, maxBytes)
 }
 
-func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (OutBatch, error) {
+func (n *Node) outgoing(ctx context.Context, since change.Version, maxBytes int64) (OutBatch, error) {
 	out := OutBatch{From: since}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -308,7 +308,7 @@ func (n *Node) outgoing(ctx context.Context, since, maxBytes int64) (OutBatch, e
 // Serve returns an encoded batch of every change after version since (local
 // or merged), leaving out what the asking site already has. The hub serves
 // pulls with it.
-func (n *Node) Serve(ctx context.Context, since int64, limit int, asker change.SiteID) ([]byte, int64, int, error) {
+func (n *Node) Serve(ctx context.Context, since change.Version, limit int, asker change.SiteID) ([]byte, change.Version, int, error) {
 	conn, err := n.DB.Connx(ctx)
 	if err != nil {
 		return nil, 0, 0, err
@@ -352,16 +352,16 @@ func (n *Node) Serve(ctx context.Context, since int64, limit int, asker change.S
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	bd.b.Head = uint64(max(head, b.Through))
+	bd.b.Head = max(head, b.Through)
 	frame, err := n.enc.Encode(nil, bd.b)
 	return frame, b.Through, len(bd.b.Changes), err
 }
 
 // MergeResult says what a merge did.
 type MergeResult struct {
-	Changes   int   // changes in the batch
-	Conflicts int   // conflicts the merge recorded
-	Version   int64 // this node's last version after the merge
+	Changes   int            // changes in the batch
+	Conflicts int            // conflicts the merge recorded
+	Version   change.Version // this node's last version after the merge
 }
 
 // Merge decodes frame and merges it in one transaction, as role. A device
@@ -451,13 +451,13 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 	if err != nil {
 		return nil, err
 	}
-	var acked int64
+	var acked change.Version
 	if role == RoleDevice {
 		cur, err := changelog.ReadCursors(ctx, tx, changelog.Hub)
 		if err != nil {
 			return nil, err
 		}
-		if int64(b.First) != cur.Pulled {
+		if b.First != cur.Pulled {
 			return nil, fmt.Errorf("%w: it covers versions %d-%d, this node has pulled up to %d", ErrStale, b.First+1, b.Last, cur.Pulled)
 		}
 		acked = cur.Acked
@@ -482,7 +482,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, role: role,
 		origin: b.Origin, prepares: &n.prepares}
 	defer m.close()
-	if b.Head != 0 && int64(b.Head) < acked {
+	if b.Head != 0 && b.Head < acked {
 		m.ackedAfter = acked
 	}
 	if role == RoleDevice && len(b.Changes) > 0 {
@@ -498,7 +498,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 		if err != nil {
 			return nil, err
 		}
-		m.arrived = uint64(last) + 1
+		m.arrived = last + 1
 	}
 	if err := m.apply(); err != nil {
 		return nil, err
@@ -509,7 +509,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 	if role != RoleDevice {
 		return m.events, nil
 	}
-	return m.events, changelog.SetPulled(ctx, tx, changelog.Hub, int64(b.Last))
+	return m.events, changelog.SetPulled(ctx, tx, changelog.Hub, b.Last)
 }
 
 // Header parses and checks only the fixed header of a frame.

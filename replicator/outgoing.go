@@ -23,10 +23,10 @@ type builder struct {
 	clockSlab []codec.Clock
 }
 
-func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, origin change.SiteID, first, last int64) *builder {
+func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, origin change.SiteID, first, last change.Version) *builder {
 	return &builder{
 		s: s, tracked: tracked,
-		b:      &codec.Batch{Fingerprint: fp, Origin: origin, First: uint64(first), Last: uint64(last)},
+		b:      &codec.Batch{Fingerprint: fp, Origin: origin, First: first, Last: last},
 		tables: map[string]int{}, sites: map[change.SiteID]int{},
 	}
 }
@@ -189,7 +189,7 @@ func (bd *builder) clocks(n int) []codec.Clock {
 // seen is what a batch says about where a value stands in the hub's order:
 // a device's push, the hub version the device had pulled when it wrote; a
 // hub's batch, the hub version at which the value arrived there.
-func (bd *builder) seen(st Stamp) uint64 {
+func (bd *builder) seen(st Stamp) change.Version {
 	if !bd.mine {
 		return st.Arrived
 	}
@@ -210,7 +210,7 @@ func (bd *builder) table(t changelog.Tracked) int {
 	return len(bd.b.Tables) - 1
 }
 
-func (bd *builder) clock(c Clock, seen uint64) codec.Clock {
+func (bd *builder) clock(c Clock, seen change.Version) codec.Clock {
 	i, ok := bd.sites[c.Site]
 	if !ok {
 		bd.b.Sites = append(bd.b.Sites, c.Site)

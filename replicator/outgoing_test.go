@@ -89,7 +89,7 @@ type clockOf struct {
 	op   change.Op
 	hlc  uint64
 	site change.SiteID
-	seen uint64
+	seen change.Version
 }
 
 // clocksByColumn records, by "key/column", the clock of each column frame

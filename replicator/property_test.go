@@ -41,12 +41,12 @@ type network struct {
 type faultyHub struct {
 	device.Hub
 	net     *network
-	version func() int64
-	landed  func(before int64)
+	version func() change.Version
+	landed  func(before change.Version)
 }
 
 func (f *faultyHub) push(ctx context.Context, db string, frame []byte) (hub.PushResult, error) {
-	var before int64
+	var before change.Version
 	if f.version != nil {
 		before = f.version()
 	}
@@ -166,7 +166,7 @@ func convergence(t *testing.T, h device.Hub, st *hub.Store, seed uint64, p chang
 	rng := rand.New(rand.NewPCG(seed, 1))
 	net := &network{rng: rng, stale: map[string][][]byte{}}
 	o := &oracle{t: t, seed: seed, policy: p}
-	hubVersion := func() int64 {
+	hubVersion := func() change.Version {
 		r, err := st.Get(ctx, "app")
 		if err != nil {
 			return 0 // no schema yet: nothing to push either
@@ -181,7 +181,7 @@ func convergence(t *testing.T, h device.Hub, st *hub.Store, seed uint64, p chang
 	for i := 0; i < 3; i++ {
 		d := &propDevice{n: i}
 		link := &faultyHub{Hub: h, net: net, version: hubVersion}
-		link.landed = func(before int64) {
+		link.landed = func(before change.Version) {
 			// What the device wrote before this push is on the hub from
 			// version before+1: a device that has pulled that far has seen it.
 			for _, w := range d.unlanded {
@@ -268,10 +268,10 @@ type write struct {
 	table   string
 	key     string // rowKey
 	col     string
-	val     any   // a column's value
-	dead    bool  // the existence register: the row was deleted
-	seen    int64 // the writer's pulled cursor when it wrote
-	arrived int64 // the hub version from which the hub held it; 0: never
+	val     any            // a column's value
+	dead    bool           // the existence register: the row was deleted
+	seen    change.Version // the writer's pulled cursor when it wrote
+	arrived change.Version // the hub version from which the hub held it; 0: never
 }
 
 func (w write) String() string {
@@ -330,7 +330,7 @@ func (o *oracle) dump() {
 
 // pulled is how far into the hub's history the device has merged: a write
 // it makes now has seen every write the hub held by then.
-func (o *oracle) pulled(d *propDevice) int64 {
+func (o *oracle) pulled(d *propDevice) change.Version {
 	c, err := changelog.ReadCursors(context.Background(), d.db, changelog.Hub)
 	if err != nil {
 		o.t.Fatal(err)
@@ -338,7 +338,7 @@ func (o *oracle) pulled(d *propDevice) int64 {
 	return c.Pulled
 }
 
-func (o *oracle) add(d *propDevice, seen int64, w write) {
+func (o *oracle) add(d *propDevice, seen change.Version, w write) {
 	w.idx, w.dev, w.seen = len(o.writes), d.n, seen
 	d.unlanded = append(d.unlanded, w.idx)
 	o.trace = append(o.trace, w.idx)
@@ -738,7 +738,7 @@ func mergeCommutes(t *testing.T, p changelog.Policy) {
 	}
 }
 
-func mustCursor(t *testing.T, d *testDevice) int64 {
+func mustCursor(t *testing.T, d *testDevice) change.Version {
 	t.Helper()
 	c, err := changelog.ReadCursors(context.Background(), d.db, "test")
 	if err != nil {

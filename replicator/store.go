@@ -30,7 +30,7 @@ type RowClocks struct {
 // migration): Seen, on a device, is the hub version the device had pulled
 // when it wrote; Arrived, on the hub, the hub version at which the value
 // arrived. Zero is unknown, stored as NULL.
-type Stamp struct{ Seen, Arrived uint64 }
+type Stamp struct{ Seen, Arrived change.Version }
 
 // stamp returns the stamp of a column's clock, which is the row's when the
 // column has no clock of its own.
@@ -177,7 +177,7 @@ func (c *clockRow) dest() []any {
 }
 
 func (c *clockRow) addTo(s *store, r *RowClocks) error {
-	return s.addClock(r, c.col, uint64(c.hlc), c.site, c.dead, Stamp{uint64(c.seen), uint64(c.arrived)})
+	return s.addClock(r, c.col, uint64(c.hlc), c.site, c.dead, Stamp{change.Version(c.seen), change.Version(c.arrived)})
 }
 
 func (s *store) addClock(r *RowClocks, col int64, hlc uint64, site int64, dead bool, st Stamp) error {

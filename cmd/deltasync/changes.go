@@ -18,7 +18,7 @@ import (
 type ChangesCommand struct{ m *Main }
 
 type jsonChange struct {
-	Version int64            `json:"version"`
+	Version change.Version   `json:"version"`
 	Table   string           `json:"table"`
 	Op      string           `json:"op"`
 	Key     []map[string]any `json:"key"`
@@ -44,7 +44,7 @@ func (c *ChangesCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	b, err := changelog.New(db).Read(ctx, *since, *limit)
+	b, err := changelog.New(db).Read(ctx, change.Version(*since), *limit)
 	if err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}
@@ -82,9 +82,9 @@ func formatChange(ch changelog.Change) string {
 
 func (c *ChangesCommand) printJSON(b *changelog.Batch) error {
 	out := struct {
-		Since   int64        `json:"since"`
-		Through int64        `json:"through"`
-		Changes []jsonChange `json:"changes"`
+		Since   change.Version `json:"since"`
+		Through change.Version `json:"through"`
+		Changes []jsonChange   `json:"changes"`
 	}{Since: b.Since, Through: b.Through, Changes: []jsonChange{}}
 	for _, ch := range b.Changes {
 		jc := jsonChange{Version: ch.Version, Table: ch.Table, Op: ch.Op.String(),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/deltasync/deltasync/change"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ type status struct {
 	SiteID         string                         `json:"site_id"`
 	TrackedTables  []string                       `json:"tracked_tables"`
 	PendingChanges int64                          `json:"pending_changes"`
-	LastVersion    int64                          `json:"last_version"`
+	LastVersion    change.Version                 `json:"last_version"`
 	Conflicts      int64                          `json:"unresolved_conflicts"`
 	LastSyncError  string                         `json:"last_sync_error,omitempty"`
 	LastSyncErrAt  string                         `json:"last_sync_error_at,omitempty"`

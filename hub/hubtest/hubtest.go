@@ -3,6 +3,7 @@ package hubtest
 import (
 	"context"
 	"errors"
+	"github.com/deltasync/deltasync/change"
 	"testing"
 	"time"
 
@@ -74,7 +75,7 @@ func join(t *testing.T, h device.Hub, d *testDevice) {
 }
 
 // push pushes frame and returns the hub's version after it.
-func push(t *testing.T, h device.Hub, frame []byte) uint64 {
+func push(t *testing.T, h device.Hub, frame []byte) change.Version {
 	t.Helper()
 	res, err := h.Push(context.Background(), db, frame)
 	if err != nil {
@@ -85,7 +86,7 @@ func push(t *testing.T, h device.Hub, frame []byte) uint64 {
 
 // pushed joins d and pushes every change d has; it returns the hub's
 // version and d's version that the push reached.
-func pushed(t *testing.T, h device.Hub, d *testDevice) (version uint64, through int64) {
+func pushed(t *testing.T, h device.Hub, d *testDevice) (version, through change.Version) {
 	t.Helper()
 	join(t, h, d)
 	frame, through := d.frame(t, 0)

@@ -2,6 +2,7 @@ package hubtest
 
 import (
 	"context"
+	"github.com/deltasync/deltasync/change"
 	"slices"
 	"testing"
 	"time"
@@ -61,15 +62,15 @@ func pullLimit(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	join(t, h, a)
 	var frames [][]byte
-	var versions []uint64
-	var through int64
+	var versions []change.Version
+	var through change.Version
 	for _, prefix := range []string{"a", "b", "c"} {
 		a.insert(t, prefix, 2)
 		var frame []byte
 		frame, through = a.frame(t, through)
 		frames, versions = append(frames, frame), append(versions, push(t, h, frame))
 	}
-	var since uint64
+	var since change.Version
 	for i, frame := range frames {
 		got := pull(t, h, hub.PullRequest{Since: since, Limit: 1})
 		if got.First != since || got.Last != versions[i] {

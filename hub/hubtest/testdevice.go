@@ -96,7 +96,7 @@ func (d *testDevice) insert(t *testing.T, prefix string, n int) {
 
 // frame is the device's next push: its changes after version since, and
 // the version the frame reaches.
-func (d *testDevice) frame(t *testing.T, since int64) ([]byte, int64) {
+func (d *testDevice) frame(t *testing.T, since change.Version) ([]byte, change.Version) {
 	t.Helper()
 	frame, through, n, err := d.node.Outgoing(context.Background(), since)
 	if err != nil {

@@ -265,7 +265,7 @@ func (c *corpusRun) run(t *testing.T) {
 	log := changelog.New(c.db)
 	first := c.snapshot(t)
 	before := first
-	var since int64
+	var since change.Version
 	for i, stmts := range phases {
 		// Phase 1 loads data as an import would, with foreign keys off (as
 		// load.sh does: sakila's store and staff refer to each other); phase
@@ -1267,7 +1267,7 @@ type captureStats struct {
 // checkCapture compares the changelog with the difference of the snapshots:
 // every row that differs has exactly one change with the right op and the
 // row's values, and every other change is a legitimate result of coalescing.
-func (c *corpusRun) checkCapture(t *testing.T, phase string, before, after snapshot, b *changelog.Batch, since int64, start time.Time) captureStats {
+func (c *corpusRun) checkCapture(t *testing.T, phase string, before, after snapshot, b *changelog.Batch, since change.Version, start time.Time) captureStats {
 	t.Helper()
 	st := captureStats{inserted: map[string]int{}, updated: map[string]int{}, deleted: map[string]int{}}
 	errs := 0
@@ -1285,7 +1285,7 @@ func (c *corpusRun) checkCapture(t *testing.T, phase string, before, after snaps
 	if b.Since != since {
 		fail("batch since: got %d, want %d", b.Since, since)
 	}
-	var last int64
+	var last change.Version
 	if err := c.db.Get(&last, `SELECT coalesce(max(version), 0) FROM _sync_changelog`); err != nil {
 		t.Fatal(err)
 	}
@@ -1423,7 +1423,7 @@ func (c *corpusRun) readPages(t *testing.T, log *changelog.Log, limit int) []*ch
 		t.Fatal(err)
 	}
 	var out []*changelog.Batch
-	for since := int64(0); since < last; {
+	for since := change.Version(0); since < last; {
 		b, err := log.Read(ctx, since, limit)
 		if err != nil {
 			t.Fatalf("%s: read changelog since %d, limit %d: %v", c.where(), since, limit, err)
@@ -1865,7 +1865,7 @@ func readOneByOne(t *testing.T, log *changelog.Log) []string {
 		t.Fatal(err)
 	}
 	var got []string
-	for since := int64(0); since < last; {
+	for since := change.Version(0); since < last; {
 		b, err := log.Read(ctx, since, 1)
 		if err != nil {
 			t.Fatalf("read since %d, limit 1: %v", since, err)
