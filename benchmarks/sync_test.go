@@ -354,7 +354,7 @@ func jsonOfFrames(tb testing.TB, dec *codec.Decoder, frames [][]byte, db *sqlx.D
 			}
 			t := bt.Tables[c.Table]
 			id := c.Key[0]
-			jc := syncJSONChange{Table: t.Name, Op: c.Op.String(), HLC: clock.HLC, Site: hex.EncodeToString(bt.Sites[clock.Site][:])}
+			jc := syncJSONChange{Table: t.Name, Op: c.Op.String(), HLC: uint64(clock.HLC), Site: hex.EncodeToString(bt.Sites[clock.Site][:])}
 			part := map[string]any{"id": id}
 			for k, ci := range c.Columns {
 				part[t.Columns[ci]] = c.Values[k]

@@ -12,7 +12,7 @@ func validOp(o change.Op) bool { return o >= change.Insert && o <= change.Lost }
 // the value it replaced. It is 0 when not known or not applicable, as in
 // everything a hub serves.
 type Clock struct {
-	HLC  uint64
+	HLC  change.HLC
 	Site int // index into Batch.Sites
 	Seen change.Version
 }

@@ -13,7 +13,7 @@ type bodyWriter struct {
 	b       *Batch
 	changes []byte         // the changes, without the bytes of TEXT and BLOB values
 	heap    []byte         // the bytes of TEXT and BLOB values, in order
-	hlc     uint64         // the previous clock's HLC, which the next is a delta from
+	hlc     change.HLC     // the previous clock's HLC, which the next is a delta from
 	seen    change.Version // the previous clock's Seen, likewise
 }
 

@@ -18,7 +18,7 @@ type bodyReader struct {
 	reader        // the body, then the changes once the heap is cut out
 	heap   reader // the bytes of TEXT and BLOB values
 	b      *Batch
-	hlc    uint64         // the previous clock's HLC, which the next is a delta from
+	hlc    change.HLC     // the previous clock's HLC, which the next is a delta from
 	seen   change.Version // the previous clock's Seen, likewise
 }
 
@@ -162,7 +162,7 @@ func (r *bodyReader) clock() (Clock, error) {
 	if err != nil {
 		return Clock{}, err
 	}
-	r.hlc += uint64(d)
+	r.hlc += change.HLC(d)
 	if d, err = r.varint(); err != nil {
 		return Clock{}, fmt.Errorf("seen: %w", err)
 	}

@@ -157,7 +157,7 @@ func everyValueBatch() *codec.Batch {
 		Tables: []codec.Table{{Name: "t", Columns: cols}}, Changes: []codec.Change{c}}
 	// Every value as a key too.
 	for i, v := range edgeValues {
-		b.Changes = append(b.Changes, codec.Change{Op: change.Delete, Key: []any{v}, Clock: codec.Clock{HLC: uint64(200 + i)}})
+		b.Changes = append(b.Changes, codec.Change{Op: change.Delete, Key: []any{v}, Clock: codec.Clock{HLC: change.HLC(200 + i)}})
 	}
 	return b
 }
@@ -199,7 +199,7 @@ func tablesAndSitesBatch() *codec.Batch {
 
 // mixedChange varies table, op, sites and column clocks with i.
 func mixedChange(i int) codec.Change {
-	row := codec.Clock{HLC: 1e12 + uint64(i)*7919, Site: i % 3}
+	row := codec.Clock{HLC: 1e12 + change.HLC(i)*7919, Site: i % 3}
 	c := codec.Change{Table: i % 3, Op: change.Op(1 + i%3), Key: []any{int64(i)}, Clock: row}
 	if c.Op == change.Delete || c.Table == 1 {
 		return c
@@ -211,7 +211,7 @@ func mixedChange(i int) codec.Change {
 	for j, col := range cols {
 		clk := row
 		if (i+j)%2 == 1 {
-			clk = codec.Clock{HLC: row.HLC - uint64(j*100), Site: (i + 1) % 3}
+			clk = codec.Clock{HLC: row.HLC - change.HLC(j*100), Site: (i + 1) % 3}
 		}
 		c.Columns = append(c.Columns, col)
 		c.Values = append(c.Values, int64(i*j))
@@ -223,7 +223,7 @@ func mixedChange(i int) codec.Change {
 // clockEdgesBatch has HLCs that go down and wrap: deltas are signed.
 func clockEdgesBatch() *codec.Batch {
 	b := &codec.Batch{Sites: []change.SiteID{siteA}, Tables: []codec.Table{{Name: "t", Columns: []string{"v"}}}}
-	for i, hlc := range []uint64{0, math.MaxUint64, 1, math.MaxUint64 - 1, 1 << 63, 5, 5} {
+	for i, hlc := range []change.HLC{0, math.MaxUint64, 1, math.MaxUint64 - 1, 1 << 63, 5, 5} {
 		col := codec.Clock{HLC: hlc ^ 0xffff}
 		b.Changes = append(b.Changes, codec.Change{Op: change.Update, Key: []any{int64(i)},
 			Clock: codec.Clock{HLC: hlc}, Columns: []int{0}, Values: []any{nil}, Clocks: []codec.Clock{col}})
@@ -236,7 +236,7 @@ func clockEdgesBatch() *codec.Batch {
 // clock its own.
 func seenBatch() *codec.Batch {
 	const maxSeen = math.MaxInt64
-	row := func(hlc uint64, site int, seen change.Version) codec.Clock {
+	row := func(hlc change.HLC, site int, seen change.Version) codec.Clock {
 		return codec.Clock{HLC: hlc, Site: site, Seen: seen}
 	}
 	b := &codec.Batch{First: 3, Last: 9, Origin: siteB, Sites: []change.SiteID{siteA, siteB, siteC},
@@ -258,7 +258,7 @@ func seenBatch() *codec.Batch {
 	r = row(maxSeen, 1, maxSeen-1)
 	add(change.Update, r, []int{0, 1}, row(maxSeen, 1, 1), row(maxSeen, 1, maxSeen))
 	for i := range 4 {
-		r = row(200+uint64(i), i%3, 1234)
+		r = row(200+change.HLC(i), i%3, 1234)
 		add(change.Insert, r, []int{0, 2}, r, row(190, 0, 1234))
 	}
 	return b

@@ -51,7 +51,7 @@ type jsonChange struct {
 type gen struct {
 	r     *rand.Rand
 	words []string
-	hlc   uint64
+	hlc   change.HLC
 }
 
 func newGen(seed uint64) *gen {
@@ -105,8 +105,8 @@ func (g *gen) value(c int) any {
 
 // tick advances the clock as writes a few hundred milliseconds apart do.
 func (g *gen) tick() codec.Clock {
-	g.hlc += uint64(g.r.IntN(500)) << 16
-	g.hlc += uint64(g.r.IntN(3))
+	g.hlc += change.HLC(g.r.IntN(500)) << 16
+	g.hlc += change.HLC(g.r.IntN(3))
 	return codec.Clock{HLC: g.hlc}
 }
 
@@ -166,8 +166,8 @@ func (w *workload) add(g *gen) {
 	}
 	w.batch.Changes = append(w.batch.Changes, c)
 	site := hex.EncodeToString(siteA[:])
-	w.json.Changes = append(w.json.Changes, jsonChange{"notes", c.Op.String(), clock.HLC, site, full})
-	w.delta.Changes = append(w.delta.Changes, jsonChange{"notes", c.Op.String(), clock.HLC, site, delta})
+	w.json.Changes = append(w.json.Changes, jsonChange{"notes", c.Op.String(), uint64(clock.HLC), site, full})
+	w.delta.Changes = append(w.delta.Changes, jsonChange{"notes", c.Op.String(), uint64(clock.HLC), site, delta})
 }
 
 // pickColumns picks 1 or 2 distinct columns, in increasing order.

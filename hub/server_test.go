@@ -187,7 +187,7 @@ func frame(t *testing.T, doc *replicator.SchemaDoc, origin change.SiteID, table 
 }
 
 // insert is an insert of key id setting cols to values, stamped at hlc.
-func insert(id int64, hlc uint64, cols []int, values ...any) codec.Change {
+func insert(id int64, hlc change.HLC, cols []int, values ...any) codec.Change {
 	c := codec.Change{Table: 0, Op: change.Insert, Key: []any{id}, Clock: codec.Clock{HLC: hlc}, Columns: cols, Values: values}
 	for range values {
 		c.Clocks = append(c.Clocks, codec.Clock{HLC: hlc})
@@ -401,7 +401,7 @@ func TestSiteMovesWithRotatedToken(t *testing.T) {
 	doc := createDB(t, h.client("alice"), "app", strictDDL)
 	ctx := context.Background()
 	push := func(label string, id int64) error {
-		f := frame(t, doc, site(1), "t", []string{"id", "n", "s"}, insert(id, uint64(id), []int{0, 1, 2}, id, id, "a"))
+		f := frame(t, doc, site(1), "t", []string{"id", "n", "s"}, insert(id, change.HLC(id), []int{0, 1, 2}, id, id, "a"))
 		_, err := h.client(label).Push(ctx, "app", f)
 		return err
 	}

@@ -97,7 +97,7 @@ func (at *attack) insert(t *testing.T, table string, cols []string, key []any, v
 		t.Fatal(err)
 	}
 	site := change.SiteID(at.a.Node.Site())
-	clock := codec.Clock{HLC: uint64(time.Now().UnixMilli()) << 16}
+	clock := codec.Clock{HLC: change.HLC(time.Now().UnixMilli()) << 16}
 	c := codec.Change{Op: change.Insert, Key: key, Clock: clock, Values: values}
 	for i := range values {
 		c.Columns, c.Clocks = append(c.Columns, i), append(c.Clocks, clock)

@@ -246,7 +246,7 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 			kind     string
 			col      *string
 			lost     any
-			lostHLC  uint64
+			lostHLC  change.HLC
 			lostDead bool
 		}
 		if err := rows.Scan(&r.event, &r.tbl, &r.k[0], &r.k[1], &r.k[2], &r.k[3], &r.kind, &r.col, &r.lost, &r.lostHLC, &r.lostDead); err != nil {

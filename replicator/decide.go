@@ -144,7 +144,7 @@ type Verdict struct {
 	Stale bool
 	// HLC is the newest HLC this merge compared, stored or recorded: the
 	// node's clock moves past it.
-	HLC uint64
+	HLC change.HLC
 }
 
 // ClockWrite is one clock a verdict stores: of column Col, or of the row's

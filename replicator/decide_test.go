@@ -34,7 +34,7 @@ var (
 	byClockAlone = []changelog.Policy{changelog.LWWColumn, changelog.LWWRow}
 )
 
-func at(hlc uint64, site change.SiteID) replicator.Clock {
+func at(hlc change.HLC, site change.SiteID) replicator.Clock {
 	return replicator.Clock{HLC: hlc, Site: site}
 }
 
@@ -451,7 +451,7 @@ func TestDecideHLC(t *testing.T) {
 		by    replicator.Merger
 		local replicator.Local
 		in    replicator.Incoming
-		want  uint64
+		want  change.HLC
 	}{
 		{"a delete: its clock", changelog.LWWColumn, onHub, live(at(10, devB), arrived(3)), deleteRow(at(20, devA), 5), 20},
 		{"an update: every column compared", changelog.LWWColumn, onHub, live(at(10, devB), arrived(3)), later(updateCol(colA, at(20, devA), 5)), 120},

@@ -151,10 +151,10 @@ func column(t schema.Table, name string) (schema.Column, bool) {
 
 // checkSkew refuses a batch with a clock further than maxSkew ahead of now.
 func checkSkew(b *codec.Batch, now time.Time, maxSkew time.Duration) error {
-	limit := uint64(now.Add(maxSkew).UnixMilli()) << 16
+	limit := change.HLCAt(now.Add(maxSkew))
 	check := func(c codec.Clock) error {
 		if c.HLC > limit|0xffff {
-			skew := HLCTime(c.HLC).Sub(now).Round(time.Millisecond)
+			skew := c.HLC.Time().Sub(now).Round(time.Millisecond)
 			return fmt.Errorf("%w: site %s wrote a change stamped %s ahead of this node's clock (limit %s)",
 				ErrClockSkew, b.Sites[c.Site], skew, maxSkew)
 		}

@@ -36,7 +36,7 @@ func encode(t *testing.T, n *replicator.Node, b *codec.Batch, fingerprint bool) 
 
 // insertBatch inserts row n1 of notes (or of table) whole: title (or
 // column) x, the other columns NULL.
-func insertBatch(table, column string, hlc uint64) *codec.Batch {
+func insertBatch(table, column string, hlc change.HLC) *codec.Batch {
 	c := codec.Clock{HLC: hlc}
 	return &codec.Batch{
 		First: 0, Last: 1, Sites: []change.SiteID{{9}}, Origin: change.SiteID{9},
@@ -51,8 +51,8 @@ func insertBatch(table, column string, hlc uint64) *codec.Batch {
 // TestMergeRefuses checks that a batch the receiver cannot apply exactly is
 // refused with its own error and leaves the database as it was.
 func TestMergeRefuses(t *testing.T) {
-	now := uint64(time.Now().UnixMilli()) << 16
-	future := uint64(time.Now().Add(time.Hour).UnixMilli()) << 16
+	now := change.HLCAt(time.Now())
+	future := change.HLCAt(time.Now().Add(time.Hour))
 	for _, tc := range []struct {
 		name        string
 		batch       *codec.Batch
@@ -91,7 +91,7 @@ func TestMergeRefuses(t *testing.T) {
 func TestMergeIdempotent(t *testing.T) {
 	d := newDevice(t, hubs[0].new(t), notes)
 	ctx := context.Background()
-	frame := encode(t, d.s.Node, insertBatch("notes", "title", uint64(time.Now().UnixMilli())<<16), true)
+	frame := encode(t, d.s.Node, insertBatch("notes", "title", change.HLCAt(time.Now())), true)
 	var versions []change.Version
 	for i := 0; i < 3; i++ {
 		res, err := d.s.Node.Merge(ctx, frame, replicator.RoleHub)

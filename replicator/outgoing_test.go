@@ -87,7 +87,7 @@ func TestOutgoingInBatches(t *testing.T) {
 // clockOf is a clock as a frame carries it, with the site resolved.
 type clockOf struct {
 	op   change.Op
-	hlc  uint64
+	hlc  change.HLC
 	site change.SiteID
 	seen change.Version
 }

@@ -67,8 +67,8 @@ type store struct {
 	wctx  context.Context // ctx for writes: see uncancelled
 	tx    querier
 	self  change.SiteID
-	hlc   uint64 // the last HLC this node issued or saw
-	moved bool   // hlc changed and must be saved
+	hlc   change.HLC // the last HLC this node issued or saw
+	moved bool       // hlc changed and must be saved
 	sites map[change.SiteID]int64
 	ids   map[int64]change.SiteID
 	known map[string]RowClocks // clocks preloaded for a batch; a write to a row forgets it
@@ -126,8 +126,8 @@ func (s *store) close() error {
 }
 
 // next issues the HLC of a local write made at t.
-func (s *store) next(t time.Time) uint64 {
-	h := hlcAt(t)
+func (s *store) next(t time.Time) change.HLC {
+	h := change.HLCAt(t)
 	if h == 0 {
 		return 0 // baseline
 	}
@@ -136,7 +136,7 @@ func (s *store) next(t time.Time) uint64 {
 }
 
 // observe raises the node's HLC past a merged clock.
-func (s *store) observe(hlc uint64) {
+func (s *store) observe(hlc change.HLC) {
 	if hlc > s.hlc {
 		s.hlc, s.moved = hlc, true
 	}
@@ -177,10 +177,10 @@ func (c *clockRow) dest() []any {
 }
 
 func (c *clockRow) addTo(s *store, r *RowClocks) error {
-	return s.addClock(r, c.col, uint64(c.hlc), c.site, c.dead, Stamp{change.Version(c.seen), change.Version(c.arrived)})
+	return s.addClock(r, c.col, change.HLC(c.hlc), c.site, c.dead, Stamp{change.Version(c.seen), change.Version(c.arrived)})
 }
 
-func (s *store) addClock(r *RowClocks, col int64, hlc uint64, site int64, dead bool, st Stamp) error {
+func (s *store) addClock(r *RowClocks, col int64, hlc change.HLC, site int64, dead bool, st Stamp) error {
 	id, err := s.site(site)
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ func updatesBatch(site change.SiteID, set func(int) int) *codec.Batch {
 	for i := range 16 {
 		names = append(names, fmt.Sprintf("c%d", i))
 	}
-	hlc := uint64(time.Now().UnixMilli()) << 16
+	hlc := change.HLC(time.Now().UnixMilli()) << 16
 	b := &codec.Batch{Origin: site, Last: 1 << 16, Sites: []change.SiteID{site},
 		Tables: []codec.Table{{Name: "w", Columns: names}}}
 	insert := codec.Change{Op: change.Insert, Key: []any{int64(1)}, Clock: codec.Clock{HLC: hlc}}

@@ -75,7 +75,7 @@ var (
 // push is a batch that site a pushes, of one change to table, whose
 // columns are the table's given.
 func push(table string, cols []string, c codec.Change) *codec.Batch {
-	hlc := uint64(time.Now().UnixMilli()) << 16
+	hlc := change.HLC(time.Now().UnixMilli()) << 16
 	c.Clock.HLC = hlc
 	for range c.Columns {
 		c.Clocks = append(c.Clocks, c.Clock)

@@ -134,7 +134,7 @@ func clockText(c replicator.Clock, self change.SiteID) string {
 	if c.Site == self {
 		s += " (this device)"
 	}
-	return s + "  written " + replicator.HLCTime(c.HLC).Format(timeMS)
+	return s + "  written " + c.HLC.Time().Format(timeMS)
 }
 
 // timeMS is RFC 3339 with milliseconds, the precision of HLCs and conflict times.
@@ -180,7 +180,7 @@ func conflictJSON(cf replicator.Conflict, self change.SiteID) jsonConflict {
 	}
 	side := func(v any, deleted bool, c replicator.Clock) jsonSide {
 		s := jsonSide{Deleted: deleted, Site: c.Site.String(), Local: c.Site == self,
-			HLC: strconv.FormatUint(c.HLC, 10), Time: replicator.HLCTime(c.HLC).Format(timeMS)}
+			HLC: strconv.FormatUint(uint64(c.HLC), 10), Time: c.HLC.Time().Format(timeMS)}
 		if !deleted {
 			s.Value = jsonValue(v)
 		}

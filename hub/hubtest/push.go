@@ -140,7 +140,7 @@ type refusal struct {
 // refusals change an honest push of inserts into notes into one the hub
 // must refuse.
 func refusals(t *testing.T) []refusal {
-	future := uint64(time.Now().Add(time.Hour).UnixMilli()) << 16
+	future := change.HLCAt(time.Now().Add(time.Hour))
 	stranger := newNotesDevice(t).site()
 	return []refusal{
 		{"OtherSchema", func(b *codec.Batch) { b.Fingerprint[0] ^= 1 }, []error{replicator.ErrSchemaMismatch}},
