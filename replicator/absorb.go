@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"fmt"
+
 	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -19,7 +20,7 @@ import (
 // no merged clock and no pulled cursor comes between a write and its absorb
 // that would not have come between them anyway. It sends the first batch
 // of a large backlog without waiting for the whole backlog to get clocks.
-func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, tracked map[string]changelog.Tracked, until change.Version) error {
+func absorb(ctx context.Context, tx querier, log *changelog.Log, s *clockStore, tracked map[string]changelog.Tracked, until change.Version) error {
 	var clocked change.Version
 	if err := changelog.ReadState(ctx, tx, changelog.StateClocked, &clocked); err != nil {
 		return fmt.Errorf("read clocked version: %w", err)
@@ -50,7 +51,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *store, track
 	return changelog.SetState(ctx, tx, changelog.StateClocked, b.Through)
 }
 
-func absorbChange(s *store, t changelog.Tracked, c changelog.Change, st Stamp) error {
+func absorbChange(s *clockStore, t changelog.Tracked, c changelog.Change, st Stamp) error {
 	key := changelog.KeyBytes(c.Key)
 	clock := Clock{HLC: s.next(c.At), Site: s.self}
 	// Under lww-row an update writes the whole row (changelog sends every

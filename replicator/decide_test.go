@@ -2,9 +2,10 @@ package replicator_test
 
 import (
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"reflect"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/replicator"

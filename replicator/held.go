@@ -3,11 +3,13 @@ package replicator
 import (
 	"context"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"time"
 
-	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/changelog"
 )
 
 // RowTooLargeError is a local row a device holds back because it is larger

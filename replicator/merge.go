@@ -5,17 +5,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/schema"
-	"github.com/jmoiron/sqlx"
-	"github.com/mattn/go-sqlite3"
 )
 
 var (
@@ -66,7 +68,7 @@ type target struct {
 type merge struct {
 	ctx     context.Context
 	tx      *sqlx.Tx
-	s       *store
+	s       *clockStore
 	b       *codec.Batch
 	targets []*target
 	stmts   map[string]*sqlx.Stmt // by SQL text

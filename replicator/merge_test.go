@@ -3,9 +3,10 @@ package replicator_test
 import (
 	"context"
 	"errors"
-	"github.com/deltasync/deltasync/change"
 	"testing"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/hub"

@@ -24,10 +24,11 @@ package replicator_test
 import (
 	"context"
 	"errors"
-	"github.com/deltasync/deltasync/change"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/device"

@@ -2,20 +2,18 @@ package replicator
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
-	"github.com/deltasync/deltasync/schema"
-	"github.com/jmoiron/sqlx"
 )
 
 // DefaultBatchSize is how many changelog rows one push or pull carries at most.
@@ -124,69 +122,6 @@ func (n *Node) maxSkew() time.Duration {
 	return DefaultMaxClockSkew
 }
 
-// Schema returns the tracked tables and their fingerprint as q sees them.
-func (n *Node) Schema(ctx context.Context, q sqlx.QueryerContext) (map[string]changelog.Tracked, [32]byte, error) {
-	tracked, err := n.log.Tracked(ctx, q)
-	if err != nil {
-		return nil, [32]byte{}, err
-	}
-	s := &schema.Schema{}
-	for _, t := range tracked {
-		s.Tables = append(s.Tables, t.Table)
-	}
-	return tracked, fingerprint(s.Fingerprint(), tracked), nil
-}
-
-// fingerprint adds the tables' merge policies to a schema fingerprint, so
-// that nodes that would merge a table differently refuse each other's
-// batches. With every table on the default policy it is the schema's own.
-func fingerprint(fp [32]byte, tracked map[string]changelog.Tracked) [32]byte {
-	var names []string
-	for name, t := range tracked {
-		if t.Policy != changelog.LWWColumn {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return fp
-	}
-	sort.Strings(names)
-	h := sha256.New()
-	h.Write(fp[:])
-	for _, name := range names {
-		fmt.Fprintf(h, "policy %q %q\n", name, tracked[name].Policy)
-	}
-	return [32]byte(h.Sum(nil))
-}
-
-// SchemaDoc returns the DDL a hub needs to hold this node's tracked tables:
-// every table's CREATE TABLE, in name order, then their indexes.
-func (n *Node) SchemaDoc(ctx context.Context) (*SchemaDoc, error) {
-	tracked, fp, err := n.Schema(ctx, n.DB)
-	if err != nil {
-		return nil, err
-	}
-	doc := &SchemaDoc{Fingerprint: hex.EncodeToString(fp[:])}
-	names := make([]string, 0, len(tracked))
-	for name, t := range tracked {
-		names = append(names, name)
-		if t.Policy != changelog.LWWColumn {
-			if doc.Policies == nil {
-				doc.Policies = map[string]changelog.Policy{}
-			}
-			doc.Policies[name] = t.Policy
-		}
-	}
-	sort.Strings(names)
-	var indexes []string
-	for _, name := range names {
-		doc.Statements = append(doc.Statements, tracked[name].Table.SQL)
-		indexes = append(indexes, tracked[name].Table.Indexes...)
-	}
-	doc.Statements = append(doc.Statements, indexes...)
-	return doc, nil
-}
-
 // Baseline logs the rows of tracked tables that were there before they were
 // tracked, once per table, as inserts with write time 0: the first sync then
 // ships them, and any real write wins over them.
@@ -263,7 +198,7 @@ func (n *Node) outgoing(ctx context.Context, since change.Version, maxBytes int6
 		return out, fmt.Errorf("begin push: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
-	s, err := newStore(ctx, tx, n.site)
+	s, err := newClockStore(ctx, tx, n.site)
 	if err != nil {
 		return out, err
 	}
@@ -318,7 +253,7 @@ func (n *Node) Serve(ctx context.Context, since change.Version, limit int, asker
 		return nil, 0, 0, fmt.Errorf("begin read: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`) //nolint:errcheck // read-only
-	s, err := newStore(ctx, conn, n.site)
+	s, err := newClockStore(ctx, conn, n.site)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -472,7 +407,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 	if err := checkChanges(b, targets); err != nil {
 		return nil, err
 	}
-	s, err := newStore(ctx, tx, n.site)
+	s, err := newClockStore(ctx, tx, n.site)
 	if err != nil {
 		return nil, err
 	}

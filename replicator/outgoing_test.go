@@ -3,8 +3,9 @@ package replicator_test
 import (
 	"context"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"

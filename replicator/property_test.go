@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -14,12 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbdiff"
 	"github.com/deltasync/deltasync/replicator"
-	"github.com/jmoiron/sqlx"
 )
 
 var propertySeed = flag.Uint64("seed", 0, "seed of TestConvergenceProperty and TestMergeCommutes (0: random seeds)")

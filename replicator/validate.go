@@ -3,6 +3,7 @@ package replicator
 import (
 	"bytes"
 	"fmt"
+
 	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"

@@ -3,10 +3,11 @@ package replicator_test
 import (
 	"context"
 	"errors"
-	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"

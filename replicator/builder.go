@@ -1,8 +1,15 @@
 package replicator
 
 import (
-	"github.com/deltasync/deltasync/change"
+	"context"
+	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/schema"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
@@ -10,7 +17,7 @@ import (
 
 // builder turns changelog changes and their clocks into a codec batch.
 type builder struct {
-	s       *store
+	s       *clockStore
 	tracked map[string]changelog.Tracked
 	b       *codec.Batch
 	mine    bool // a device's push: only its own writes, with what they had seen
@@ -23,7 +30,7 @@ type builder struct {
 	clockSlab []codec.Clock
 }
 
-func newBuilder(s *store, tracked map[string]changelog.Tracked, fp [32]byte, origin change.SiteID, first, last change.Version) *builder {
+func newBuilder(s *clockStore, tracked map[string]changelog.Tracked, fp [32]byte, origin change.SiteID, first, last change.Version) *builder {
 	return &builder{
 		s: s, tracked: tracked,
 		b:      &codec.Batch{Fingerprint: fp, Origin: origin, First: first, Last: last},
@@ -86,26 +93,6 @@ func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	}
 	bd.b.Changes = append(bd.b.Changes, bd.change(t, c, row, clocks, local))
 	return nil
-}
-
-// onlyMine keeps, of a device's change, what the device itself wrote: a
-// value a merge wrote over its write came from the hub, which has it or
-// newer, and sending it back would look like the device's own write.
-func (s *store) onlyMine(c changelog.Change, row Clock, clocks []Clock) (changelog.Change, []Clock, bool) {
-	if c.Op != change.Update {
-		return c, clocks, row.Site == s.self
-	}
-	out := c
-	out.Columns, out.Values, clocks = nil, nil, slices.Clone(clocks)
-	var kept []Clock
-	for i, name := range c.Columns {
-		if clocks[i].Site == s.self {
-			out.Columns = append(out.Columns, name)
-			out.Values = append(out.Values, c.Values[i])
-			kept = append(kept, clocks[i])
-		}
-	}
-	return out, kept, len(kept) > 0
 }
 
 func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, clocks []Clock, local RowClocks) codec.Change {
@@ -227,4 +214,66 @@ func index(names []string, name string) int {
 		}
 	}
 	return -1
+}
+
+// addNotices adds to a batch the hub serves a site the losses of that
+// site's writes that the hub recorded in the batch's range of versions.
+func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site change.SiteID) error {
+	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, kind, col, lost, lost_hlc, lost_dead
+		FROM _sync_conflicts WHERE lost_site = ? AND ver > ? AND ver <= ? ORDER BY event, id`,
+		site[:], bd.b.First, bd.b.Last)
+	if err != nil {
+		return fmt.Errorf("read conflicts to report: %w", err)
+	}
+	defer rows.Close()
+	var cur *codec.Change
+	var curEvent int64
+	for rows.Next() {
+		var r struct {
+			event    int64
+			tbl      string
+			k        [4]any
+			kind     string
+			col      *string
+			lost     any
+			lostHLC  change.HLC
+			lostDead bool
+		}
+		if err := rows.Scan(&r.event, &r.tbl, &r.k[0], &r.k[1], &r.k[2], &r.k[3], &r.kind, &r.col, &r.lost, &r.lostHLC, &r.lostDead); err != nil {
+			return err
+		}
+		t, ok := bd.tracked[r.tbl]
+		if !ok {
+			continue
+		}
+		lc := bd.clock(Clock{HLC: r.lostHLC, Site: site}, 0)
+		if cur == nil || r.event != curEvent {
+			ti := bd.table(t)
+			rowClock := lc
+			rowClock.Seen = kindNumber(r.kind)
+			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: change.Lost, Key: slices.Clone(r.k[:len(t.Table.Key)]), Clock: rowClock})
+			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], r.event
+		}
+		if r.col == nil {
+			continue
+		}
+		idx := index(bd.b.Tables[cur.Table].Columns, *r.col)
+		if idx < 0 || len(cur.Columns) > 0 && idx <= cur.Columns[len(cur.Columns)-1] {
+			continue
+		}
+		cur.Columns = append(cur.Columns, idx)
+		cur.Values = append(cur.Values, r.lost)
+		cur.Clocks = append(cur.Clocks, lc)
+	}
+	return rows.Err()
+}
+
+// conflictSelect is the statement rowValues runs.
+func conflictSelect(t schema.Table) string {
+	cols := t.Writable()
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = "+" + schema.Ident(c.Name) // no declared type: values as stored
+	}
+	return fmt.Sprintf(`SELECT %s FROM %s WHERE %s`, strings.Join(names, ", "), schema.Ident(t.Name), keyWhere(t))
 }

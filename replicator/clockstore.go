@@ -6,52 +6,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/changelog"
 )
-
-// RowClocks is what _sync_clock holds for one row: the clocks a merge
-// decides by.
-type RowClocks struct {
-	Row  *Clock // the row's register; nil: the row was never written since install
-	Dead bool   // the register says deleted
-	// Cols are the clocks of the columns whose last write came after the
-	// register's, by column id; the others have the register's.
-	Cols map[int64]Clock
-	// Stamps of the clocks that have any, by column id (0: the register)
-	Stamps map[int64]Stamp
-}
-
-// Stamp places a clock in the hub's order of changes (see the 0003
-// migration): Seen, on a device, is the hub version the device had pulled
-// when it wrote; Arrived, on the hub, the hub version at which the value
-// arrived. Zero is unknown, stored as NULL.
-type Stamp struct{ Seen, Arrived change.Version }
-
-// stamp returns the stamp of a column's clock, which is the row's when the
-// column has no clock of its own.
-func (r RowClocks) stamp(id int64) Stamp {
-	if _, ok := r.Cols[id]; ok {
-		return r.Stamps[id]
-	}
-	return r.Stamps[0]
-}
-
-// column returns the clock of a column's value: its own, else the row's,
-// else the zero clock of a value never written since install.
-func (r RowClocks) column(id int64) (Clock, bool) {
-	if c, ok := r.Cols[id]; ok {
-		return c, true
-	}
-	if r.Row != nil {
-		return *r.Row, true
-	}
-	return Clock{}, false
-}
 
 // querier is a transaction: *sqlx.Tx for writing, or a *sqlx.Conn inside
 // BEGIN for a read snapshot.
@@ -61,8 +25,9 @@ type querier interface {
 	PreparexContext(ctx context.Context, query string) (*sqlx.Stmt, error)
 }
 
-// store reads and writes clocks inside one transaction.
-type store struct {
+// clockStore reads and writes a node's clocks (_sync_clock, _sync_sites)
+// inside one transaction, with a cache of the rows a batch touches.
+type clockStore struct {
 	ctx   context.Context
 	wctx  context.Context // ctx for writes: see uncancelled
 	tx    querier
@@ -77,8 +42,8 @@ type store struct {
 	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
 }
 
-func newStore(ctx context.Context, tx querier, self change.SiteID) (*store, error) {
-	s := &store{ctx: ctx, wctx: uncancelled(ctx), tx: tx, self: self, sites: map[change.SiteID]int64{}, ids: map[int64]change.SiteID{}}
+func newClockStore(ctx context.Context, tx querier, self change.SiteID) (*clockStore, error) {
+	s := &clockStore{ctx: ctx, wctx: uncancelled(ctx), tx: tx, self: self, sites: map[change.SiteID]int64{}, ids: map[int64]change.SiteID{}}
 	if err := changelog.ReadState(ctx, tx, changelog.StateHLC, &s.hlc); err != nil {
 		return nil, fmt.Errorf("read clock: %w", err)
 	}
@@ -113,7 +78,7 @@ func uncancelled(ctx context.Context) context.Context {
 
 // close saves the node's HLC if it moved; the transaction commits or rolls
 // back it all.
-func (s *store) close() error {
+func (s *clockStore) close() error {
 	for _, st := range []*sqlx.Stmt{s.stmt.load, s.stmt.setRow, s.stmt.setCol, s.stmt.dropCols} {
 		if st != nil {
 			st.Close()
@@ -126,7 +91,7 @@ func (s *store) close() error {
 }
 
 // next issues the HLC of a local write made at t.
-func (s *store) next(t time.Time) change.HLC {
+func (s *clockStore) next(t time.Time) change.HLC {
 	h := change.HLCAt(t)
 	if h == 0 {
 		return 0 // baseline
@@ -136,13 +101,13 @@ func (s *store) next(t time.Time) change.HLC {
 }
 
 // observe raises the node's HLC past a merged clock.
-func (s *store) observe(hlc change.HLC) {
+func (s *clockStore) observe(hlc change.HLC) {
 	if hlc > s.hlc {
 		s.hlc, s.moved = hlc, true
 	}
 }
 
-func (s *store) load(tbl int64, key []byte) (RowClocks, error) {
+func (s *clockStore) load(tbl int64, key []byte) (RowClocks, error) {
 	if r, ok := s.lookup(tbl, key); ok {
 		return r, nil
 	}
@@ -176,11 +141,11 @@ func (c *clockRow) dest() []any {
 	return []any{&c.col, &c.hlc, &c.site, &c.dead, &c.seen, &c.arrived}
 }
 
-func (c *clockRow) addTo(s *store, r *RowClocks) error {
+func (c *clockRow) addTo(s *clockStore, r *RowClocks) error {
 	return s.addClock(r, c.col, change.HLC(c.hlc), c.site, c.dead, Stamp{change.Version(c.seen), change.Version(c.arrived)})
 }
 
-func (s *store) addClock(r *RowClocks, col int64, hlc change.HLC, site int64, dead bool, st Stamp) error {
+func (s *clockStore) addClock(r *RowClocks, col int64, hlc change.HLC, site int64, dead bool, st Stamp) error {
 	id, err := s.site(site)
 	if err != nil {
 		return err
@@ -212,7 +177,7 @@ func appendCacheKey(dst []byte, tbl int64, key []byte) []byte {
 }
 
 // lookup returns a row's known clocks.
-func (s *store) lookup(tbl int64, key []byte) (RowClocks, bool) {
+func (s *clockStore) lookup(tbl int64, key []byte) (RowClocks, bool) {
 	s.kbuf = appendCacheKey(s.kbuf[:0], tbl, key)
 	r, ok := s.known[string(s.kbuf)] // no allocation: the compiler looks up without copying
 	return r, ok
@@ -223,7 +188,7 @@ const preloadChunk = 400
 
 // preload reads the clocks of many rows of one table in a few queries, so
 // that merging or sending a batch does not query once per row.
-func (s *store) preload(tbl int64, keys [][]byte) error {
+func (s *clockStore) preload(tbl int64, keys [][]byte) error {
 	if s.known == nil {
 		s.known = map[string]RowClocks{}
 	}
@@ -263,7 +228,7 @@ func (s *store) preload(tbl int64, keys [][]byte) error {
 const preloadScanMin = 5000
 
 // preloadTable reads every clock of a table and keeps those of keys.
-func (s *store) preloadTable(tbl int64, keys [][]byte) error {
+func (s *clockStore) preloadTable(tbl int64, keys [][]byte) error {
 	for _, k := range keys {
 		s.known[cacheKey(tbl, k)] = RowClocks{}
 	}
@@ -275,7 +240,7 @@ func (s *store) preloadTable(tbl int64, keys [][]byte) error {
 	return s.addRows(tbl, rows)
 }
 
-func (s *store) preloadChunk(tbl int64, keys [][]byte) error {
+func (s *clockStore) preloadChunk(tbl int64, keys [][]byte) error {
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, tbl)
 	for _, k := range keys {
@@ -294,7 +259,7 @@ func (s *store) preloadChunk(tbl int64, keys [][]byte) error {
 
 // addRows adds clock rows (key, col, hlc, site, dead, seen, arrived) to the preloaded
 // clocks of the keys preload asked for.
-func (s *store) addRows(tbl int64, rows *sql.Rows) error {
+func (s *clockStore) addRows(tbl int64, rows *sql.Rows) error {
 	var key sql.RawBytes // only looked up: not copied
 	var c clockRow
 	dest := append([]any{&key}, c.dest()...)
@@ -316,7 +281,7 @@ func (s *store) addRows(tbl int64, rows *sql.Rows) error {
 
 // remember records r, with every clock stamped st, as a row's clocks in
 // _sync_clock, if the store keeps what it writes.
-func (s *store) remember(tbl int64, key []byte, r RowClocks, st Stamp) {
+func (s *clockStore) remember(tbl int64, key []byte, r RowClocks, st Stamp) {
 	if !s.keep {
 		return
 	}
@@ -330,19 +295,19 @@ func (s *store) remember(tbl int64, key []byte, r RowClocks, st Stamp) {
 }
 
 // isKnown reports whether a row's clocks are known without reading them.
-func (s *store) isKnown(tbl int64, key []byte) bool {
+func (s *clockStore) isKnown(tbl int64, key []byte) bool {
 	_, ok := s.lookup(tbl, key)
 	return ok
 }
 
 // forget drops a row's preloaded clocks before it is written.
-func (s *store) forget(tbl int64, key []byte) {
+func (s *clockStore) forget(tbl int64, key []byte) {
 	if s.known != nil {
 		delete(s.known, cacheKey(tbl, key))
 	}
 }
 
-func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool, st Stamp) error {
+func (s *clockStore) setRow(tbl int64, key []byte, c Clock, dead bool, st Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
@@ -352,7 +317,7 @@ func (s *store) setRow(tbl int64, key []byte, c Clock, dead bool, st Stamp) erro
 	return err
 }
 
-func (s *store) setCol(tbl int64, key []byte, col int64, c Clock, st Stamp) error {
+func (s *clockStore) setCol(tbl int64, key []byte, col int64, c Clock, st Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
@@ -362,14 +327,14 @@ func (s *store) setCol(tbl int64, key []byte, col int64, c Clock, st Stamp) erro
 	return err
 }
 
-func (s *store) dropCols(tbl int64, key []byte) error {
+func (s *clockStore) dropCols(tbl int64, key []byte) error {
 	s.forget(tbl, key)
 	_, err := s.stmt.dropCols.ExecContext(s.wctx, tbl, key)
 	return err
 }
 
 // siteNumber returns the small number _sync_clock uses for a site, adding it if new.
-func (s *store) siteNumber(id change.SiteID) (int64, error) {
+func (s *clockStore) siteNumber(id change.SiteID) (int64, error) {
 	if n, ok := s.sites[id]; ok {
 		return n, nil
 	}
@@ -385,7 +350,7 @@ func (s *store) siteNumber(id change.SiteID) (int64, error) {
 	return n, nil
 }
 
-func (s *store) site(n int64) (change.SiteID, error) {
+func (s *clockStore) site(n int64) (change.SiteID, error) {
 	if id, ok := s.ids[n]; ok {
 		return id, nil
 	}
@@ -397,4 +362,24 @@ func (s *store) site(n int64) (change.SiteID, error) {
 	copy(id[:], b)
 	s.sites[id], s.ids[n] = n, id
 	return id, nil
+}
+
+// onlyMine keeps, of a device's change, what the device itself wrote: a
+// value a merge wrote over its write came from the hub, which has it or
+// newer, and sending it back would look like the device's own write.
+func (s *clockStore) onlyMine(c changelog.Change, row Clock, clocks []Clock) (changelog.Change, []Clock, bool) {
+	if c.Op != change.Update {
+		return c, clocks, row.Site == s.self
+	}
+	out := c
+	out.Columns, out.Values, clocks = nil, nil, slices.Clone(clocks)
+	var kept []Clock
+	for i, name := range c.Columns {
+		if clocks[i].Site == s.self {
+			out.Columns = append(out.Columns, name)
+			out.Values = append(out.Values, c.Values[i])
+			kept = append(kept, clocks[i])
+		}
+	}
+	return out, kept, len(kept) > 0
 }

@@ -1,18 +1,16 @@
 package replicator
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+
 	"github.com/deltasync/deltasync/change"
-	"slices"
-	"strings"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
-	"github.com/deltasync/deltasync/schema"
-	"github.com/jmoiron/sqlx"
 )
 
 // lostValue is one row of _sync_conflicts: a column (col "" for the row's
@@ -27,34 +25,6 @@ type lostValue struct {
 // stamp is the stamp this merge gives the clocks it writes: on the hub, the
 // version at which the batch arrives.
 func (m *merge) stamp() Stamp { return Stamp{Arrived: m.arrived} }
-
-// pendingWrites are a device's local writes not yet pushed, by row.
-type pendingWrites map[string]Pending
-
-// loadPending reads the device's writes after its pushed cursor.
-func loadPending(ctx context.Context, tx querier, log *changelog.Log, tracked map[string]changelog.Tracked) (pendingWrites, error) {
-	cur, err := changelog.ReadCursors(ctx, tx, changelog.Hub)
-	if err != nil {
-		return nil, err
-	}
-	b, err := log.ReadOpsTx(ctx, tx, cur.Pushed, 0)
-	if err != nil {
-		return nil, err
-	}
-	p := pendingWrites{}
-	for _, c := range b.Changes {
-		t, ok := tracked[c.Table]
-		if !ok {
-			continue
-		}
-		r := Pending{Any: true, Whole: c.Op != change.Update, Cols: map[int64]bool{}}
-		for _, name := range c.Columns {
-			r.Cols[t.ColumnIDs[name]] = true
-		}
-		p[cacheKey(t.ID, changelog.KeyBytes(c.Key))] = r
-	}
-	return p, nil
-}
 
 // recordLosses records a verdict's losses, with the values on both sides:
 // the change's, and this node's as they are before the change is written.
@@ -224,66 +194,4 @@ func (m *merge) notices(cs []codec.Change) error {
 		}
 	}
 	return nil
-}
-
-// addNotices adds to a batch the hub serves a site the losses of that
-// site's writes that the hub recorded in the batch's range of versions.
-func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site change.SiteID) error {
-	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, kind, col, lost, lost_hlc, lost_dead
-		FROM _sync_conflicts WHERE lost_site = ? AND ver > ? AND ver <= ? ORDER BY event, id`,
-		site[:], bd.b.First, bd.b.Last)
-	if err != nil {
-		return fmt.Errorf("read conflicts to report: %w", err)
-	}
-	defer rows.Close()
-	var cur *codec.Change
-	var curEvent int64
-	for rows.Next() {
-		var r struct {
-			event    int64
-			tbl      string
-			k        [4]any
-			kind     string
-			col      *string
-			lost     any
-			lostHLC  change.HLC
-			lostDead bool
-		}
-		if err := rows.Scan(&r.event, &r.tbl, &r.k[0], &r.k[1], &r.k[2], &r.k[3], &r.kind, &r.col, &r.lost, &r.lostHLC, &r.lostDead); err != nil {
-			return err
-		}
-		t, ok := bd.tracked[r.tbl]
-		if !ok {
-			continue
-		}
-		lc := bd.clock(Clock{HLC: r.lostHLC, Site: site}, 0)
-		if cur == nil || r.event != curEvent {
-			ti := bd.table(t)
-			rowClock := lc
-			rowClock.Seen = kindNumber(r.kind)
-			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: change.Lost, Key: slices.Clone(r.k[:len(t.Table.Key)]), Clock: rowClock})
-			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], r.event
-		}
-		if r.col == nil {
-			continue
-		}
-		idx := index(bd.b.Tables[cur.Table].Columns, *r.col)
-		if idx < 0 || len(cur.Columns) > 0 && idx <= cur.Columns[len(cur.Columns)-1] {
-			continue
-		}
-		cur.Columns = append(cur.Columns, idx)
-		cur.Values = append(cur.Values, r.lost)
-		cur.Clocks = append(cur.Clocks, lc)
-	}
-	return rows.Err()
-}
-
-// conflictSelect is the statement rowValues runs.
-func conflictSelect(t schema.Table) string {
-	cols := t.Writable()
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = "+" + schema.Ident(c.Name) // no declared type: values as stored
-	}
-	return fmt.Sprintf(`SELECT %s FROM %s WHERE %s`, strings.Join(names, ", "), schema.Ident(t.Name), keyWhere(t))
 }
