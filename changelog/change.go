@@ -25,6 +25,20 @@ type Change struct {
 	// TooLarge: Size is over ReadOptions.MaxRowBytes, and Values were not
 	// read (Columns names what the change would carry).
 	TooLarge bool
+	// Writes are the writes coalesced into the change that its values
+	// still show, in the order they were made: the row's insert or delete
+	// (Column ""), then the last update of each column written after it.
+	// Each column's value is as new as its own write, not the change's
+	// last: a clock must say so (replicator's absorb). Only a read without
+	// values (ReadOpsTx) fills it.
+	Writes []Write
+}
+
+// Write is one write to a row, as the changelog logged it.
+type Write struct {
+	Column  string         // "" for the insert or delete of the row
+	Version change.Version // the version it was logged at
+	At      time.Time      // when it was made, millisecond precision
 }
 
 // Batch is the coalesced local changes in the versions (Since, Through].

@@ -20,6 +20,7 @@ type pending struct {
 	first, last change.Version
 	at          float64
 	cols        []int64 // column ids an update changed, without duplicates
+	writes      []write // the writes that still count, in version order (Change.Writes)
 	names       []string
 	values      []any
 	size        int64 // what the change counts toward ReadOptions.MaxBytes, once sized
@@ -27,6 +28,14 @@ type pending struct {
 	filled      bool  // values read, or found deleted
 	tooLarge    bool  // over ReadOptions.MaxRowBytes: values not read
 	whole       bool  // an update that carries every column (ReadOptions.Whole)
+}
+
+// write is one write to a row: its column id (0: the insert or delete of
+// the row), version and time.
+type write struct {
+	col     int64
+	version change.Version
+	at      float64
 }
 
 // rng is a range of versions (lo, hi].
@@ -121,7 +130,7 @@ func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since change.Vers
 		for _, p := range order {
 			p.names = p.columnNames()
 		}
-		return &Batch{Since: since, Through: through, Changes: changes(order), More: through < newest}, nil
+		return &Batch{Since: since, Through: through, Changes: withWrites(changes(order), order), More: through < newest}, nil
 	}
 	through, order, err = l.fillBounded(ctx, q, since, through, order, r.ReadOptions)
 	if err != nil {
@@ -289,6 +298,33 @@ func (p *pending) add(op change.Op, col int64, hasCol bool, version change.Versi
 	if p.op == change.Update && hasCol && !containsID(p.cols, col) {
 		p.cols = append(p.cols, col)
 	}
+	p.addWrite(op, col, hasCol, version, at)
+}
+
+// addWrite keeps, of p's writes, the ones a clock must cover: the last
+// insert or delete of the row, and after it the last update of each column.
+// A baseline insert (time 0, logged after the app's writes it predates)
+// goes first instead: the updates logged before it are newer.
+func (p *pending) addWrite(op change.Op, col int64, hasCol bool, version change.Version, at float64) {
+	w := write{version: version, at: at}
+	switch {
+	case op != change.Update && at == 0:
+		p.writes = append([]write{w}, p.writes...)
+		return
+	case op != change.Update:
+		p.writes = append(p.writes[:0], w)
+		return
+	case !hasCol:
+		return
+	}
+	w.col = col
+	for i := range p.writes {
+		if p.writes[i].col == col {
+			p.writes = append(p.writes[:i], p.writes[i+1:]...)
+			break
+		}
+	}
+	p.writes = append(p.writes, w)
 }
 
 func hasNull(vals []any) bool {
@@ -422,6 +458,26 @@ func (p *pending) columnNames() []string {
 		return names
 	}
 	return nil
+}
+
+// withWrites fills each change's Writes from its row's.
+func withWrites(cs []Change, order []*pending) []Change {
+	for i, p := range order {
+		ws := make([]Write, 0, len(p.writes))
+		for _, w := range p.writes {
+			name := ""
+			if w.col != 0 {
+				j, ok := p.tbl.colIndex[w.col]
+				if !ok {
+					continue // a column no longer tracked
+				}
+				name = p.tbl.writable[j].Name
+			}
+			ws = append(ws, Write{Column: name, Version: w.version, At: JulianTime(w.at)})
+		}
+		cs[i].Writes = ws
+	}
+	return cs
 }
 
 // changes turns the coalesced rows into Changes. order is already sorted by

@@ -290,6 +290,9 @@ func (s *clockStore) remember(tbl int64, key []byte, r RowClocks, st Stamp) {
 	}
 	if st != (Stamp{}) {
 		r.Stamps = map[int64]Stamp{0: st}
+		for id := range r.Cols {
+			r.Stamps[id] = st
+		}
 	}
 	s.known[cacheKey(tbl, key)] = r
 }

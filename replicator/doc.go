@@ -12,6 +12,14 @@
 // raises the node's HLC past every clock it merges. Clocks are compared as
 // (HLC, site id); the site id breaks ties.
 //
+// A column's clock is the time of its own last write, not the row's: the
+// changelog keeps every write's time, and absorb clocks the writes a change
+// coalesces in the order they were made (changelog.Change.Writes), so a
+// column a device wrote before another device's write of it loses to that
+// write even if the device wrote the row's other columns later. Writes of
+// one row made at the same time (one statement) share one clock, so a row
+// whose columns were written together keeps one.
+//
 // _sync_clock keeps, per row, one clock (col 0) for the row's existence
 // register and for every column written with it, and one more per column
 // whose last write came later. A row never written since install has no

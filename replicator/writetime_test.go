@@ -1,0 +1,100 @@
+package replicator_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/hub"
+	"github.com/deltasync/deltasync/internal/dbtest"
+	"github.com/deltasync/deltasync/replicator"
+)
+
+// writeTimeCase: A writes, then B, then A again, each through the sqlite3
+// shell and a millisecond apart, with no sync in between; then A, B, A and
+// C sync. Per-column last-writer-wins must judge each column by the time of
+// its own last write, not by the time of the row's last write.
+type writeTimeCase struct {
+	name      string
+	a1, b, a2 string
+	want      map[changelog.Policy]string // t's rows on every node
+}
+
+var writeTimeCases = []writeTimeCase{
+	{name: "a column written before the other device's write loses to it",
+		a1: `UPDATE t SET a = 'A' WHERE id = 'r1';`, b: `UPDATE t SET a = 'B' WHERE id = 'r1';`, a2: `UPDATE t SET b = 'A' WHERE id = 'r1';`,
+		want: map[changelog.Policy]string{changelog.LWWColumn: "r1|B|A", changelog.LWWRow: "r1|A|A", changelog.Manual: "r1|A|A"}},
+	{name: "mirror: the column written after the other device's write wins",
+		a1: `UPDATE t SET b = 'A' WHERE id = 'r1';`, b: `UPDATE t SET a = 'B' WHERE id = 'r1';`, a2: `UPDATE t SET a = 'A' WHERE id = 'r1';`,
+		want: map[changelog.Policy]string{changelog.LWWColumn: "r1|A|A", changelog.LWWRow: "r1|A|A", changelog.Manual: "r1|A|A"}},
+	{name: "an insert's columns keep the insert's time after an update of another",
+		a1: `INSERT INTO t VALUES ('r2', 'A', 'A');`, b: `INSERT INTO t VALUES ('r2', 'B', 'B');`, a2: `UPDATE t SET b = 'A2' WHERE id = 'r2';`,
+		want: map[changelog.Policy]string{changelog.LWWColumn: "r1|a0|b0\nr2|B|A2", changelog.LWWRow: "r1|a0|b0\nr2|A|A2", changelog.Manual: "r1|a0|b0\nr2|A|A2"}},
+}
+
+func TestColumnClockIsItsOwnWriteTime(t *testing.T) {
+	for _, p := range changelog.Policies {
+		for _, tc := range writeTimeCases {
+			t.Run(fmt.Sprintf("%s/%s", p, tc.name), func(t *testing.T) {
+				store := newStore(t)
+				h := hub.Local{Store: store}
+				devs := map[string]*testDevice{}
+				for _, name := range []string{"A", "B", "C"} {
+					ddl := conflictDDL
+					if name == "A" {
+						ddl += `INSERT INTO t VALUES ('r1', 'a0', 'b0');`
+					}
+					devs[name] = policyDevice(t, h, ddl, p)
+				}
+				for _, name := range []string{"A", "B", "C"} {
+					devs[name].sync(t)
+				}
+				a1 := shellAt(t, devs["A"], tc.a1)
+				nextMilli()
+				shellAt(t, devs["B"], tc.b)
+				nextMilli()
+				shellAt(t, devs["A"], tc.a2)
+				for _, name := range []string{"A", "B", "A", "C"} {
+					devs[name].sync(t)
+				}
+				for name, d := range devs {
+					if got := rowsOf(t, d); got != tc.want[p] {
+						t.Errorf("%s holds %q, want %q", name, got, tc.want[p])
+					}
+				}
+				checkLostWriteTimes(t, devs["A"].s.Node, a1)
+			})
+		}
+	}
+}
+
+// shellAt runs q with the sqlite3 shell and returns when, about, it wrote.
+func shellAt(t *testing.T, d *testDevice, q string) [2]time.Time {
+	t.Helper()
+	before := time.Now().Truncate(time.Millisecond)
+	dbtest.Shell(t, d.path, q)
+	return [2]time.Time{before, time.Now()}
+}
+
+// checkLostWriteTimes: a value A lost that A wrote first travels with the
+// time A wrote it, not with the time of A's later write to the row.
+func checkLostWriteTimes(t *testing.T, n *replicator.Node, first [2]time.Time) {
+	t.Helper()
+	cs, err := n.Conflicts(context.Background(), replicator.ConflictFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		for _, col := range c.Columns {
+			if col.Column != "a" || col.LostClock.Site != n.Site() {
+				continue
+			}
+			if at := col.LostClock.HLC.Time(); at.Before(first[0]) || at.After(first[1]) {
+				t.Errorf("A's lost value of a is recorded as written at %s, want its write time, between %s and %s",
+					at.Format(time.StampMilli), first[0].Format(time.StampMilli), first[1].Format(time.StampMilli))
+			}
+		}
+	}
+}
