@@ -45,7 +45,7 @@ fuzz:
 # Longer runs of the randomized tests, each with fresh seeds (printed on failure).
 SOAK ?= 30
 soak: check-tools
-	DELTASYNC_FRESH_SEEDS=1 $(GO) test -count=$(SOAK) -timeout 2h -run 'Convergence|Commutes' ./replicator
+	DELTASYNC_FRESH_SEEDS=1 $(GO) test -count=$(SOAK) -timeout 2h -run 'Convergence|Commutes|WriteTimeProperty' ./replicator
 	DELTASYNC_FRESH_SEEDS=1 $(GO) test -count=$(SOAK) -timeout 2h -run 'TestCorpus' ./internal/corpustest
 	$(GO) test -count=$(SOAK) -timeout 2h -run 'EndToEnd|Kill|Flaky' ./cmd/deltasync
 
