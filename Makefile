@@ -5,6 +5,13 @@ SQLITE3 ?= sqlite3
 BIN     := bin/deltasync
 DEMO    := demo
 
+# The SQLite features apps' schemas use: FTS5 and the math functions are
+# build tags of mattn/go-sqlite3 (JSON and R*Tree are in every build).
+# Exported, so that the go build a test runs gets them too. Without them a
+# device whose app keeps an FTS5 index fails every merge into that table.
+TAGS := sqlite_fts5,sqlite_math_functions
+export GOFLAGS := $(GOFLAGS) -tags=$(TAGS)
+
 .PHONY: all build test vet bench fuzz soak demo check-tools clean
 
 all: build

@@ -12,6 +12,7 @@ import (
 var refusals = []error{
 	replicator.ErrSchemaMismatch, replicator.ErrUnknownTable, replicator.ErrUnknownColumn, replicator.ErrClockSkew, replicator.ErrNotice,
 	replicator.ErrUnique, replicator.ErrInvalidBatch, replicator.ErrConstraint, replicator.ErrRowTooLarge,
+	replicator.ErrMissingFeature,
 }
 
 // Permanent reports whether err is a failure that sending the same requests

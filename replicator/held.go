@@ -18,7 +18,7 @@ import (
 // package doc). HeldRows lists them; it unwraps to ErrRowTooLarge.
 type RowTooLargeError struct {
 	Table string    `json:"table"`
-	Key   string    `json:"key"`   // the key as SQL literals: (1), ('a', X'00FF')
+	Key   string    `json:"key"`   // the key as SQL literals: (1), ('a', x'00ff')
 	Size  int64     `json:"bytes"` // what the row counts toward a batch's bytes (changelog.Change.Size)
 	Limit int64     `json:"limit"` // the limit it passed: Node.MaxRowBytes, or 0 when the hub refused it (413)
 	At    time.Time `json:"at"`    // when it was held back
@@ -44,7 +44,7 @@ type heldRow struct {
 
 func newHeldRow(c changelog.Change, limit int64, at time.Time) *heldRow {
 	return &heldRow{
-		RowTooLargeError: RowTooLargeError{Table: c.Table, Key: keyText(c.Key), Size: c.Size, Limit: limit, At: at},
+		RowTooLargeError: RowTooLargeError{Table: c.Table, Key: change.KeyLiteral(c.Key), Size: c.Size, Limit: limit, At: at},
 		key:              changelog.KeyBytes(c.Key), op: c.Op,
 	}
 }

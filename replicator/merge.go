@@ -45,6 +45,9 @@ var (
 	// constraint of the receiver's table (or any other but UNIQUE: a
 	// foreign key, a trigger's RAISE).
 	ErrConstraint = errors.New("a row breaks a constraint of its table")
+	// ErrMissingFeature: a merge needs a SQLite module or function that
+	// this build lacks (an FTS5 index's triggers, the math functions).
+	ErrMissingFeature = errors.New("a SQLite feature the app's schema uses is missing from this build")
 	// ErrRowTooLarge: one row's values are larger than a batch may be.
 	ErrRowTooLarge = errors.New("row too large to sync")
 )
@@ -371,14 +374,33 @@ func (m *merge) change(t *target, c codec.Change) error {
 // are the batch's fault, not this node's, and the batch is refused whole.
 func writeError(t *target, c codec.Change, err error) error {
 	var se sqlite3.Error
-	if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
+	if !errors.As(err, &se) {
+		return err
+	}
+	if what, ok := missingFeature(se); ok {
+		return fmt.Errorf("%w: writing to %q needs %s (the app's schema uses it, in a trigger or a virtual table), which this build of SQLite lacks; "+
+			"build deltasync with `make build`, which enables FTS5 and the math functions: %v", ErrMissingFeature, t.Table.Name, what, err)
+	}
+	if se.Code != sqlite3.ErrConstraint {
 		return err
 	}
 	if se.ExtendedCode == sqlite3.ErrConstraintUnique {
 		return uniqueError(t, c, err)
 	}
 	return fmt.Errorf("%w: row %s of %q: %s; the device that wrote it must change it (or the table's schema must allow it), then sync again",
-		ErrConstraint, keyText(c.Key), t.Table.Name, constraintText(t, se))
+		ErrConstraint, change.KeyLiteral(c.Key), t.Table.Name, constraintText(t, se))
+}
+
+// missingFeature names the module or function SQLite says it does not
+// have: "no such module: fts5", "no such function: sqrt".
+func missingFeature(se sqlite3.Error) (string, bool) {
+	msg := se.Error()
+	for _, kind := range []string{"module", "function"} {
+		if _, name, ok := strings.Cut(msg, "no such "+kind+": "); ok {
+			return "the " + kind + " " + strings.TrimSpace(name), true
+		}
+	}
+	return "", false
 }
 
 // constraintText says which constraint SQLite names, and the column when
@@ -425,25 +447,7 @@ func uniqueError(t *target, c codec.Change, err error) error {
 	}
 	return fmt.Errorf("%w: row %s of %q would take a value of %s that another row holds "+
 		"(two devices gave it to two rows, or one device moved it between rows, which a merge cannot replay row by row); "+
-		"change or delete one of the two rows, then sync again", ErrUnique, keyText(c.Key), t.Table.Name, strings.Join(cols, ", "))
-}
-
-// keyText shows a key as a user would type it in SQL: (1), ('a', X'00ff').
-func keyText(key []any) string {
-	parts := make([]string, len(key))
-	for i, v := range key {
-		switch v := v.(type) {
-		case string:
-			parts[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
-		case []byte:
-			parts[i] = fmt.Sprintf("X'%X'", v)
-		case nil:
-			parts[i] = "NULL"
-		default:
-			parts[i] = fmt.Sprint(v)
-		}
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
+		"change or delete one of the two rows, then sync again", ErrUnique, change.KeyLiteral(c.Key), t.Table.Name, strings.Join(cols, ", "))
 }
 
 // changeRow merges one change: it reads what Decide needs, asks it, and

@@ -82,12 +82,12 @@ func checkKey(t *target, c codec.Change) error {
 	}
 	if rowidKey(t.Table) {
 		if _, ok := c.Key[0].(int64); !ok {
-			return fmt.Errorf("key column %q is a rowid and takes an INTEGER, got %s %s", t.Table.Key[0], storageClass(c.Key[0]), keyText(c.Key))
+			return fmt.Errorf("key column %q is a rowid and takes an INTEGER, got %s %s", t.Table.Key[0], storageClass(c.Key[0]), change.KeyLiteral(c.Key))
 		}
 	}
 	for j, ci := range c.Columns {
 		if k := t.cols[ci].KeyIndex - 1; k >= 0 && !sameValue(c.Values[j], c.Key[k]) {
-			return fmt.Errorf("column %q of the key is written with another value than the key %s", t.cols[ci].Name, keyText(c.Key))
+			return fmt.Errorf("column %q of the key is written with another value than the key %s", t.cols[ci].Name, change.KeyLiteral(c.Key))
 		}
 	}
 	return nil

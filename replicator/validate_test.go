@@ -147,7 +147,7 @@ func TestMergeRefusesInvalid(t *testing.T) {
 		}, false, false, replicator.ErrInvalidBatch, `key column "id" is a rowid and takes an INTEGER, got TEXT ('42')`},
 		{"integer key as REAL", func() *codec.Batch {
 			return push("ints", intsCols, insert([]any{43.0}, 43.0, "x"))
-		}, false, false, replicator.ErrInvalidBatch, "got REAL (43)"},
+		}, false, false, replicator.ErrInvalidBatch, "got REAL (43.0)"},
 		{"rowid as TEXT", func() *codec.Batch {
 			return push("plain", plainCols, insert([]any{"42"}, "x"))
 		}, false, false, replicator.ErrInvalidBatch, `"rowid" is a rowid`},
