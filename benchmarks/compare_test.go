@@ -18,9 +18,10 @@ const baseRows = 20_000
 
 // A variant is one way of capturing writes, or none (plain).
 type variant struct {
-	name    string
-	log     string // the table its triggers append one row per write to; "" for none
-	install func(tb testing.TB, db *sqlx.DB)
+	name     string
+	log      string // the table its triggers append rows to, perWrite per write; "" for none
+	perWrite int    // log rows per write; 0 means 1
+	install  func(tb testing.TB, db *sqlx.DB)
 }
 
 var (
@@ -216,8 +217,8 @@ func (t *target) checkLogged(b *testing.B) {
 	if err := t.conn.QueryRowContext(context.Background(), `SELECT count(*) FROM `+t.log).Scan(&n); err != nil {
 		b.Fatal(err)
 	}
-	if n != t.writes {
-		b.Fatalf("%s logged %d rows for %d writes", t.name, n, t.writes)
+	if want := t.writes * max(1, t.perWrite); n != want {
+		b.Fatalf("%s logged %d rows for %d writes, want %d", t.name, n, t.writes, want)
 	}
 }
 

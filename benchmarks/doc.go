@@ -17,6 +17,9 @@
 //     (values in the log, a changed-columns bitmask, an echo-suppression
 //     guard), hand-written in alternatives_test.go, against the same plain
 //     baseline.
+//   - BenchmarkAppTrigger: inserts and updates that fire an app's own
+//     last_update-style trigger, with the guard init adds to it and without,
+//     against plain SQLite with the same trigger.
 //   - BenchmarkRead: changelog.Read over 100,000 logged changes, in
 //     changes/s, against a bare scan of the same changelog rows.
 //   - BenchmarkShell: the stock sqlite3 shell running 100,000 single-row

@@ -51,7 +51,8 @@ const bulkMin = 1000
 //
 // SQLite has one writer at a time, so no app write can interleave with fn:
 // the versions logged between the start and the end of the transaction are
-// exactly fn's writes and what the app's own triggers derived from them.
+// exactly fn's writes and what the app's own unguarded triggers derived
+// from them. The app's guarded triggers do not fire during fn (NotApplying).
 func (l *Log) ApplyRemote(ctx context.Context, origin change.SiteID, fn func(tx *sqlx.Tx) error) error {
 	return l.ApplyRemoteWith(ctx, origin, ApplyOptions{}, fn)
 }
@@ -113,7 +114,13 @@ func (l *Log) ApplyRemoteWith(ctx context.Context, origin change.SiteID, opt App
 	if err != nil {
 		return l.explain(ctx, fmt.Errorf("begin apply: %w", err))
 	}
+	if err := markApplying(ctx, tx, true); err != nil {
+		return err
+	}
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := markApplying(ctx, tx, false); err != nil {
 		return err
 	}
 	after, err := lastVersion(ctx, tx)

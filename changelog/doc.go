@@ -4,8 +4,8 @@
 // suppression.
 //
 // It is the only package that reads or writes _sync_changelog,
-// _sync_applied, _sync_tables, _sync_columns, _sync_peers and _sync_state
-// (internal/layout checks it): the statement a capture trigger runs
+// _sync_applied, _sync_tables, _sync_columns, _sync_peers, _sync_state and
+// _sync_applying (internal/layout checks it): the statement a capture trigger runs
 // (CaptureSQL) and a merge's log insert (LogSQL) come from here, cursors
 // are a Cursors struct (ReadCursors, SetPulled, SetPushed), and every key of
 // _sync_state is a StateKey declared in state.go.
@@ -56,8 +56,19 @@
 // ApplyRemote runs a callback in one transaction and records the versions the
 // triggers logged meanwhile in _sync_applied, with the origin site. Read skips
 // those versions, so replayed changes, and whatever the app's own triggers
-// derived from them, are never shipped as local changes. The triggers need
-// no guard: a guard would be compiled into every app statement.
+// derived from them, are never shipped as local changes. The capture
+// triggers need no guard: a guard would be compiled into every app statement.
+//
+// # Replay does not run the app's triggers again
+//
+// What an app trigger wrote on the origin arrives as changes of its own, so
+// running it again on replay would write a second time (a last_update of
+// the receiving node's clock, a counter counted twice). ApplyRemote holds
+// one row in _sync_applying for the length of its transaction, and package
+// triggers adds NotApplying, which reads that table, to the WHEN clause of
+// the app's triggers that write tracked tables. The row is inserted after
+// the transaction begins and deleted before it commits: no other
+// connection, hence no write of the app, ever sees it.
 // ApplyRemoteWith's Discard option is for a device merging from its hub:
 // only the hub serves replayed changes, so the device keeps no log rows for
 // them (large merges compile the log inserts out with an authorizer, small

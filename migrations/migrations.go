@@ -87,7 +87,8 @@ func Latest() (uint, error) {
 // version table last. Uninstall drops exactly these.
 var Tables = []string{
 	"_sync_state", "_sync_tables", "_sync_columns", "_sync_changelog",
-	"_sync_applied", "_sync_peers", "_sync_sites", "_sync_clock", "_sync_conflicts", "_sync_hub_sites", "_sync_held", Table,
+	"_sync_applied", "_sync_peers", "_sync_sites", "_sync_clock", "_sync_conflicts", "_sync_hub_sites", "_sync_held",
+	"_sync_applying", "_sync_app_triggers", Table,
 }
 
 func newMigrate(db *sql.DB) (*migrate.Migrate, error) {

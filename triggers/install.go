@@ -21,14 +21,17 @@ type TableResult struct {
 
 // Report is what Install found and did.
 type Report struct {
-	Tracked []TableResult
-	Skipped []schema.Skipped
+	Tracked     []TableResult
+	Skipped     []schema.Skipped
+	AppTriggers []AppTrigger // the app's own triggers, in the order they were created
 }
 
 // Install installs change capture on the tables f selects: it creates
 // deltasync's internal tables if needed, then, in one transaction, registers
 // each table and brings its triggers to what Generate returns, dropping the
-// triggers of tables no longer selected. Running it again with the same
+// triggers of tables no longer selected. The app's own triggers that write
+// tracked tables get a guard, so that they do not fire when a batch is
+// applied (see the package doc). Running it again with the same
 // schema and filter changes nothing. f is stored, so that StoredFilter can
 // give it back to a later run.
 func Install(ctx context.Context, db *sqlx.DB, f schema.Filter) (*Report, error) {
@@ -65,9 +68,16 @@ func InstallWithPolicies(ctx context.Context, db *sqlx.DB, f schema.Filter, poli
 	if err != nil {
 		return nil, err
 	}
+	// The app's triggers first: a table whose app triggers are created
+	// again gets its capture triggers created again after them (renewed).
+	apps, renewed, err := guardAppTriggers(ctx, tx, s.Tables)
+	if err != nil {
+		return nil, err
+	}
+	rep.AppTriggers = apps
 	keep := map[string]bool{}
 	for _, t := range s.Tables {
-		res, err := installTable(ctx, tx, t, existing, keep)
+		res, err := installTable(ctx, tx, t, existing, keep, renewed[asciiLower(t.Name)])
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +129,9 @@ func withoutOwnTables(skipped []schema.Skipped) []schema.Skipped {
 	return out
 }
 
-func installTable(ctx context.Context, tx *sqlx.Tx, t schema.Table, existing map[string]string, keep map[string]bool) (TableResult, error) {
+// installTable brings t's capture triggers to what Generate returns; renew
+// creates them all again even where they are current.
+func installTable(ctx context.Context, tx *sqlx.Tx, t schema.Table, existing map[string]string, keep map[string]bool, renew bool) (TableResult, error) {
 	res := TableResult{Table: t}
 	reg, err := changelog.Register(ctx, tx, t)
 	if err != nil {
@@ -133,7 +145,7 @@ func installTable(ctx context.Context, tx *sqlx.Tx, t schema.Table, existing map
 	}
 	// Drop this table's triggers that are gone or differ, before creating.
 	stale := func(name, text string) bool {
-		return strings.HasPrefix(name, prefix) && (!wanted[name] || sqlOf(want, name) != text)
+		return strings.HasPrefix(name, prefix) && (renew || !wanted[name] || sqlOf(want, name) != text)
 	}
 	changing := false
 	for name, text := range existing {
@@ -178,10 +190,14 @@ func sqlOf(ts []Trigger, name string) string {
 	return ""
 }
 
+// ownTriggers is a GLOB pattern that the names of deltasync's triggers
+// match (namePrefix), and no app trigger's.
+var ownTriggers = schema.InternalPrefix + "[0-9]*_*"
+
 // installedTriggers returns deltasync's triggers in the database by name.
 func installedTriggers(ctx context.Context, q sqlx.QueryerContext) (map[string]string, error) {
 	rows, err := q.QueryxContext(ctx, `SELECT name, sql FROM sqlite_schema
-		WHERE type = 'trigger' AND name GLOB ?`, schema.InternalPrefix+"[0-9]*_*")
+		WHERE type = 'trigger' AND name GLOB ?`, ownTriggers)
 	if err != nil {
 		return nil, fmt.Errorf("read installed triggers: %w", err)
 	}
@@ -205,7 +221,8 @@ func dropTrigger(ctx context.Context, tx *sqlx.Tx, name string) error {
 }
 
 // Uninstall removes every trigger and table deltasync added, in one
-// transaction. App tables, their data and the app's own triggers are not
+// transaction, and gives the app's triggers that Install guarded back the
+// text the app wrote, byte for byte. App tables and their data are not
 // touched. Uninstalling a database without deltasync does nothing.
 func Uninstall(ctx context.Context, db *sqlx.DB) error {
 	tx, err := db.BeginTxx(ctx, nil)
@@ -213,6 +230,10 @@ func Uninstall(ctx context.Context, db *sqlx.DB) error {
 		return fmt.Errorf("begin uninstall: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	// Before the tables go: a guard reads _sync_applying.
+	if err := restoreAppTriggers(ctx, tx); err != nil {
+		return err
+	}
 	existing, err := installedTriggers(ctx, tx)
 	if err != nil {
 		return err

@@ -101,6 +101,29 @@ func (c *InitCommand) print(rep *triggers.Report, tracked map[string]changelog.T
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "skipped  %s: %s\n", s.Name, s.Reason)
 	}
+	c.printAppTriggers(rep.AppTriggers)
+}
+
+// printAppTriggers says, per trigger of the app's own, whether it runs
+// again when changes from other devices are applied.
+func (c *InitCommand) printAppTriggers(apps []triggers.AppTrigger) {
+	for _, a := range apps {
+		what := "guarded: does not run again for changes from other devices"
+		if !a.Guarded {
+			what = "runs for changes from other devices too"
+			if len(a.Writes) > 0 {
+				what += ", to maintain " + strings.Join(a.Writes, ", ") + " (not synced)"
+			}
+		}
+		state := "unchanged"
+		if a.Changed {
+			state = "rewritten"
+		}
+		fmt.Fprintf(c.m.Stdout, "trigger  %s on %s: %s; %s\n", a.Name, a.Table, what, state)
+		if a.Warning != "" {
+			fmt.Fprintf(c.m.Stderr, "warning  trigger %s: %s\n", a.Name, a.Warning)
+		}
+	}
 }
 
 func changed(t triggers.TableResult) string {

@@ -19,6 +19,11 @@
 // workload uses one fixed seed, so that make test is deterministic; make
 // soak sets DELTASYNC_FRESH_SEEDS and draws a fresh seed every run.
 //
+// TestAppTriggersConverge syncs, through an in-process hub, three devices
+// of every corpus whose app keeps triggers of its own, each pulling in a
+// later second than the writes it pulls were made, and checks that they end
+// equal and that uninstall gives each the schema it had.
+//
 // TestNullPrimaryKey and TestKeyChangeLogOrder pin down two defects of
 // capture the corpus showed: rows with a NULL primary key, and the order in
 // which a key change is logged (its "column added, init again" case still

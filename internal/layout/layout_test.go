@@ -23,6 +23,8 @@ var owners = map[string]string{
 	"_sync_columns":           "changelog",
 	"_sync_peers":             "changelog",
 	"_sync_state":             "changelog",
+	"_sync_applying":          "changelog",
+	"_sync_app_triggers":      "triggers",
 	"_sync_clock":             "replicator",
 	"_sync_sites":             "replicator",
 	"_sync_conflicts":         "replicator",

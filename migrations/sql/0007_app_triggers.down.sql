@@ -1,0 +1,2 @@
+DROP TABLE _sync_app_triggers;
+DROP TABLE _sync_applying;
