@@ -142,8 +142,8 @@ type Verdict struct {
 	// pushed, from a response built before that push landed (BeforePush):
 	// the merge is refused with ErrStale and the response asked for again.
 	Stale bool
-	// HLC is the newest HLC this merge compared, stored or recorded: the
-	// node's clock moves past it.
+	// HLC is the newest HLC the change carries, row or column: the node's
+	// clock moves past it.
 	HLC change.HLC
 }
 
@@ -176,6 +176,12 @@ const (
 // its row, by the rules of the package doc.
 func Decide(by Merger, t Table, local Local, in Incoming) Verdict {
 	d := decision{by: by, t: t, local: local, c: local.Clocks, in: in, v: Verdict{HLC: in.Clock.HLC}}
+	// A merge raises the node's clock past every clock it merges, whether
+	// the change wins, loses or is dropped: a later local write must order
+	// after every write this node has seen.
+	for _, c := range in.Cols {
+		d.sees(c.Clock)
+	}
 	d.decide()
 	return d.v
 }

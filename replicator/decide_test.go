@@ -433,12 +433,11 @@ func decide(by replicator.Merger, p changelog.Policy, local replicator.Local, in
 	return replicator.Decide(by, replicator.Table{Policy: p, Cols: []int64{colA, colB}}, local, in)
 }
 
-// TestDecideHLC checks which clocks a merge moves the node's clock past:
-// the row clock of every change, and the column clocks of the changes whose
-// columns it compares, stores or records. A change dropped whole, or an
-// insert a device keeps no clocks for, leaves its column clocks out, as the
-// merge always has; the package doc says a merge raises the node's clock
-// past every clock it merges, which these cases do not.
+// TestDecideHLC: a merge moves the node's clock past every clock a change
+// carries, row and columns, whatever it decides: a change dropped whole, an
+// insert a device keeps no clocks for, a whole row that loses. (Before, those
+// left their column clocks out, and a later local write could order before
+// a write this node had already merged, then lose to it in silence.)
 func TestDecideHLC(t *testing.T) {
 	later := func(in replicator.Incoming) replicator.Incoming {
 		for i := range in.Cols {
@@ -458,10 +457,10 @@ func TestDecideHLC(t *testing.T) {
 		{"an update: every column compared", changelog.LWWColumn, onHub, live(at(10, devB), arrived(3)), later(updateCol(colA, at(20, devA), 5)), 120},
 		{"an older update: every column compared", changelog.LWWColumn, onHub, live(at(500, devB), arrived(3)), later(updateCol(colA, at(20, devA), 5)), 120},
 		{"an insert the hub keeps clocks for: its columns", changelog.LWWColumn, onHub, absent, later(insertRow(at(20, devA), 5)), 120},
-		{"an insert a device keeps no clocks for: its row clock", changelog.LWWColumn, onDevice, absent, later(insertRow(at(20, devB), 5)), 20},
-		{"an update of a row not here: its row clock", changelog.LWWColumn, onHub, absent, later(updateCol(colA, at(20, devA), 5)), 20},
+		{"an insert a device keeps no clocks for: its columns", changelog.LWWColumn, onDevice, absent, later(insertRow(at(20, devB), 5)), 120},
+		{"an update of a row not here: its columns", changelog.LWWColumn, onHub, absent, later(updateCol(colA, at(20, devA), 5)), 120},
 		{"an update lost to a delete: its columns recorded", changelog.LWWColumn, onHub, deleted(at(10, devB), arrived(8)), later(updateCol(colA, at(20, devA), 5)), 120},
-		{"a whole row that loses without a conflict: its row clock", changelog.LWWRow, onHub, live(at(500, devA), arrived(3)), later(updateRow(at(20, devA), 5)), 20},
+		{"a whole row that loses without a conflict: its columns", changelog.LWWRow, onHub, live(at(500, devA), arrived(3)), later(updateRow(at(20, devA), 5)), 120},
 		{"a whole row recorded as a conflict: its columns", changelog.LWWRow, onHub, live(at(500, devB), arrived(8)), later(updateRow(at(20, devA), 5)), 120},
 		{"a notice: its columns", changelog.LWWColumn, onDevice, unclocked, later(noticeOf(1, at(20, devA), colA)), 120},
 	} {

@@ -292,6 +292,9 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 	}
 	for _, c := range cs {
 		m.s.observe(c.Clock.HLC) // the node's clock moves past them
+		for _, cc := range c.Clocks {
+			m.s.observe(cc.HLC)
+		}
 	}
 	_, err = m.tx.ExecContext(m.ctx, `RELEASE deltasync_bulk`)
 	return err

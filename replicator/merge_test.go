@@ -146,3 +146,37 @@ func TestBulkInsertFallsBack(t *testing.T) {
 		t.Errorf("b: %s, want 300 rows all from a (a's write is newer than b's pre-install row)", got)
 	}
 }
+
+// TestMergeMovesClockPastColumns: a device merges its hub's insert whose
+// title was written by a clock a minute ahead (within the skew allowed);
+// the device's own later write of title must still order after it, or the
+// hub would keep the older write and the device's edit would be lost in
+// silence. A device keeps no clocks for the rows it pulls, so only the
+// node's clock can carry what it has seen.
+func TestMergeMovesClockPastColumns(t *testing.T) {
+	d := newDevice(t, hubs[0].new(t), notes)
+	ctx := context.Background()
+	now := change.HLCAt(time.Now())
+	ahead := change.HLCAt(time.Now().Add(time.Minute))
+	b := insertBatch("notes", "title", now)
+	b.Changes[0].Clocks[1].HLC = ahead // title, written later by a clock that runs ahead
+	if _, err := d.s.Node.Merge(ctx, encode(t, d.s.Node, b, true), replicator.RoleDevice); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, d, `UPDATE notes SET title = 'mine' WHERE id = 'n1'`)
+	frame, _, _, err := d.s.Node.Outgoing(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.s.Node.Decode(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range out.Changes {
+		for i, col := range c.Columns {
+			if out.Tables[c.Table].Columns[col] == "title" && c.Clocks[i].HLC <= ahead {
+				t.Errorf("the device's own later write of title has HLC %d, not after the merged %d", c.Clocks[i].HLC, ahead)
+			}
+		}
+	}
+}
