@@ -53,7 +53,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *clockStore, 
 
 func absorbChange(s *clockStore, t changelog.Tracked, c changelog.Change, st Stamp) error {
 	key := changelog.KeyBytes(c.Key)
-	clock := Clock{HLC: s.next(c.At), Site: s.self}
+	clock := change.Clock{HLC: s.next(c.At), Site: s.self}
 	// Under lww-row an update writes the whole row (changelog sends every
 	// column), so one row clock says it all.
 	if c.Op != change.Update || t.Policy == changelog.LWWRow {

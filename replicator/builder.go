@@ -24,9 +24,9 @@ type builder struct {
 	tables  map[string]int
 	sites   map[change.SiteID]int
 
-	kbuf      []byte  // a key's bytes, for looking its clocks up
-	cbuf      []Clock // a change's column clocks, for add
-	intSlab   []int   // column indexes of changes to come
+	kbuf      []byte         // a key's bytes, for looking its clocks up
+	cbuf      []change.Clock // a change's column clocks, for add
+	intSlab   []int          // column indexes of changes to come
 	clockSlab []codec.Clock
 }
 
@@ -69,7 +69,7 @@ func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	if err != nil {
 		return err
 	}
-	var row Clock
+	var row change.Clock
 	if local.Row != nil {
 		row = *local.Row
 	}
@@ -95,7 +95,7 @@ func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	return nil
 }
 
-func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, clocks []Clock, local RowClocks) codec.Change {
+func (bd *builder) change(t changelog.Tracked, c changelog.Change, row change.Clock, clocks []change.Clock, local RowClocks) codec.Change {
 	ti := bd.table(t)
 	cols := bd.b.Tables[ti].Columns
 	rowSeen := bd.seen(local.Stamps[0])
@@ -103,7 +103,7 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, cl
 		// Merging ignores an update's row clock; the newest column clock
 		// keeps the frame's clock deltas small (measured: 0.80 to 0.78 of
 		// zstd JSON per change).
-		row = Clock{}
+		row = change.Clock{}
 		for i, cc := range clocks {
 			if cc.Newer(row) {
 				row, rowSeen = cc, bd.seen(local.stamp(t.ColumnIDs[c.Columns[i]]))
@@ -197,7 +197,7 @@ func (bd *builder) table(t changelog.Tracked) int {
 	return len(bd.b.Tables) - 1
 }
 
-func (bd *builder) clock(c Clock, seen change.Version) codec.Clock {
+func (bd *builder) clock(c change.Clock, seen change.Version) codec.Clock {
 	i, ok := bd.sites[c.Site]
 	if !ok {
 		bd.b.Sites = append(bd.b.Sites, c.Site)
@@ -246,7 +246,7 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 		if !ok {
 			continue
 		}
-		lc := bd.clock(Clock{HLC: r.lostHLC, Site: site}, 0)
+		lc := bd.clock(change.Clock{HLC: r.lostHLC, Site: site}, 0)
 		if cur == nil || r.event != curEvent {
 			ti := bd.table(t)
 			rowClock := lc

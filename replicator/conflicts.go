@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/schema"
 )
@@ -30,7 +31,7 @@ type Conflict struct {
 type ConflictColumn struct {
 	Column              string
 	Lost, Won           any
-	LostClock, WonClock Clock
+	LostClock, WonClock change.Clock
 	LostDeleted         bool // the losing side deleted the row
 	WonDeleted          bool // the winning side deleted the row
 }

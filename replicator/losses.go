@@ -18,7 +18,7 @@ import (
 type lostValue struct {
 	col                 string
 	lost, won           any
-	lostClock, wonClock Clock
+	lostClock, wonClock change.Clock
 	lostDead, wonDead   bool
 }
 

@@ -15,12 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
-	"github.com/jmoiron/sqlx"
 )
 
 // ConflictsCommand lists, resolves and clears recorded conflicts: writes
@@ -129,7 +130,7 @@ func sideText(v any, deleted bool) string {
 	return change.Literal(v)
 }
 
-func clockText(c replicator.Clock, self change.SiteID) string {
+func clockText(c change.Clock, self change.SiteID) string {
 	s := "site " + shortSite(c.Site)
 	if c.Site == self {
 		s += " (this device)"
@@ -178,7 +179,7 @@ func conflictJSON(cf replicator.Conflict, self change.SiteID) jsonConflict {
 	for _, k := range cf.Key {
 		out.Key = append(out.Key, jsonValue(k))
 	}
-	side := func(v any, deleted bool, c replicator.Clock) jsonSide {
+	side := func(v any, deleted bool, c change.Clock) jsonSide {
 		s := jsonSide{Deleted: deleted, Site: c.Site.String(), Local: c.Site == self,
 			HLC: strconv.FormatUint(uint64(c.HLC), 10), Time: c.HLC.Time().Format(timeMS)}
 		if !deleted {
