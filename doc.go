@@ -10,7 +10,8 @@
 // The parts: schema reads a database's tables; triggers installs capture;
 // changelog owns the log of what was captured and the node's cursors and
 // state; codec is the wire format; replicator merges and builds batches;
-// device runs a device's sync loop (Open here is device.Open); hub serves
-// devices. README.md describes the design, and each package's doc.go what
-// that package owns.
+// conflicts keeps the writes that lost a merge, to list and resolve; device
+// runs a device's sync loop (Open here is device.Open); hub serves devices.
+// README.md describes the design, and each package's doc.go what that
+// package owns.
 package deltasync

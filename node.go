@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/deltasync/deltasync/changelog"
-	"github.com/deltasync/deltasync/device"
-	"github.com/deltasync/deltasync/replicator"
-	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/conflicts"
+	"github.com/deltasync/deltasync/device"
+	"github.com/deltasync/deltasync/schema"
 )
 
 // Options configure Open.
@@ -45,11 +46,11 @@ type Options struct {
 
 // Conflict is a recorded conflict: a write that lost to a concurrent write
 // on another node, both sides with their values, clocks and sites.
-type Conflict = replicator.Conflict
+type Conflict = conflicts.Conflict
 
 // Keep says which side resolving a conflict keeps: Keep{Side: "local"},
 // Keep{Side: "remote"}, or Keep{Side: "value", Values: map[string]any{"col": v}}.
-type Keep = replicator.Keep
+type Keep = conflicts.Keep
 
 // Node is an app's database with deltasync running on it.
 type Node struct{ d *device.Device }
@@ -85,14 +86,14 @@ func (n *Node) SyncOnce(ctx context.Context) (device.Stats, error) {
 // Conflicts lists the conflicts recorded on this node, oldest first: those
 // of one table, or of every table if table is "".
 func (n *Node) Conflicts(ctx context.Context, table string) ([]Conflict, error) {
-	return n.d.Node.Conflicts(ctx, replicator.ConflictFilter{Table: table})
+	return conflicts.List(ctx, n.d.Node.DB, conflicts.Filter{Table: table})
 }
 
 // Resolve settles conflict id by writing the side keep names into the row,
 // as the app would: an ordinary local write that syncs like any other and
 // wins on every node. It marks the conflict resolved.
 func (n *Node) Resolve(ctx context.Context, id int64, keep Keep) error {
-	return n.d.Node.Resolve(ctx, id, keep)
+	return conflicts.Resolve(ctx, n.d.Node.DB, n.d.Node.Site(), id, keep)
 }
 
 // Close stops the background sync and waits for it, then closes the

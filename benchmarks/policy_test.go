@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
@@ -96,7 +97,7 @@ func policyRun(b *testing.B, p changelog.Policy, work string) time.Duration {
 	}
 	took := time.Since(start)
 	if work == "conflicts" {
-		cs, err := a.node.Conflicts(ctx, replicator.ConflictFilter{})
+		cs, err := conflicts.List(ctx, a.node.DB, conflicts.Filter{})
 		syncMust(b, err, "list conflicts")
 		if len(cs) != policyRows && p != changelog.Manual {
 			b.Fatalf("%s: a recorded %d conflicts, want %d", p, len(cs), policyRows)

@@ -9,14 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // Options configure a device. The Go API (deltasync.Options) and
@@ -37,7 +39,7 @@ type Options struct {
 	MaxRowBytes  int64
 	// OnConflict, if set, is called with the conflicts a merge recorded,
 	// after the merge committed, on the goroutine that syncs: keep it short.
-	OnConflict func([]replicator.Conflict)
+	OnConflict func([]conflicts.Conflict)
 	Run        RunOptions // tunes Run; its zero value uses the defaults
 	Logger     *slog.Logger
 }

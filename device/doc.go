@@ -36,8 +36,9 @@
 // A batch the hub refuses as too large (413) is pushed again in halves,
 // down to one row, which is then held back (replicator.HeldRows).
 //
-// device imports replicator, changelog, hub (for its client and protocol
-// messages) and the capture packages; nothing imports device but the root
-// package and cmd/deltasync. It talks to a hub only through the Hub
-// interface, which hub/hubtest checks every implementation against.
+// device imports replicator, changelog, conflicts (for what OnConflict
+// gets), hub (for its client and protocol messages) and the capture
+// packages; nothing imports device but the root package and cmd/deltasync.
+// It talks to a hub only through the Hub interface, which hub/hubtest
+// checks every implementation against.
 package device

@@ -16,10 +16,10 @@ import (
 	"github.com/deltasync/deltasync/replicator"
 )
 
-// sentinels are the exported errors of packages hub, replicator and codec
-// that the hub can return, by name. TestEveryErrorHasAStatus finds every
-// exported Err variable of those packages in the source and fails until it
-// is here (with a row in statuses) or in notReturned.
+// sentinels are the exported errors of packages hub, replicator, codec and
+// conflicts that the hub can return, by name. TestEveryErrorHasAStatus finds
+// every exported Err variable of those packages in the source and fails
+// until it is here (with a row in statuses) or in notReturned.
 var sentinels = map[string]error{
 	"hub.ErrUnauthorized":  ErrUnauthorized,
 	"hub.ErrForbidden":     ErrForbidden,
@@ -59,14 +59,14 @@ var sentinels = map[string]error{
 // returns to a client, and why; they need no status.
 var notReturned = map[string]string{
 	"replicator.ErrStale":          "a device's refusal of a pull response; the hub merges pushes with no cursor to be stale against",
-	"replicator.ErrNoConflict":     "a device's Resolve of a conflict it does not hold; the hub resolves none",
+	"conflicts.ErrNoConflict":      "a device's Resolve of a conflict it does not hold; the hub resolves none",
 	"replicator.ErrMissingFeature": "an app trigger or virtual table needing a module the build lacks; a replica holds neither",
 	"codec.ErrInvalid":             "Encode's, of a batch its caller built; the hub encoding a bad batch is its own failure, a 500",
 }
 
 // sentinelPackages are the packages whose errors the hub passes on, by the
 // directory of their source, relative to this one.
-var sentinelPackages = map[string]string{"hub": ".", "replicator": "../replicator", "codec": "../codec"}
+var sentinelPackages = map[string]string{"hub": ".", "replicator": "../replicator", "codec": "../codec", "conflicts": "../conflicts"}
 
 // TestEveryErrorHasAStatus: every exported error the hub can return has a
 // row in statuses, and no exported error is forgotten: each one declared

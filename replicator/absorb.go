@@ -98,20 +98,20 @@ func absorbChange(s *clockStore, t changelog.Tracked, c changelog.Change, hlcs [
 	// Under lww-row an update writes the whole row (changelog sends every
 	// column), so one row clock, its last write's, says it all.
 	if t.Policy == changelog.LWWRow {
-		return setRowClock(s, t, key, Clock{HLC: slices.Max(hlcs), Site: s.self}, c.Op == change.Delete, st, nil)
+		return setRowClock(s, t, key, change.Clock{HLC: slices.Max(hlcs), Site: s.self}, c.Op == change.Delete, st, nil)
 	}
-	var cols map[int64]Clock
+	var cols map[int64]change.Clock
 	for i, w := range c.Writes {
 		if w.Column == "" || (c.Op != change.Update && hlcs[i] == hlcs[0]) {
 			continue
 		}
 		if cols == nil {
-			cols = map[int64]Clock{}
+			cols = map[int64]change.Clock{}
 		}
-		cols[t.ColumnIDs[w.Column]] = Clock{HLC: hlcs[i], Site: s.self}
+		cols[t.ColumnIDs[w.Column]] = change.Clock{HLC: hlcs[i], Site: s.self}
 	}
 	if c.Op != change.Update {
-		return setRowClock(s, t, key, Clock{HLC: hlcs[0], Site: s.self}, c.Op == change.Delete, st, cols)
+		return setRowClock(s, t, key, change.Clock{HLC: hlcs[0], Site: s.self}, c.Op == change.Delete, st, cols)
 	}
 	for id, clock := range cols {
 		if err := s.setCol(t.ID, key, id, clock, st); err != nil {
@@ -123,7 +123,7 @@ func absorbChange(s *clockStore, t changelog.Tracked, c changelog.Change, hlcs [
 
 // setRowClock makes clock the row's register and its columns' clock, but
 // for cols, which keep their own.
-func setRowClock(s *clockStore, t changelog.Tracked, key []byte, clock Clock, dead bool, st Stamp, cols map[int64]Clock) error {
+func setRowClock(s *clockStore, t changelog.Tracked, key []byte, clock change.Clock, dead bool, st Stamp, cols map[int64]change.Clock) error {
 	if err := s.setRow(t.ID, key, clock, dead, st); err != nil {
 		return err
 	}

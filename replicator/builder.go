@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/schema"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -24,9 +25,9 @@ type builder struct {
 	tables  map[string]int
 	sites   map[change.SiteID]int
 
-	kbuf      []byte  // a key's bytes, for looking its clocks up
-	cbuf      []Clock // a change's column clocks, for add
-	intSlab   []int   // column indexes of changes to come
+	kbuf      []byte         // a key's bytes, for looking its clocks up
+	cbuf      []change.Clock // a change's column clocks, for add
+	intSlab   []int          // column indexes of changes to come
 	clockSlab []codec.Clock
 }
 
@@ -69,7 +70,7 @@ func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	if err != nil {
 		return err
 	}
-	var row Clock
+	var row change.Clock
 	if local.Row != nil {
 		row = *local.Row
 	}
@@ -95,7 +96,7 @@ func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	return nil
 }
 
-func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, clocks []Clock, local RowClocks) codec.Change {
+func (bd *builder) change(t changelog.Tracked, c changelog.Change, row change.Clock, clocks []change.Clock, local RowClocks) codec.Change {
 	ti := bd.table(t)
 	cols := bd.b.Tables[ti].Columns
 	rowSeen := bd.seen(local.Stamps[0])
@@ -103,7 +104,7 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row Clock, cl
 		// Merging ignores an update's row clock; the newest column clock
 		// keeps the frame's clock deltas small (measured: 0.80 to 0.78 of
 		// zstd JSON per change).
-		row = Clock{}
+		row = change.Clock{}
 		for i, cc := range clocks {
 			if cc.Newer(row) {
 				row, rowSeen = cc, bd.seen(local.stamp(t.ColumnIDs[c.Columns[i]]))
@@ -197,7 +198,7 @@ func (bd *builder) table(t changelog.Tracked) int {
 	return len(bd.b.Tables) - 1
 }
 
-func (bd *builder) clock(c Clock, seen change.Version) codec.Clock {
+func (bd *builder) clock(c change.Clock, seen change.Version) codec.Clock {
 	i, ok := bd.sites[c.Site]
 	if !ok {
 		bd.b.Sites = append(bd.b.Sites, c.Site)
@@ -219,53 +220,37 @@ func index(names []string, name string) int {
 // addNotices adds to a batch the hub serves a site the losses of that
 // site's writes that the hub recorded in the batch's range of versions.
 func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site change.SiteID) error {
-	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, kind, col, lost, lost_hlc, lost_dead
-		FROM _sync_conflicts WHERE lost_site = ? AND ver > ? AND ver <= ? ORDER BY event, id`,
-		site[:], bd.b.First, bd.b.Last)
+	ns, err := conflicts.Notices(ctx, q, site, bd.b.First, bd.b.Last)
 	if err != nil {
-		return fmt.Errorf("read conflicts to report: %w", err)
+		return err
 	}
-	defer rows.Close()
 	var cur *codec.Change
 	var curEvent int64
-	for rows.Next() {
-		var r struct {
-			event    int64
-			tbl      string
-			k        [4]any
-			kind     string
-			col      *string
-			lost     any
-			lostHLC  change.HLC
-			lostDead bool
-		}
-		if err := rows.Scan(&r.event, &r.tbl, &r.k[0], &r.k[1], &r.k[2], &r.k[3], &r.kind, &r.col, &r.lost, &r.lostHLC, &r.lostDead); err != nil {
-			return err
-		}
-		t, ok := bd.tracked[r.tbl]
+	for _, n := range ns {
+		t, ok := bd.tracked[n.Table]
 		if !ok {
 			continue
 		}
-		lc := bd.clock(Clock{HLC: r.lostHLC, Site: site}, 0)
-		if cur == nil || r.event != curEvent {
+		lc := bd.clock(change.Clock{HLC: n.HLC, Site: site}, 0)
+		if cur == nil || n.Event != curEvent {
 			ti := bd.table(t)
 			rowClock := lc
-			rowClock.Seen = kindNumber(r.kind)
-			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: change.Lost, Key: slices.Clone(r.k[:len(t.Table.Key)]), Clock: rowClock})
-			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], r.event
+			rowClock.Seen = kindNumber(n.Kind)
+			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: change.Lost, Key: slices.Clone(n.Key[:len(t.Table.Key)]), Clock: rowClock})
+			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], n.Event
 		}
-		if r.col == nil {
+		if n.Column == "" {
 			continue
 		}
-		idx := index(bd.b.Tables[cur.Table].Columns, *r.col)
+		idx := index(bd.b.Tables[cur.Table].Columns, n.Column)
 		if idx < 0 || len(cur.Columns) > 0 && idx <= cur.Columns[len(cur.Columns)-1] {
 			continue
 		}
 		cur.Columns = append(cur.Columns, idx)
-		cur.Values = append(cur.Values, r.lost)
+		cur.Values = append(cur.Values, n.Value)
 		cur.Clocks = append(cur.Clocks, lc)
 	}
-	return rows.Err()
+	return nil
 }
 
 // conflictSelect is the statement rowValues runs.

@@ -1,33 +1,15 @@
 package replicator
 
-import (
-	"bytes"
-
-	"github.com/deltasync/deltasync/change"
-)
-
-// Clock is the (HLC, site) pair of a write.
-type Clock struct {
-	HLC  change.HLC
-	Site change.SiteID
-}
-
-// Newer reports whether c orders after o.
-func (c Clock) Newer(o Clock) bool {
-	if c.HLC != o.HLC {
-		return c.HLC > o.HLC
-	}
-	return bytes.Compare(c.Site[:], o.Site[:]) > 0
-}
+import "github.com/deltasync/deltasync/change"
 
 // RowClocks is what _sync_clock holds for one row: the clocks a merge
 // decides by.
 type RowClocks struct {
-	Row  *Clock // the row's register; nil: the row was never written since install
-	Dead bool   // the register says deleted
+	Row  *change.Clock // the row's register; nil: the row was never written since install
+	Dead bool          // the register says deleted
 	// Cols are the clocks of the columns whose last write came after the
 	// register's, by column id; the others have the register's.
-	Cols map[int64]Clock
+	Cols map[int64]change.Clock
 	// Stamps of the clocks that have any, by column id (0: the register)
 	Stamps map[int64]Stamp
 }
@@ -49,12 +31,12 @@ func (r RowClocks) stamp(id int64) Stamp {
 
 // column returns the clock of a column's value: its own, else the row's,
 // else the zero clock of a value never written since install.
-func (r RowClocks) column(id int64) (Clock, bool) {
+func (r RowClocks) column(id int64) (change.Clock, bool) {
 	if c, ok := r.Cols[id]; ok {
 		return c, true
 	}
 	if r.Row != nil {
 		return *r.Row, true
 	}
-	return Clock{}, false
+	return change.Clock{}, false
 }

@@ -156,13 +156,13 @@ func (s *clockStore) addClock(r *RowClocks, col int64, hlc change.HLC, site int6
 		}
 		r.Stamps[col] = st
 	}
-	c := Clock{HLC: hlc, Site: id}
+	c := change.Clock{HLC: hlc, Site: id}
 	if col == 0 {
 		r.Row, r.Dead = &c, dead
 		return nil
 	}
 	if r.Cols == nil {
-		r.Cols = map[int64]Clock{}
+		r.Cols = map[int64]change.Clock{}
 	}
 	r.Cols[col] = c
 	return nil
@@ -310,7 +310,7 @@ func (s *clockStore) forget(tbl int64, key []byte) {
 	}
 }
 
-func (s *clockStore) setRow(tbl int64, key []byte, c Clock, dead bool, st Stamp) error {
+func (s *clockStore) setRow(tbl int64, key []byte, c change.Clock, dead bool, st Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
@@ -320,7 +320,7 @@ func (s *clockStore) setRow(tbl int64, key []byte, c Clock, dead bool, st Stamp)
 	return err
 }
 
-func (s *clockStore) setCol(tbl int64, key []byte, col int64, c Clock, st Stamp) error {
+func (s *clockStore) setCol(tbl int64, key []byte, col int64, c change.Clock, st Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
@@ -370,13 +370,13 @@ func (s *clockStore) site(n int64) (change.SiteID, error) {
 // onlyMine keeps, of a device's change, what the device itself wrote: a
 // value a merge wrote over its write came from the hub, which has it or
 // newer, and sending it back would look like the device's own write.
-func (s *clockStore) onlyMine(c changelog.Change, row Clock, clocks []Clock) (changelog.Change, []Clock, bool) {
+func (s *clockStore) onlyMine(c changelog.Change, row change.Clock, clocks []change.Clock) (changelog.Change, []change.Clock, bool) {
 	if c.Op != change.Update {
 		return c, clocks, row.Site == s.self
 	}
 	out := c
 	out.Columns, out.Values, clocks = nil, nil, slices.Clone(clocks)
-	var kept []Clock
+	var kept []change.Clock
 	for i, name := range c.Columns {
 		if clocks[i].Site == s.self {
 			out.Columns = append(out.Columns, name)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
@@ -106,7 +107,7 @@ func TestConflictCases(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cs, err := r.Node.Conflicts(context.Background(), replicator.ConflictFilter{})
+				cs, err := conflicts.List(context.Background(), r.Node.DB, conflicts.Filter{})
 				if err != nil || len(cs) != tc.hub {
 					t.Errorf("the hub recorded %d conflicts (%v), want %d: %s", len(cs), err, tc.hub, summary(t, r.Node))
 				}
@@ -170,9 +171,9 @@ func TestResolveKeepLocal(t *testing.T) {
 			mustExec(t, a, `UPDATE t SET a = 'A' WHERE id = 'r1'`)
 			nextMilli()
 			mustExec(t, b, `UPDATE t SET a = 'B' WHERE id = 'r1'`)
-			var got []replicator.Conflict
+			var got []conflicts.Conflict
 			for _, d := range []*testDevice{a, b} {
-				d.s.Node.OnConflict = func(cs []replicator.Conflict) { got = append(got, cs...) }
+				d.s.Node.OnConflict = func(cs []conflicts.Conflict) { got = append(got, cs...) }
 			}
 			a.sync(t)
 			b.sync(t)
@@ -184,7 +185,7 @@ func TestResolveKeepLocal(t *testing.T) {
 			if len(got) != 1 {
 				t.Fatalf("OnConflict saw %d conflicts, want 1", len(got))
 			}
-			if err := loser.s.Node.Resolve(context.Background(), got[0].ID, replicator.Keep{Side: "local"}); err != nil {
+			if err := conflicts.Resolve(context.Background(), loser.s.Node.DB, loser.s.Node.Site(), got[0].ID, conflicts.Keep{Side: "local"}); err != nil {
 				t.Fatal(err)
 			}
 			lost := got[0].Columns[0].Lost
@@ -195,7 +196,7 @@ func TestResolveKeepLocal(t *testing.T) {
 					t.Errorf("%s holds %q after resolving, want the lost value %v", d.path, got, lost)
 				}
 			}
-			cs, err := loser.s.Node.Conflicts(context.Background(), replicator.ConflictFilter{})
+			cs, err := conflicts.List(context.Background(), loser.s.Node.DB, conflicts.Filter{})
 			if err != nil || len(cs) != 1 || cs[0].Resolved.IsZero() || cs[0].Resolution != "local" {
 				t.Errorf("after resolve: %+v, %v; want one conflict resolved with local", cs, err)
 			}
@@ -264,7 +265,7 @@ func rowsOf(t *testing.T, d *testDevice) string {
 // summary prints a node's conflicts as "kind key col: lost<won, ...; ...".
 func summary(t *testing.T, n *replicator.Node) string {
 	t.Helper()
-	cs, err := n.Conflicts(context.Background(), replicator.ConflictFilter{})
+	cs, err := conflicts.List(context.Background(), n.DB, conflicts.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

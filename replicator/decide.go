@@ -86,7 +86,7 @@ func (p Pending) has(id int64) bool {
 // Incoming is the change being merged, its clocks resolved to sites.
 type Incoming struct {
 	Op    change.Op
-	Clock Clock          // the row's clock; on a notice, the lost write's
+	Clock change.Clock   // the row's clock; on a notice, the lost write's
 	Seen  change.Version // its Seen; on a notice, the kind's number (see kinds)
 	Cols  []ColumnWrite
 }
@@ -95,7 +95,7 @@ type Incoming struct {
 type ColumnWrite struct {
 	ID    int64 // the column's id
 	Key   bool  // the column is part of the key, whose value never changes
-	Clock Clock
+	Clock change.Clock
 	Seen  change.Version
 }
 
@@ -151,7 +151,7 @@ type Verdict struct {
 // register when Col is 0.
 type ClockWrite struct {
 	Col   int64
-	Clock Clock
+	Clock change.Clock
 	Dead  bool // the register says deleted
 }
 
@@ -160,7 +160,7 @@ type ClockWrite struct {
 type Loss struct {
 	Col                 int64
 	Lost, Won           Side
-	LostClock, WonClock Clock
+	LostClock, WonClock change.Clock
 }
 
 // Side says where the value of one side of a loss is.
@@ -220,7 +220,7 @@ func (d *decision) decide() {
 }
 
 // sees notes a clock the merge looked at: the node's clock moves past it.
-func (d *decision) sees(c Clock) { d.v.HLC = max(d.v.HLC, c.HLC) }
+func (d *decision) sees(c change.Clock) { d.v.HLC = max(d.v.HLC, c.HLC) }
 
 // lose records the losses of the change's one event, if any.
 func (d *decision) lose(kind string, losses ...Loss) {
@@ -231,7 +231,7 @@ func (d *decision) lose(kind string, losses ...Loss) {
 
 // loss is a column written on both sides of a concurrent merge, lost by
 // the local side if localLost, else by the incoming one.
-func loss(col int64, local, incoming Clock, localLost bool) Loss {
+func loss(col int64, local, incoming change.Clock, localLost bool) Loss {
 	if localLost {
 		return Loss{Col: col, Lost: SideLocal, LostClock: local, Won: SideIncoming, WonClock: incoming}
 	}
@@ -436,7 +436,7 @@ func (d *decision) update() {
 // columnWins decides one column of an update against the local value lc
 // (has: the column has a clock): the newer write wins, but under manual
 // the value the hub holds stays. conc: the two writes were concurrent.
-func (d *decision) columnWins(cw ColumnWrite, lc Clock, has bool) (win, conc bool) {
+func (d *decision) columnWins(cw ColumnWrite, lc change.Clock, has bool) (win, conc bool) {
 	win = !has || cw.Clock.Newer(lc)
 	conc = has && d.concurrent(cw.ID, cw.Clock, cw.Seen)
 	switch {
@@ -476,7 +476,7 @@ func (d *decision) notice() {
 	}
 	kind := noticeKind(d.in)
 	if len(d.in.Cols) == 0 {
-		var wc Clock
+		var wc change.Clock
 		if d.c.Row != nil {
 			wc = *d.c.Row
 		}
@@ -524,7 +524,7 @@ func noticeKind(in Incoming) string {
 // pushed, the hub compared already and tells it about, see notice), and
 // the hub's value arrived there (seen, in a hub's batch) after the version
 // the device had pulled when it wrote.
-func (d *decision) concurrent(id int64, in Clock, seen change.Version) bool {
+func (d *decision) concurrent(id int64, in change.Clock, seen change.Version) bool {
 	lc, ok := d.c.column(id) // of id 0, the register's
 	if !ok {
 		return false
@@ -542,7 +542,7 @@ func (d *decision) concurrent(id int64, in Clock, seen change.Version) bool {
 // made after it had pulled the hub's value (arrived, the version the value
 // arrived at on the hub, is at most what the write had seen), which
 // follows the served value. stale: see overOwn.
-func (d *decision) hubStands(id int64, lc Clock, arrived change.Version) (stands, stale bool) {
+func (d *decision) hubStands(id int64, lc change.Clock, arrived change.Version) (stands, stale bool) {
 	if lc.Site != d.by.Self {
 		return true, false
 	}
@@ -585,8 +585,8 @@ func (d *decision) overOwn(pending bool) (may, stale bool) {
 }
 
 // newest is the newest clock of a row: its register's or a column's.
-func (r RowClocks) newest() Clock {
-	var n Clock
+func (r RowClocks) newest() change.Clock {
+	var n change.Clock
 	if r.Row != nil {
 		n = *r.Row
 	}

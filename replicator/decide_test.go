@@ -35,8 +35,8 @@ var (
 	byClockAlone = []changelog.Policy{changelog.LWWColumn, changelog.LWWRow}
 )
 
-func at(hlc change.HLC, site change.SiteID) replicator.Clock {
-	return replicator.Clock{HLC: hlc, Site: site}
+func at(hlc change.HLC, site change.SiteID) change.Clock {
+	return change.Clock{HLC: hlc, Site: site}
 }
 
 // arrived is the stamp of a value that arrived on the hub at version v;
@@ -45,12 +45,12 @@ func arrived(v change.Version) replicator.Stamp { return replicator.Stamp{Arrive
 func seen(v change.Version) replicator.Stamp    { return replicator.Stamp{Seen: v} }
 
 // live is a row this node has, whose register (and every column) has clock c.
-func live(c replicator.Clock, st replicator.Stamp) replicator.Local {
+func live(c change.Clock, st replicator.Stamp) replicator.Local {
 	return replicator.Local{Exists: true, Clocks: replicator.RowClocks{Row: &c, Stamps: map[int64]replicator.Stamp{0: st}}}
 }
 
 // deleted is a row this node deleted, or merged the delete of, at c.
-func deleted(c replicator.Clock, st replicator.Stamp) replicator.Local {
+func deleted(c change.Clock, st replicator.Stamp) replicator.Local {
 	return replicator.Local{Clocks: replicator.RowClocks{Row: &c, Dead: true, Stamps: map[int64]replicator.Stamp{0: st}}}
 }
 
@@ -62,8 +62,8 @@ var absent = replicator.Local{}
 var unclocked = replicator.Local{Exists: true}
 
 // withCol is l with column col written later, at c.
-func withCol(l replicator.Local, col int64, c replicator.Clock, st replicator.Stamp) replicator.Local {
-	l.Clocks.Cols = map[int64]replicator.Clock{col: c}
+func withCol(l replicator.Local, col int64, c change.Clock, st replicator.Stamp) replicator.Local {
+	l.Clocks.Cols = map[int64]change.Clock{col: c}
 	l.Clocks.Stamps[col] = st
 	return l
 }
@@ -80,30 +80,30 @@ func unpushed(l replicator.Local, whole bool, cols ...int64) replicator.Local {
 
 // insertRow is an insert of the whole row, every column written at c by a
 // writer that had seen version seen.
-func insertRow(c replicator.Clock, seen change.Version) replicator.Incoming {
+func insertRow(c change.Clock, seen change.Version) replicator.Incoming {
 	in := updateRow(c, seen)
 	in.Op = change.Insert
 	return in
 }
 
 // updateRow is an update of every column, as lww-row sends one.
-func updateRow(c replicator.Clock, seen change.Version) replicator.Incoming {
+func updateRow(c change.Clock, seen change.Version) replicator.Incoming {
 	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{
 		{ID: colID, Key: true, Clock: c, Seen: seen}, {ID: colA, Clock: c, Seen: seen}, {ID: colB, Clock: c, Seen: seen}}}
 }
 
 // updateCol is an update of column col.
-func updateCol(col int64, c replicator.Clock, seen change.Version) replicator.Incoming {
+func updateCol(col int64, c change.Clock, seen change.Version) replicator.Incoming {
 	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{{ID: col, Clock: c, Seen: seen}}}
 }
 
-func deleteRow(c replicator.Clock, seen change.Version) replicator.Incoming {
+func deleteRow(c change.Clock, seen change.Version) replicator.Incoming {
 	return replicator.Incoming{Op: change.Delete, Clock: c, Seen: seen}
 }
 
 // noticeOf is a loss notice of kind (its number) for the write at c of
 // cols (none: the row's existence).
-func noticeOf(kind change.Version, c replicator.Clock, cols ...int64) replicator.Incoming {
+func noticeOf(kind change.Version, c change.Clock, cols ...int64) replicator.Incoming {
 	in := replicator.Incoming{Op: change.Lost, Clock: c, Seen: kind}
 	for _, col := range cols {
 		in.Cols = append(in.Cols, replicator.ColumnWrite{ID: col, Clock: c})
@@ -112,20 +112,20 @@ func noticeOf(kind change.Version, c replicator.Clock, cols ...int64) replicator
 }
 
 // register stores the register's clock; col, a column's.
-func register(c replicator.Clock) replicator.ClockWrite { return replicator.ClockWrite{Clock: c} }
-func dead(c replicator.Clock) replicator.ClockWrite {
+func register(c change.Clock) replicator.ClockWrite { return replicator.ClockWrite{Clock: c} }
+func dead(c change.Clock) replicator.ClockWrite {
 	return replicator.ClockWrite{Clock: c, Dead: true}
 }
-func col(id int64, c replicator.Clock) replicator.ClockWrite {
+func col(id int64, c change.Clock) replicator.ClockWrite {
 	return replicator.ClockWrite{Col: id, Clock: c}
 }
 
 // lost is a loss of the local value to the incoming one; beaten, of the
 // incoming value to the local one.
-func lost(col int64, local, incoming replicator.Clock) replicator.Loss {
+func lost(col int64, local, incoming change.Clock) replicator.Loss {
 	return replicator.Loss{Col: col, Lost: replicator.SideLocal, LostClock: local, Won: replicator.SideIncoming, WonClock: incoming}
 }
-func beaten(col int64, incoming, local replicator.Clock) replicator.Loss {
+func beaten(col int64, incoming, local change.Clock) replicator.Loss {
 	return replicator.Loss{Col: col, Lost: replicator.SideIncoming, LostClock: incoming, Won: replicator.SideLocal, WonClock: local}
 }
 

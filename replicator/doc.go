@@ -55,7 +55,7 @@
 // merge's Role, and returns a Verdict: what to write, which clocks to keep,
 // which losses to record and of what kind, whether to refuse the response
 // as stale. It does no I/O; decide_test.go checks it, rule by rule, without
-// a database. merge.go and conflict.go only read its inputs and apply the
+// a database. merge.go and losses.go only read its inputs and apply the
 // verdict (leaving out of the record a loss whose two sides hold the same
 // value, which takes the values to see). The role is given once, where a
 // merge starts (Merge's and MergeBatch's argument; MergePush is RoleHub),
@@ -121,17 +121,18 @@
 // kind of stale response is refused with ErrStale, changing nothing, and
 // asked for again.
 //
-// Whatever loses is written to _sync_conflicts, one row per column (col NULL
-// for existence) grouped by event: table, key, kind (update, insert: rows
-// inserted with the same key, delete: a delete that lost, deleted: values a
-// concurrent delete removed), both values with their storage classes, both
-// clocks and sites, when. A conflict is recorded on the node whose merge
-// overwrote or rejected the value and on the device that wrote it. Resolve
-// writes the kept side as an ordinary local write, which syncs and, having
-// seen both sides, wins everywhere. One imprecision remains: a write whose
-// push is in flight while the pull that carries a later write made after
-// seeing it arrives is judged as unpushed, and recorded as a conflict that
-// was not one; never the other way round.
+// Whatever loses is recorded by package conflicts (conflicts.Record, in the
+// merge's transaction), one row per column (col NULL for existence) grouped
+// by event: table, key, kind (update, insert: rows inserted with the same
+// key, delete: a delete that lost, deleted: values a concurrent delete
+// removed), both values with their storage classes, both clocks and sites,
+// when. A conflict is recorded on the node whose merge overwrote or rejected
+// the value and on the device that wrote it. conflicts.Resolve writes the
+// kept side as an ordinary local write, which syncs and, having seen both
+// sides, wins everywhere. One imprecision remains: a write whose push is in
+// flight while the pull that carries a later write made after seeing it
+// arrives is judged as unpushed, and recorded as a conflict that was not
+// one; never the other way round.
 //
 // A write that breaks a UNIQUE constraint other than the key (two devices
 // gave one value to two rows) is not a conflict any policy can merge
@@ -226,7 +227,8 @@
 // 2-core machine; it was 29.9 s and 1.3 GB of memory). Setting a column to
 // itself logs nothing, but fires an app's UPDATE OF trigger on it.
 //
-// replicator imports schema, changelog and codec, and nothing that does
-// I/O beyond its node's database: the device package runs the loop that
-// moves batches to and from a hub.
+// replicator imports change, schema, changelog, codec and conflicts (which
+// owns the recorded conflicts), and nothing that does I/O beyond its node's
+// database: the device package runs the loop that moves batches to and
+// from a hub.
 package replicator

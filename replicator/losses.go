@@ -1,26 +1,13 @@
 package replicator
 
 import (
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/deltasync/deltasync/change"
-
-	"github.com/jmoiron/sqlx"
-
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
+	"github.com/deltasync/deltasync/conflicts"
 )
-
-// lostValue is one row of _sync_conflicts: a column (col "" for the row's
-// existence) whose losing and winning sides differ.
-type lostValue struct {
-	col                 string
-	lost, won           any
-	lostClock, wonClock Clock
-	lostDead, wonDead   bool
-}
 
 // stamp is the stamp this merge gives the clocks it writes: on the hub, the
 // version at which the batch arrives.
@@ -39,7 +26,7 @@ func (m *merge) recordLosses(t *target, c codec.Change, v Verdict) error {
 			return err // the row is not here: none of its values was lost
 		}
 	}
-	out := make([]lostValue, len(v.Losses))
+	out := make([]conflicts.Column, len(v.Losses))
 	for i, l := range v.Losses {
 		out[i] = t.lostValue(c, cur, l)
 	}
@@ -56,15 +43,15 @@ func readsLocal(losses []Loss) bool {
 	return false
 }
 
-// lostValue is the row of _sync_conflicts of one loss of change c, cur
-// being this node's row.
-func (t *target) lostValue(c codec.Change, cur map[string]any, l Loss) lostValue {
-	v := lostValue{lostClock: l.LostClock, wonClock: l.WonClock, lostDead: l.Lost == SideDeleted, wonDead: l.Won == SideDeleted}
+// lostValue is the conflict column of one loss of change c, cur being
+// this node's row.
+func (t *target) lostValue(c codec.Change, cur map[string]any, l Loss) conflicts.Column {
+	v := conflicts.Column{LostClock: l.LostClock, WonClock: l.WonClock, LostDeleted: l.Lost == SideDeleted, WonDeleted: l.Won == SideDeleted}
 	if l.Col == 0 {
 		return v
 	}
-	v.col = t.names[l.Col]
-	v.lost, v.won = t.value(c, cur, l.Col, l.Lost), t.value(c, cur, l.Col, l.Won)
+	v.Column = t.names[l.Col]
+	v.Lost, v.Won = t.value(c, cur, l.Col, l.Lost), t.value(c, cur, l.Col, l.Won)
 	return v
 }
 
@@ -113,18 +100,19 @@ func (m *merge) rowValues(t *target, key []any) (map[string]any, error) {
 	return out, rows.Close()
 }
 
-// record writes the conflict rows of one event, leaving out columns whose
-// two sides are equal (nothing was lost) and rows already recorded. With
-// notify (on the hub) it also logs the row again, so that the site whose
-// write lost gets the winner and the notice of its loss on its next pull
-// (Serve).
-func (m *merge) record(t *target, key []any, kind string, vals []lostValue, notify bool) error {
+// record records the lost values of one event (conflicts.Record), leaving
+// out columns whose two sides are equal (nothing was lost) and values
+// recorded before. With notify (on the hub) it also logs the row again, so
+// that the site whose write lost gets the winner and the notice of its loss
+// on its next pull (Serve).
+func (m *merge) record(t *target, key []any, kind string, vals []conflicts.Column, notify bool) error {
 	var event int64
 	for _, v := range vals {
-		if !v.lostDead && !v.wonDead && changelog.SameValue(v.lost, v.won) {
+		if !v.LostDeleted && !v.WonDeleted && changelog.SameValue(v.Lost, v.Won) {
 			continue
 		}
-		id, err := m.insertConflict(t, key, kind, v, event)
+		id, err := conflicts.Record(m.ctx, m.tx, conflicts.Entry{Event: event, Table: t.Table.Name, Key: key, Kind: kind,
+			Column: v, Version: m.arrived})
 		if err != nil {
 			return fmt.Errorf("record conflict: %w", err)
 		}
@@ -141,10 +129,10 @@ func (m *merge) record(t *target, key []any, kind string, vals []lostValue, noti
 	}
 	for _, v := range vals {
 		var err error
-		if v.col == "" {
+		if v.Column == "" {
 			err = m.logChange(t, change.Insert, nil, key)
 		} else {
-			id := t.ColumnIDs[v.col]
+			id := t.ColumnIDs[v.Column]
 			err = m.logChange(t, change.Update, &id, key)
 		}
 		if err != nil {
@@ -152,32 +140,6 @@ func (m *merge) record(t *target, key []any, kind string, vals []lostValue, noti
 		}
 	}
 	return nil
-}
-
-func (m *merge) insertConflict(t *target, key []any, kind string, v lostValue, event int64) (int64, error) {
-	ks := make([]any, 4)
-	copy(ks, key)
-	var col any
-	if v.col != "" {
-		col = v.col
-	}
-	var id int64
-	err := sqlx.GetContext(m.ctx, m.tx, &id, `INSERT INTO _sync_conflicts
-		(event, tbl, rowkey, k0, k1, k2, k3, kind, col, lost, won, lost_hlc, lost_site, won_hlc, won_site, lost_dead, won_dead, ver)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING RETURNING id`,
-		event, t.Table.Name, changelog.KeyBytes(key), ks[0], ks[1], ks[2], ks[3], kind, col, v.lost, v.won,
-		v.lostClock.HLC, v.lostClock.Site[:], v.wonClock.HLC, v.wonClock.Site[:], v.lostDead, v.wonDead, m.arrived)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil // recorded before
-	}
-	if err != nil {
-		return 0, err
-	}
-	if event == 0 {
-		_, err = m.tx.ExecContext(m.ctx, `UPDATE _sync_conflicts SET event = id WHERE id = ?`, id)
-	}
-	return id, err
 }
 
 // notices records, on a device, the losses its hub reports: writes this

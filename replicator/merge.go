@@ -179,8 +179,8 @@ func checkSkew(b *codec.Batch, now time.Time, maxSkew time.Duration) error {
 }
 
 // clock resolves a batch clock's site.
-func (m *merge) clock(c codec.Clock) Clock {
-	return Clock{HLC: c.HLC, Site: m.b.Sites[c.Site]}
+func (m *merge) clock(c codec.Clock) change.Clock {
+	return change.Clock{HLC: c.HLC, Site: m.b.Sites[c.Site]}
 }
 
 // apply merges every change of the batch.

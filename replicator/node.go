@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/conflicts"
 
 	"github.com/jmoiron/sqlx"
 
@@ -46,7 +47,7 @@ type Node struct {
 	Now           func() time.Time // the wall clock; tests replace it
 	// OnConflict, if set, is called after a merge that recorded conflicts,
 	// with them, once the merge has committed.
-	OnConflict func([]Conflict)
+	OnConflict func([]conflicts.Conflict)
 
 	mu       sync.Mutex // one transaction that writes clocks at a time
 	log      *changelog.Log
@@ -371,7 +372,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, role Role, admit 
 	}
 	res.Conflicts = len(events)
 	if len(events) > 0 && n.OnConflict != nil {
-		cs, err := n.Conflicts(ctx, ConflictFilter{Events: events})
+		cs, err := conflicts.List(ctx, n.DB, conflicts.Filter{Events: events})
 		if err != nil {
 			return res, err
 		}

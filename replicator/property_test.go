@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/conflicts"
 
 	"github.com/jmoiron/sqlx"
 
@@ -235,9 +236,9 @@ func convergence(t *testing.T, h device.Hub, st *hub.Store, seed uint64, p chang
 		o.dump()
 		return
 	}
-	conflicts := map[string][]replicator.Conflict{}
+	byNode := map[string][]conflicts.Conflict{}
 	for i, n := range []*replicator.Node{devs[0].s.Node, devs[1].s.Node, devs[2].s.Node, replica.Node} {
-		cs, err := n.Conflicts(ctx, replicator.ConflictFilter{})
+		cs, err := conflicts.List(ctx, n.DB, conflicts.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,13 +246,13 @@ func convergence(t *testing.T, h device.Hub, st *hub.Store, seed uint64, p chang
 		if i < len(devs) {
 			name = fmt.Sprint("dev", i)
 		}
-		conflicts[name] = cs
+		byNode[name] = cs
 	}
 	sites := make([]change.SiteID, len(devs))
 	for i, d := range devs {
 		sites[i] = d.s.Node.Site()
 	}
-	o.checkNoSilentLoss(readState(t, devs[0].db), conflicts, sites)
+	o.checkNoSilentLoss(readState(t, devs[0].db), byNode, sites)
 }
 
 func propertyDevice(t *testing.T, h device.Hub, p changelog.Policy) *testDevice {
@@ -444,7 +445,7 @@ func (o *oracle) randomWrite(d *propDevice, rng *rand.Rand) {
 // by the writer's site. Two concurrent writes of the same value are one as
 // far as loss goes (a merge of equal sides records nothing): a write is also
 // accounted for if a concurrent write of the same value is.
-func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts map[string][]replicator.Conflict, sites []change.SiteID) {
+func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, byNode map[string][]conflicts.Conflict, sites []change.SiteID) {
 	t := o.t
 	direct := func(w write) bool {
 		for _, later := range o.writes[w.idx+1:] {
@@ -452,7 +453,7 @@ func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts ma
 				return true
 			}
 		}
-		return recorded(w, conflicts, sites[w.dev])
+		return recorded(w, byNode, sites[w.dev])
 	}
 	failed := false
 	for _, w := range o.writes {
@@ -482,7 +483,7 @@ func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts ma
 			}
 		}
 		t.Errorf("seed %d, %s: write %s is lost without a trace: the %s %s %s is now %s, no later write had seen it and no node recorded it as a conflict\nwrites of the row:\n%s\nconflicts on the row:\n%s",
-			o.seed, o.policy, w, w.table, w.key, orExistence(w.col), now, o.rowWrites(w), rowConflicts(w, conflicts))
+			o.seed, o.policy, w, w.table, w.key, orExistence(w.col), now, o.rowWrites(w), rowConflicts(w, byNode))
 	}
 	if failed {
 		o.dump()
@@ -490,8 +491,8 @@ func (o *oracle) checkNoSilentLoss(final map[string]map[string]any, conflicts ma
 }
 
 // recorded reports whether a node recorded w as the losing side of a conflict.
-func recorded(w write, conflicts map[string][]replicator.Conflict, site change.SiteID) bool {
-	for _, cs := range conflicts {
+func recorded(w write, byNode map[string][]conflicts.Conflict, site change.SiteID) bool {
+	for _, cs := range byNode {
 		for _, c := range cs {
 			if c.Table != w.table || rowKey(c.Key...) != w.key {
 				continue
@@ -546,9 +547,9 @@ func (o *oracle) diffWrites(x, y map[string]map[string]any) string {
 	return strings.Join(out, "\n")
 }
 
-func rowConflicts(w write, conflicts map[string][]replicator.Conflict) string {
+func rowConflicts(w write, byNode map[string][]conflicts.Conflict) string {
 	var out []string
-	for name, cs := range conflicts {
+	for name, cs := range byNode {
 		for _, c := range cs {
 			if c.Table != w.table || rowKey(c.Key...) != w.key {
 				continue

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
@@ -85,7 +86,7 @@ func shellAt(t *testing.T, d *testDevice, q string) [2]time.Time {
 // time A wrote it, not with the time of A's later write to the row.
 func checkLostWriteTimes(t *testing.T, n *replicator.Node, first [2]time.Time) {
 	t.Helper()
-	cs, err := n.Conflicts(context.Background(), replicator.ConflictFilter{})
+	cs, err := conflicts.List(context.Background(), n.DB, conflicts.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
-	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
-	"github.com/jmoiron/sqlx"
 )
 
 // ConflictsCommand lists, resolves and clears recorded conflicts: writes
@@ -57,7 +58,7 @@ func (c *ConflictsCommand) list(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	cs, site, err := readConflicts(ctx, db, replicator.ConflictFilter{Table: *table})
+	cs, site, err := readConflicts(ctx, db, conflicts.Filter{Table: *table})
 	if err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}
@@ -84,12 +85,12 @@ func (c *ConflictsCommand) list(ctx context.Context, args []string) error {
 }
 
 // readConflicts returns the conflicts f selects and the node's site id.
-func readConflicts(ctx context.Context, db *sqlx.DB, f replicator.ConflictFilter) ([]replicator.Conflict, change.SiteID, error) {
+func readConflicts(ctx context.Context, db *sqlx.DB, f conflicts.Filter) ([]conflicts.Conflict, change.SiteID, error) {
 	site, err := changelog.New(db).SiteID(ctx)
 	if err != nil {
 		return nil, site, err
 	}
-	cs, err := replicator.NewNode(db).Conflicts(ctx, f)
+	cs, err := conflicts.List(ctx, db, f)
 	return cs, site, err
 }
 
@@ -98,7 +99,7 @@ func readConflicts(ctx context.Context, db *sqlx.DB, f replicator.ConflictFilter
 //	conflict 3  2026-05-01T10:00:00.123Z  update  "items" key ('x')  unresolved
 //	  "title"  lost  'from a'  site 1a2b3c4d (this device)  written 2026-05-01T10:00:00.100Z
 //	           won   'from b'  site 5e6f7a8b  written 2026-05-01T10:00:00.120Z
-func printConflict(w io.Writer, cf replicator.Conflict, site change.SiteID) {
+func printConflict(w io.Writer, cf conflicts.Conflict, site change.SiteID) {
 	state := "unresolved"
 	if !cf.Resolved.IsZero() {
 		state = fmt.Sprintf("resolved %s, kept %s", cf.Resolved.Format(timeMS), cf.Resolution)
@@ -129,7 +130,7 @@ func sideText(v any, deleted bool) string {
 	return change.Literal(v)
 }
 
-func clockText(c replicator.Clock, self change.SiteID) string {
+func clockText(c change.Clock, self change.SiteID) string {
 	s := "site " + shortSite(c.Site)
 	if c.Site == self {
 		s += " (this device)"
@@ -169,7 +170,7 @@ type jsonSide struct {
 	Time    string         `json:"time"`  // the HLC's wall-clock part
 }
 
-func conflictJSON(cf replicator.Conflict, self change.SiteID) jsonConflict {
+func conflictJSON(cf conflicts.Conflict, self change.SiteID) jsonConflict {
 	out := jsonConflict{ID: cf.ID, At: cf.At.Format(timeMS), Table: cf.Table, Kind: cf.Kind,
 		Resolved: !cf.Resolved.IsZero(), Resolution: cf.Resolution, Key: []map[string]any{}, Columns: []jsonConflictColumn{}}
 	if out.Resolved {
@@ -178,7 +179,7 @@ func conflictJSON(cf replicator.Conflict, self change.SiteID) jsonConflict {
 	for _, k := range cf.Key {
 		out.Key = append(out.Key, jsonValue(k))
 	}
-	side := func(v any, deleted bool, c replicator.Clock) jsonSide {
+	side := func(v any, deleted bool, c change.Clock) jsonSide {
 		s := jsonSide{Deleted: deleted, Site: c.Site.String(), Local: c.Site == self,
 			HLC: strconv.FormatUint(uint64(c.HLC), 10), Time: c.HLC.Time().Format(timeMS)}
 		if !deleted {
@@ -193,7 +194,7 @@ func conflictJSON(cf replicator.Conflict, self change.SiteID) jsonConflict {
 	return out
 }
 
-// resolve settles one conflict with Node.Resolve: a local write that syncs like any other.
+// resolve settles one conflict with conflicts.Resolve: a local write that syncs like any other.
 func (c *ConflictsCommand) resolve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("conflicts resolve", flag.ContinueOnError)
 	keepFlag := fs.String("keep", "", "local, remote, or value=JSON (a JSON object by column, or one value for a one-column conflict)")
@@ -218,23 +219,18 @@ func (c *ConflictsCommand) resolve(ctx context.Context, args []string) error {
 	if err := requireInstalled(ctx, db); err != nil {
 		return err
 	}
-	cs, _, err := readConflicts(ctx, db, replicator.ConflictFilter{Events: []int64{id}})
+	cs, site, err := readConflicts(ctx, db, conflicts.Filter{Events: []int64{id}})
 	if err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}
 	if len(cs) == 0 {
-		return fmt.Errorf("%w %d: `deltasync conflicts %s` lists them", replicator.ErrNoConflict, id, pos[0])
+		return fmt.Errorf("%w %d: `deltasync conflicts %s` lists them", conflicts.ErrNoConflict, id, pos[0])
 	}
 	keep, err := given.forConflict(cs[0])
 	if err != nil {
 		return err
 	}
-	node := replicator.NewNode(db)
-	if err := node.Open(ctx); err != nil {
-		return sqlitefile.Explain(pos[0], err)
-	}
-	defer node.Close()
-	if err := node.Resolve(ctx, id, keep); err != nil {
+	if err := conflicts.Resolve(ctx, db, site, id, keep); err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}
 	fmt.Fprintf(c.m.Stdout, "conflict %d resolved: kept %s; it reaches other devices on the next sync\n", id, *keepFlag)
@@ -312,9 +308,9 @@ func parseKeep(s string) (keepArg, error) {
 }
 
 // forConflict returns the Keep that resolves cf as k says.
-func (k keepArg) forConflict(cf replicator.Conflict) (replicator.Keep, error) {
+func (k keepArg) forConflict(cf conflicts.Conflict) (conflicts.Keep, error) {
 	if k.side != "value" {
-		return replicator.Keep{Side: k.side}, nil
+		return conflicts.Keep{Side: k.side}, nil
 	}
 	var cols []string
 	for _, col := range cf.Columns {
@@ -323,7 +319,7 @@ func (k keepArg) forConflict(cf replicator.Conflict) (replicator.Keep, error) {
 		}
 	}
 	if len(cols) == 0 {
-		return replicator.Keep{}, fmt.Errorf("conflict %d is about the row's existence, not a column's value: use --keep local or --keep remote", cf.ID)
+		return conflicts.Keep{}, fmt.Errorf("conflict %d is about the row's existence, not a column's value: use --keep local or --keep remote", cf.ID)
 	}
 	quoted := make([]string, len(cols))
 	for i, name := range cols {
@@ -331,15 +327,15 @@ func (k keepArg) forConflict(cf replicator.Conflict) (replicator.Keep, error) {
 	}
 	if k.columns != nil && allColumns(k.columns, cols) {
 		if len(k.columns) != len(cols) {
-			return replicator.Keep{}, fmt.Errorf("conflict %d has columns %s: give a value for each", cf.ID, strings.Join(quoted, ", "))
+			return conflicts.Keep{}, fmt.Errorf("conflict %d has columns %s: give a value for each", cf.ID, strings.Join(quoted, ", "))
 		}
-		return replicator.Keep{Side: "value", Values: k.columns}, nil
+		return conflicts.Keep{Side: "value", Values: k.columns}, nil
 	}
 	if k.isOne {
 		if len(cols) != 1 {
-			return replicator.Keep{}, fmt.Errorf("conflict %d has columns %s: give an object with a value for each, such as {%q: ...}", cf.ID, strings.Join(quoted, ", "), cols[0])
+			return conflicts.Keep{}, fmt.Errorf("conflict %d has columns %s: give an object with a value for each, such as {%q: ...}", cf.ID, strings.Join(quoted, ", "), cols[0])
 		}
-		return replicator.Keep{Side: "value", Values: map[string]any{cols[0]: k.single}}, nil
+		return conflicts.Keep{Side: "value", Values: map[string]any{cols[0]: k.single}}, nil
 	}
 	var unknown []string
 	for name := range k.columns {
@@ -348,7 +344,7 @@ func (k keepArg) forConflict(cf replicator.Conflict) (replicator.Keep, error) {
 		}
 	}
 	sort.Strings(unknown)
-	return replicator.Keep{}, fmt.Errorf("conflict %d has no column %s; its columns: %s", cf.ID, strings.Join(unknown, ", "), strings.Join(quoted, ", "))
+	return conflicts.Keep{}, fmt.Errorf("conflict %d has no column %s; its columns: %s", cf.ID, strings.Join(unknown, ", "), strings.Join(quoted, ", "))
 }
 
 func allColumns(vals map[string]any, cols []string) bool {
@@ -493,7 +489,7 @@ func (c *ConflictsCommand) clear(ctx context.Context, args []string) error {
 	if err := requireInstalled(ctx, db); err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}
-	n, err := replicator.NewNode(db).ClearConflicts(ctx, before)
+	n, err := conflicts.Clear(ctx, db, before)
 	if err != nil {
 		return sqlitefile.Explain(pos[0], err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/conflicts"
 )
 
 // A value that `conflicts --json` prints comes back from --keep value=JSON
@@ -72,12 +72,12 @@ func sameValue(a, b any) bool {
 }
 
 func TestKeepForConflict(t *testing.T) {
-	one := replicator.Conflict{ID: 1, Columns: []replicator.ConflictColumn{{Column: "title"}}}
-	two := replicator.Conflict{ID: 2, Columns: []replicator.ConflictColumn{{Column: "title"}, {Column: "qty"}}}
-	named := replicator.Conflict{ID: 3, Columns: []replicator.ConflictColumn{{Column: "integer"}}}
-	row := replicator.Conflict{ID: 4, Columns: []replicator.ConflictColumn{{Column: ""}}}
+	one := conflicts.Conflict{ID: 1, Columns: []conflicts.Column{{Column: "title"}}}
+	two := conflicts.Conflict{ID: 2, Columns: []conflicts.Column{{Column: "title"}, {Column: "qty"}}}
+	named := conflicts.Conflict{ID: 3, Columns: []conflicts.Column{{Column: "integer"}}}
+	row := conflicts.Conflict{ID: 4, Columns: []conflicts.Column{{Column: ""}}}
 	for _, tc := range []struct {
-		c       replicator.Conflict
+		c       conflicts.Conflict
 		keep    string
 		want    map[string]any
 		wantErr string

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"strings"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
@@ -88,7 +89,7 @@ func readStatus(ctx context.Context, l *changelog.Log) (*status, error) {
 	if st.LastVersion, err = l.LastVersion(ctx); err != nil {
 		return nil, err
 	}
-	if st.Conflicts, err = replicator.UnresolvedConflicts(ctx, l.DB()); err != nil {
+	if st.Conflicts, err = conflicts.Unresolved(ctx, l.DB()); err != nil {
 		return nil, err
 	}
 	if st.HeldBack, err = replicator.HeldRows(ctx, l.DB()); err != nil {

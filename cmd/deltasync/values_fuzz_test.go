@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/conflicts"
 )
 
 // FuzzKeep feeds any text to `conflicts resolve --keep`: it is refused with
@@ -13,11 +13,11 @@ import (
 // back the same through the typed JSON `conflicts --json` prints; and
 // applying it to a conflict never panics. Seeds: testdata/fuzz/FuzzKeep.
 func FuzzKeep(f *testing.F) {
-	conflicts := []replicator.Conflict{
-		{ID: 1, Columns: []replicator.ConflictColumn{{Column: "title"}}},
-		{ID: 2, Columns: []replicator.ConflictColumn{{Column: "title"}, {Column: "qty"}}},
-		{ID: 3, Columns: []replicator.ConflictColumn{{Column: "integer"}}},
-		{ID: 4, Columns: []replicator.ConflictColumn{{Column: ""}}},
+	conflicts := []conflicts.Conflict{
+		{ID: 1, Columns: []conflicts.Column{{Column: "title"}}},
+		{ID: 2, Columns: []conflicts.Column{{Column: "title"}, {Column: "qty"}}},
+		{ID: 3, Columns: []conflicts.Column{{Column: "integer"}}},
+		{ID: 4, Columns: []conflicts.Column{{Column: ""}}},
 	}
 	f.Fuzz(func(t *testing.T, keep string) {
 		k, err := parseKeep(keep)

@@ -27,7 +27,7 @@ var owners = map[string]string{
 	"_sync_app_triggers":      "triggers",
 	"_sync_clock":             "replicator",
 	"_sync_sites":             "replicator",
-	"_sync_conflicts":         "replicator",
+	"_sync_conflicts":         "conflicts",
 	"_sync_held":              "replicator",
 	"_sync_hub_sites":         "hub",
 	"_sync_schema_migrations": "migrations",
