@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,12 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
-	"github.com/jmoiron/sqlx"
-	"github.com/klauspost/compress/zstd"
 )
 
 // The sync benchmarks measure what reaches the wire and how fast changes
@@ -432,7 +435,7 @@ func BenchmarkSyncReplay(b *testing.B) {
 			start := time.Now()
 			if (iter+k)%2 == 0 {
 				for _, f := range frames {
-					_, err := d.node.Merge(ctx, f, replicator.RoleDevice)
+					_, err := d.node.Merge(ctx, f, rules.RoleDevice)
 					syncMust(b, err, "merge")
 				}
 				syncMust(b, checkpointNotes(ctx, d.node.DB), "checkpoint")

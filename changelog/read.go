@@ -107,7 +107,7 @@ func (l *Log) read(ctx context.Context, q sqlx.QueryerContext, since change.Vers
 	byKey := make(map[string]*pending, sizeHint(gaps, limit))
 	var order []*pending
 	for _, g := range gaps {
-		n, last, err := l.scan(ctx, q, g, limit, byKey, &order)
+		n, last, err := l.scan(ctx, q, g, limit, !r.values, byKey, &order)
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +153,7 @@ func (l *Log) finishMerge(ctx context.Context, q sqlx.QueryerContext, through ch
 	if end <= through {
 		return through, nil
 	}
-	if _, _, err := l.scan(ctx, q, rng{through, end}, 0, byKey, order); err != nil {
+	if _, _, err := l.scan(ctx, q, rng{through, end}, 0, false, byKey, order); err != nil {
 		return 0, err
 	}
 	return end, nil
@@ -232,7 +232,9 @@ func clampRanges(gaps []rng, until change.Version) []rng {
 
 // scan reads the changelog rows in g (at most limit, if limit > 0) and
 // coalesces them into byKey. It returns how many rows it read and the last version.
-func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int, byKey map[string]*pending, order *[]*pending) (int, change.Version, error) {
+// With writes, it keeps each row's writes for Change.Writes, which only a
+// read without values returns.
+func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int, writes bool, byKey map[string]*pending, order *[]*pending) (int, change.Version, error) {
 	// Read only as many key columns as the widest tracked key has.
 	width := 1
 	for _, t := range l.tables {
@@ -273,7 +275,11 @@ func (l *Log) scan(ctx context.Context, q sqlx.QueryerContext, g rng, limit int,
 			*order = append(*order, p)
 		}
 		col, _ := row[3].(int64)
-		p.add(change.Op(row[2].(int64)), col, row[3] != nil, version, row[4].(float64))
+		op, at := change.Op(row[2].(int64)), row[4].(float64)
+		p.add(op, col, row[3] != nil, version, at)
+		if writes {
+			p.addWrite(op, col, row[3] != nil, version, at)
+		}
 		return nil
 	})
 	if err != nil {
@@ -298,7 +304,6 @@ func (p *pending) add(op change.Op, col int64, hasCol bool, version change.Versi
 	if p.op == change.Update && hasCol && !containsID(p.cols, col) {
 		p.cols = append(p.cols, col)
 	}
-	p.addWrite(op, col, hasCol, version, at)
 }
 
 // addWrite keeps, of p's writes, the ones a clock must cover: the last
@@ -462,8 +467,13 @@ func (p *pending) columnNames() []string {
 
 // withWrites fills each change's Writes from its row's.
 func withWrites(cs []Change, order []*pending) []Change {
+	n := 0
+	for _, p := range order {
+		n += len(p.writes)
+	}
+	all := make([]Write, 0, n) // one allocation for every change's writes
 	for i, p := range order {
-		ws := make([]Write, 0, len(p.writes))
+		ws := all[len(all):len(all):len(all)+len(p.writes)]
 		for _, w := range p.writes {
 			name := ""
 			if w.col != 0 {
@@ -476,6 +486,7 @@ func withWrites(cs []Change, order []*pending) []Change {
 			ws = append(ws, Write{Column: name, Version: w.version, At: JulianTime(w.at)})
 		}
 		cs[i].Writes = ws
+		all = all[:len(all)+len(ws)]
 	}
 	return cs
 }

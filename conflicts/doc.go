@@ -2,7 +2,7 @@
 // to a concurrent write, kept in _sync_conflicts, one row per column (col
 // NULL for the row's existence), grouped by event.
 //
-// A merge decides what is lost (package replicator, Decide) and calls
+// A merge decides what is lost (replicator/rules.Decide) and calls
 // Record, inside its transaction, once per lost value; on the hub, Notices
 // reads back the losses of a site's writes for the loss notices its next
 // pull carries. An app, or `deltasync conflicts`, reads them with List and

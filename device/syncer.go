@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
@@ -271,7 +273,7 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 			return in.err
 		}
 		b := in.b
-		if _, err := s.Node.MergeBatch(ctx, b, replicator.RoleDevice); err != nil {
+		if _, err := s.Node.MergeBatch(ctx, b, rules.RoleDevice); err != nil {
 			return fmt.Errorf("merge hub versions %d-%d: %w", b.First+1, b.Last, err)
 		}
 		st.Pulled += len(b.Changes)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/deltasync/deltasync/changelog"
 )
@@ -40,7 +41,7 @@ func absorb(ctx context.Context, tx querier, log *changelog.Log, s *clockStore, 
 	if err != nil {
 		return err
 	}
-	st := Stamp{Seen: cur.Pulled}
+	st := rules.Stamp{Seen: cur.Pulled}
 	hlcs := clockWrites(s, b.Changes)
 	for i, c := range b.Changes {
 		t, ok := tracked[c.Table]
@@ -90,7 +91,7 @@ func clockWrites(s *clockStore, cs []changelog.Change) [][]change.HLC {
 // absorbChange stores the clocks of one row's writes: the row's register
 // and every column it wrote take the insert's (or delete's) clock, and a
 // column updated after it, or by an update alone, its own.
-func absorbChange(s *clockStore, t changelog.Tracked, c changelog.Change, hlcs []change.HLC, st Stamp) error {
+func absorbChange(s *clockStore, t changelog.Tracked, c changelog.Change, hlcs []change.HLC, st rules.Stamp) error {
 	key := changelog.KeyBytes(c.Key)
 	if len(hlcs) == 0 {
 		return nil // writes to columns no longer tracked
@@ -123,7 +124,7 @@ func absorbChange(s *clockStore, t changelog.Tracked, c changelog.Change, hlcs [
 
 // setRowClock makes clock the row's register and its columns' clock, but
 // for cols, which keep their own.
-func setRowClock(s *clockStore, t changelog.Tracked, key []byte, clock change.Clock, dead bool, st Stamp, cols map[int64]change.Clock) error {
+func setRowClock(s *clockStore, t changelog.Tracked, key []byte, clock change.Clock, dead bool, st rules.Stamp, cols map[int64]change.Clock) error {
 	if err := s.setRow(t.ID, key, clock, dead, st); err != nil {
 		return err
 	}
@@ -137,6 +138,6 @@ func setRowClock(s *clockStore, t changelog.Tracked, key []byte, clock change.Cl
 	}
 	// The row's clocks are now exactly these: a push that sends the row
 	// next needs not read them back.
-	s.remember(t.ID, key, RowClocks{Row: &clock, Dead: dead, Cols: cols}, st)
+	s.remember(t.ID, key, rules.RowClocks{Row: &clock, Dead: dead, Cols: cols}, st)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/conflicts"
+	"github.com/deltasync/deltasync/replicator/rules"
 	"github.com/deltasync/deltasync/schema"
 
 	"github.com/deltasync/deltasync/changelog"
@@ -80,7 +81,7 @@ func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	// An update's row clock is not part of what it carries: only its columns'.
 	own := skip != nil && (c.Op == change.Update || row.Site == *skip)
 	for i, name := range c.Columns {
-		clocks[i], _ = local.column(t.ColumnIDs[name])
+		clocks[i], _ = local.Column(t.ColumnIDs[name])
 		own = own && clocks[i].Site == *skip
 	}
 	if own {
@@ -96,7 +97,7 @@ func (bd *builder) add(c changelog.Change, skip *change.SiteID) error {
 	return nil
 }
 
-func (bd *builder) change(t changelog.Tracked, c changelog.Change, row change.Clock, clocks []change.Clock, local RowClocks) codec.Change {
+func (bd *builder) change(t changelog.Tracked, c changelog.Change, row change.Clock, clocks []change.Clock, local rules.RowClocks) codec.Change {
 	ti := bd.table(t)
 	cols := bd.b.Tables[ti].Columns
 	rowSeen := bd.seen(local.Stamps[0])
@@ -107,7 +108,7 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row change.Cl
 		row = change.Clock{}
 		for i, cc := range clocks {
 			if cc.Newer(row) {
-				row, rowSeen = cc, bd.seen(local.stamp(t.ColumnIDs[c.Columns[i]]))
+				row, rowSeen = cc, bd.seen(local.StampOf(t.ColumnIDs[c.Columns[i]]))
 			}
 		}
 	}
@@ -121,7 +122,7 @@ func (bd *builder) change(t changelog.Tracked, c changelog.Change, row change.Cl
 	out.Columns, out.Values, out.Clocks = bd.ints(n), c.Values, bd.clocks(n)
 	for i, name := range c.Columns {
 		out.Columns[i] = index(cols, name)
-		cc, seen := clocks[i], bd.seen(local.stamp(t.ColumnIDs[name]))
+		cc, seen := clocks[i], bd.seen(local.StampOf(t.ColumnIDs[name]))
 		if bd.mine && cc.Site != bd.s.self {
 			// A value another site wrote, which this device took from its
 			// hub over its own insert, not pushed yet. A push carries only
@@ -177,7 +178,7 @@ func (bd *builder) clocks(n int) []codec.Clock {
 // seen is what a batch says about where a value stands in the hub's order:
 // a device's push, the hub version the device had pulled when it wrote; a
 // hub's batch, the hub version at which the value arrived there.
-func (bd *builder) seen(st Stamp) change.Version {
+func (bd *builder) seen(st rules.Stamp) change.Version {
 	if !bd.mine {
 		return st.Arrived
 	}
@@ -235,7 +236,7 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 		if cur == nil || n.Event != curEvent {
 			ti := bd.table(t)
 			rowClock := lc
-			rowClock.Seen = kindNumber(n.Kind)
+			rowClock.Seen = rules.KindNumber(n.Kind)
 			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: change.Lost, Key: slices.Clone(n.Key[:len(t.Table.Key)]), Clock: rowClock})
 			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], n.Event
 		}

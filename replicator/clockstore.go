@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/jmoiron/sqlx"
 
@@ -36,9 +37,9 @@ type clockStore struct {
 	moved bool       // hlc changed and must be saved
 	sites map[change.SiteID]int64
 	ids   map[int64]change.SiteID
-	known map[string]RowClocks // clocks preloaded for a batch; a write to a row forgets it
-	keep  bool                 // remember: known also keeps the clocks absorb writes
-	kbuf  []byte               // a cache key, to look one up without allocating
+	known map[string]rules.RowClocks // clocks preloaded for a batch; a write to a row forgets it
+	keep  bool                       // remember: known also keeps the clocks absorb writes
+	kbuf  []byte                     // a cache key, to look one up without allocating
 	stmt  struct{ load, setRow, setCol, dropCols *sqlx.Stmt }
 }
 
@@ -107,16 +108,16 @@ func (s *clockStore) observe(hlc change.HLC) {
 	}
 }
 
-func (s *clockStore) load(tbl int64, key []byte) (RowClocks, error) {
+func (s *clockStore) load(tbl int64, key []byte) (rules.RowClocks, error) {
 	if r, ok := s.lookup(tbl, key); ok {
 		return r, nil
 	}
 	rows, err := s.stmt.load.QueryContext(s.ctx, tbl, key)
 	if err != nil {
-		return RowClocks{}, fmt.Errorf("read clocks: %w", err)
+		return rules.RowClocks{}, fmt.Errorf("read clocks: %w", err)
 	}
 	defer rows.Close()
-	var r RowClocks
+	var r rules.RowClocks
 	var c clockRow
 	for rows.Next() {
 		if err := rows.Scan(c.dest()...); err != nil {
@@ -141,18 +142,18 @@ func (c *clockRow) dest() []any {
 	return []any{&c.col, &c.hlc, &c.site, &c.dead, &c.seen, &c.arrived}
 }
 
-func (c *clockRow) addTo(s *clockStore, r *RowClocks) error {
-	return s.addClock(r, c.col, change.HLC(c.hlc), c.site, c.dead, Stamp{change.Version(c.seen), change.Version(c.arrived)})
+func (c *clockRow) addTo(s *clockStore, r *rules.RowClocks) error {
+	return s.addClock(r, c.col, change.HLC(c.hlc), c.site, c.dead, rules.Stamp{Seen: change.Version(c.seen), Arrived: change.Version(c.arrived)})
 }
 
-func (s *clockStore) addClock(r *RowClocks, col int64, hlc change.HLC, site int64, dead bool, st Stamp) error {
+func (s *clockStore) addClock(r *rules.RowClocks, col int64, hlc change.HLC, site int64, dead bool, st rules.Stamp) error {
 	id, err := s.site(site)
 	if err != nil {
 		return err
 	}
-	if st != (Stamp{}) {
+	if st != (rules.Stamp{}) {
 		if r.Stamps == nil {
-			r.Stamps = map[int64]Stamp{}
+			r.Stamps = map[int64]rules.Stamp{}
 		}
 		r.Stamps[col] = st
 	}
@@ -177,7 +178,7 @@ func appendCacheKey(dst []byte, tbl int64, key []byte) []byte {
 }
 
 // lookup returns a row's known clocks.
-func (s *clockStore) lookup(tbl int64, key []byte) (RowClocks, bool) {
+func (s *clockStore) lookup(tbl int64, key []byte) (rules.RowClocks, bool) {
 	s.kbuf = appendCacheKey(s.kbuf[:0], tbl, key)
 	r, ok := s.known[string(s.kbuf)] // no allocation: the compiler looks up without copying
 	return r, ok
@@ -190,7 +191,7 @@ const preloadChunk = 400
 // that merging or sending a batch does not query once per row.
 func (s *clockStore) preload(tbl int64, keys [][]byte) error {
 	if s.known == nil {
-		s.known = map[string]RowClocks{}
+		s.known = map[string]rules.RowClocks{}
 	}
 	var has bool
 	err := sqlx.GetContext(s.ctx, s.tx, &has, `SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ?)`, tbl)
@@ -199,7 +200,7 @@ func (s *clockStore) preload(tbl int64, keys [][]byte) error {
 	}
 	if !has { // a table never synced, as on a new device: no clocks to read
 		for _, k := range keys {
-			s.known[cacheKey(tbl, k)] = RowClocks{}
+			s.known[cacheKey(tbl, k)] = rules.RowClocks{}
 		}
 		return nil
 	}
@@ -230,7 +231,7 @@ const preloadScanMin = 5000
 // preloadTable reads every clock of a table and keeps those of keys.
 func (s *clockStore) preloadTable(tbl int64, keys [][]byte) error {
 	for _, k := range keys {
-		s.known[cacheKey(tbl, k)] = RowClocks{}
+		s.known[cacheKey(tbl, k)] = rules.RowClocks{}
 	}
 	rows, err := s.tx.QueryContext(s.ctx, `SELECT key, col, hlc, site, dead, ifnull(seen, 0), ifnull(arrived, 0) FROM _sync_clock WHERE tbl = ?`, tbl)
 	if err != nil {
@@ -245,7 +246,7 @@ func (s *clockStore) preloadChunk(tbl int64, keys [][]byte) error {
 	args = append(args, tbl)
 	for _, k := range keys {
 		args = append(args, k)
-		s.known[cacheKey(tbl, k)] = RowClocks{}
+		s.known[cacheKey(tbl, k)] = rules.RowClocks{}
 	}
 	q := `SELECT key, col, hlc, site, dead, ifnull(seen, 0), ifnull(arrived, 0) FROM _sync_clock WHERE tbl = ? AND key IN (` +
 		strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + `)`
@@ -281,15 +282,15 @@ func (s *clockStore) addRows(tbl int64, rows *sql.Rows) error {
 
 // remember records r, with every clock stamped st, as a row's clocks in
 // _sync_clock, if the store keeps what it writes.
-func (s *clockStore) remember(tbl int64, key []byte, r RowClocks, st Stamp) {
+func (s *clockStore) remember(tbl int64, key []byte, r rules.RowClocks, st rules.Stamp) {
 	if !s.keep {
 		return
 	}
 	if s.known == nil {
-		s.known = map[string]RowClocks{}
+		s.known = map[string]rules.RowClocks{}
 	}
-	if st != (Stamp{}) {
-		r.Stamps = map[int64]Stamp{0: st}
+	if st != (rules.Stamp{}) {
+		r.Stamps = map[int64]rules.Stamp{0: st}
 		for id := range r.Cols {
 			r.Stamps[id] = st
 		}
@@ -310,7 +311,7 @@ func (s *clockStore) forget(tbl int64, key []byte) {
 	}
 }
 
-func (s *clockStore) setRow(tbl int64, key []byte, c change.Clock, dead bool, st Stamp) error {
+func (s *clockStore) setRow(tbl int64, key []byte, c change.Clock, dead bool, st rules.Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {
@@ -320,7 +321,7 @@ func (s *clockStore) setRow(tbl int64, key []byte, c change.Clock, dead bool, st
 	return err
 }
 
-func (s *clockStore) setCol(tbl int64, key []byte, col int64, c change.Clock, st Stamp) error {
+func (s *clockStore) setCol(tbl int64, key []byte, col int64, c change.Clock, st rules.Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)
 	if err != nil {

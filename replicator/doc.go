@@ -49,12 +49,13 @@
 //     older delete.
 //
 // These rules, and those of the sections below down to loss notices and
-// stale responses, are one pure function: Decide (decide.go) takes what a
+// stale responses, are one pure function, rules.Decide (package
+// replicator/rules, which imports nothing that does I/O). It takes what a
 // node holds of a row (its RowClocks, whether it exists, a device's writes
 // to it not pushed yet), the incoming change, the table's policy and the
 // merge's Role, and returns a Verdict: what to write, which clocks to keep,
 // which losses to record and of what kind, whether to refuse the response
-// as stale. It does no I/O; decide_test.go checks it, rule by rule, without
+// as stale. It does no I/O; rules_test.go checks it, rule by rule, without
 // a database. merge.go and losses.go only read its inputs and apply the
 // verdict (leaving out of the record a loss whose two sides hold the same
 // value, which takes the values to see). The role is given once, where a

@@ -7,15 +7,16 @@ import (
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/conflicts"
+	"github.com/deltasync/deltasync/replicator/rules"
 )
 
 // stamp is the stamp this merge gives the clocks it writes: on the hub, the
 // version at which the batch arrives.
-func (m *merge) stamp() Stamp { return Stamp{Arrived: m.arrived} }
+func (m *merge) stamp() rules.Stamp { return rules.Stamp{Arrived: m.arrived} }
 
 // recordLosses records a verdict's losses, with the values on both sides:
 // the change's, and this node's as they are before the change is written.
-func (m *merge) recordLosses(t *target, c codec.Change, v Verdict) error {
+func (m *merge) recordLosses(t *target, c codec.Change, v rules.Verdict) error {
 	if len(v.Losses) == 0 {
 		return nil
 	}
@@ -34,9 +35,9 @@ func (m *merge) recordLosses(t *target, c codec.Change, v Verdict) error {
 }
 
 // readsLocal reports whether a loss names a value of this node's row.
-func readsLocal(losses []Loss) bool {
+func readsLocal(losses []rules.Loss) bool {
 	for _, l := range losses {
-		if l.Col != 0 && (l.Lost == SideLocal || l.Won == SideLocal) {
+		if l.Col != 0 && (l.Lost == rules.SideLocal || l.Won == rules.SideLocal) {
 			return true
 		}
 	}
@@ -45,8 +46,8 @@ func readsLocal(losses []Loss) bool {
 
 // lostValue is the conflict column of one loss of change c, cur being
 // this node's row.
-func (t *target) lostValue(c codec.Change, cur map[string]any, l Loss) conflicts.Column {
-	v := conflicts.Column{LostClock: l.LostClock, WonClock: l.WonClock, LostDeleted: l.Lost == SideDeleted, WonDeleted: l.Won == SideDeleted}
+func (t *target) lostValue(c codec.Change, cur map[string]any, l rules.Loss) conflicts.Column {
+	v := conflicts.Column{LostClock: l.LostClock, WonClock: l.WonClock, LostDeleted: l.Lost == rules.SideDeleted, WonDeleted: l.Won == rules.SideDeleted}
 	if l.Col == 0 {
 		return v
 	}
@@ -56,11 +57,11 @@ func (t *target) lostValue(c codec.Change, cur map[string]any, l Loss) conflicts
 }
 
 // value is column id's value on one side of a loss.
-func (t *target) value(c codec.Change, cur map[string]any, id int64, s Side) any {
+func (t *target) value(c codec.Change, cur map[string]any, id int64, s rules.Side) any {
 	switch s {
-	case SideLocal:
+	case rules.SideLocal:
 		return cur[t.names[id]]
-	case SideIncoming:
+	case rules.SideIncoming:
 		for i, ci := range c.Columns {
 			if t.ids[ci] == id {
 				return c.Values[i]

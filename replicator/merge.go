@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
@@ -62,7 +63,7 @@ type target struct {
 	ids     []int64         // batch column index -> column id
 	isKey   []bool          // batch column index -> part of the key
 	names   map[int64]string
-	decide  Table // what Decide needs of it
+	decide  rules.Table // what Decide needs of it
 	sql     map[string]string
 	updates int // column sets given their own update statement (see shaped)
 }
@@ -82,7 +83,7 @@ type merge struct {
 	// that came from the hub never needs its clock compared again on the
 	// device: clocks are kept only for rows the device itself wrote (see
 	// package doc).
-	role    Role
+	role    rules.Role
 	clocked map[int64]bool // tables that have clocks, for RoleDevice
 	origin  change.SiteID
 	arrived change.Version // on the hub: the version at which this batch arrives
@@ -92,9 +93,9 @@ type merge struct {
 	// shows the hub as it was then, and the hub never serves a device its
 	// own writes again, so it must not override one of them (Verdict.Stale).
 	ackedAfter change.Version
-	events     []int64       // conflicts recorded
-	kbuf       []byte        // a cache key, to look pending writes up without allocating
-	cols       []ColumnWrite // the columns of the change being decided
+	events     []int64             // conflicts recorded
+	kbuf       []byte              // a cache key, to look pending writes up without allocating
+	cols       []rules.ColumnWrite // the columns of the change being decided
 }
 
 // resolve checks every table and column of b against the receiver's schema
@@ -132,8 +133,8 @@ func resolve(b *codec.Batch, tracked map[string]changelog.Tracked) ([]*target, e
 
 // decideTable is what Decide needs of t, and the names of t's writable
 // columns by id.
-func decideTable(t changelog.Tracked) (Table, map[int64]string) {
-	dt := Table{Policy: t.Policy}
+func decideTable(t changelog.Tracked) (rules.Table, map[int64]string) {
+	dt := rules.Table{Policy: t.Policy}
 	names := map[int64]string{}
 	for _, c := range t.Table.Writable() {
 		id := t.ColumnIDs[c.Name]
@@ -202,7 +203,7 @@ func (m *merge) apply() error {
 	var notices []codec.Change
 	for i := 0; i < len(cs); {
 		if cs[i].Op == change.Lost {
-			if m.role != RoleDevice {
+			if m.role != rules.RoleDevice {
 				return fmt.Errorf("change %d: %w", i, ErrNotice)
 			}
 			notices = append(notices, cs[i])
@@ -270,7 +271,7 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 	}
 	var clocked int64
 	var err error
-	if m.role == RoleDevice {
+	if m.role == rules.RoleDevice {
 		clocked, err = m.unclocked(t, cs)
 	} else {
 		clocked, err = m.bulkClocks(t, cs)
@@ -473,25 +474,25 @@ func (m *merge) changeRow(t *target, c codec.Change) error {
 
 // decide reads what this node holds of c's row and decides c's merge. The
 // node's clock moves past every clock the decision looked at.
-func (m *merge) decide(t *target, c codec.Change, key []byte) (Verdict, error) {
+func (m *merge) decide(t *target, c codec.Change, key []byte) (rules.Verdict, error) {
 	local, err := m.local(t, c, key)
 	if err != nil {
-		return Verdict{}, err
+		return rules.Verdict{}, err
 	}
-	v := Decide(m.merger(), t.decide, local, m.incoming(t, c))
+	v := rules.Decide(m.merger(), t.decide, local, m.incoming(t, c))
 	m.s.observe(v.HLC)
 	return v, nil
 }
 
 // merger is who merges this batch, as Decide needs it.
-func (m *merge) merger() Merger {
-	return Merger{Role: m.role, Self: m.s.self, Origin: m.origin, BeforePush: m.ackedAfter != 0}
+func (m *merge) merger() rules.Merger {
+	return rules.Merger{Role: m.role, Self: m.s.self, Origin: m.origin, BeforePush: m.ackedAfter != 0}
 }
 
 // local reads what Decide needs of c's row: its clocks, whether it exists
 // (a delete needs not know), and the device's writes to it not pushed yet.
-func (m *merge) local(t *target, c codec.Change, key []byte) (Local, error) {
-	var l Local
+func (m *merge) local(t *target, c codec.Change, key []byte) (rules.Local, error) {
+	var l rules.Local
 	var err error
 	if l.Clocks, err = m.s.load(t.ID, key); err != nil {
 		return l, err
@@ -510,33 +511,33 @@ func (m *merge) local(t *target, c codec.Change, key []byte) (Local, error) {
 
 // incoming is c as Decide takes it, its clocks resolved to sites. Its
 // columns reuse one buffer from change to change: a verdict keeps none.
-func (m *merge) incoming(t *target, c codec.Change) Incoming {
+func (m *merge) incoming(t *target, c codec.Change) rules.Incoming {
 	cols := m.cols[:0]
 	for i, ci := range c.Columns {
-		cols = append(cols, ColumnWrite{ID: t.ids[ci], Key: t.isKey[ci], Clock: m.clock(c.Clocks[i]), Seen: c.Clocks[i].Seen})
+		cols = append(cols, rules.ColumnWrite{ID: t.ids[ci], Key: t.isKey[ci], Clock: m.clock(c.Clocks[i]), Seen: c.Clocks[i].Seen})
 	}
 	m.cols = cols
-	return Incoming{Op: c.Op, Clock: m.clock(c.Clock), Seen: c.Clock.Seen, Cols: cols}
+	return rules.Incoming{Op: c.Op, Clock: m.clock(c.Clock), Seen: c.Clock.Seen, Cols: cols}
 }
 
 // applyVerdict writes what Decide decided. Each kind of write keeps the
 // order the merge has always written in: a loss is recorded with the
 // values from before the change.
-func (m *merge) applyVerdict(t *target, c codec.Change, key []byte, v Verdict) error {
+func (m *merge) applyVerdict(t *target, c codec.Change, key []byte, v rules.Verdict) error {
 	switch v.Write {
-	case WriteDelete:
+	case rules.WriteDelete:
 		return m.deleteRow(t, c, key, v)
-	case WriteInsert:
+	case rules.WriteInsert:
 		return m.insertRow(t, c, key, v)
-	case WriteRow:
+	case rules.WriteRow:
 		return m.writeRow(t, c, key, v)
-	case WriteColumns:
+	case rules.WriteColumns:
 		return m.writeCols(t, c, key, v)
 	}
 	return m.recordLosses(t, c, v)
 }
 
-func (m *merge) deleteRow(t *target, c codec.Change, key []byte, v Verdict) error {
+func (m *merge) deleteRow(t *target, c codec.Change, key []byte, v rules.Verdict) error {
 	if err := m.recordLosses(t, c, v); err != nil {
 		return err
 	}
@@ -556,7 +557,7 @@ func (m *merge) deleteRow(t *target, c codec.Change, key []byte, v Verdict) erro
 
 // insertRow writes a row this node does not have, with every value the
 // change carries.
-func (m *merge) insertRow(t *target, c codec.Change, key []byte, v Verdict) error {
+func (m *merge) insertRow(t *target, c codec.Change, key []byte, v rules.Verdict) error {
 	if err := m.recordLosses(t, c, v); err != nil {
 		return err
 	}
@@ -571,7 +572,7 @@ func (m *merge) insertRow(t *target, c codec.Change, key []byte, v Verdict) erro
 }
 
 // writeRow writes a whole row over the live one.
-func (m *merge) writeRow(t *target, c codec.Change, key []byte, v Verdict) error {
+func (m *merge) writeRow(t *target, c codec.Change, key []byte, v rules.Verdict) error {
 	if err := m.recordLosses(t, c, v); err != nil {
 		return err
 	}
@@ -585,7 +586,7 @@ func (m *merge) writeRow(t *target, c codec.Change, key []byte, v Verdict) error
 }
 
 // writeCols writes the columns that won.
-func (m *merge) writeCols(t *target, c codec.Change, key []byte, v Verdict) error {
+func (m *merge) writeCols(t *target, c codec.Change, key []byte, v rules.Verdict) error {
 	if err := m.storeClocks(t, key, v); err != nil {
 		return err
 	}
@@ -615,7 +616,7 @@ func (m *merge) writeCols(t *target, c codec.Change, key []byte, v Verdict) erro
 
 // storeClocks stores the clocks a verdict keeps, stamped with the version
 // this batch arrives at on the hub.
-func (m *merge) storeClocks(t *target, key []byte, v Verdict) error {
+func (m *merge) storeClocks(t *target, key []byte, v rules.Verdict) error {
 	if v.DropCols {
 		if err := m.s.dropCols(t.ID, key); err != nil {
 			return err

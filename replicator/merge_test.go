@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/hub"
@@ -72,7 +73,7 @@ func TestMergeRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = d.s.Node.Merge(ctx, encode(t, d.s.Node, tc.batch, tc.fingerprint), replicator.RoleDevice)
+			_, err = d.s.Node.Merge(ctx, encode(t, d.s.Node, tc.batch, tc.fingerprint), rules.RoleDevice)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -95,7 +96,7 @@ func TestMergeIdempotent(t *testing.T) {
 	frame := encode(t, d.s.Node, insertBatch("notes", "title", change.HLCAt(time.Now())), true)
 	var versions []change.Version
 	for i := 0; i < 3; i++ {
-		res, err := d.s.Node.Merge(ctx, frame, replicator.RoleHub)
+		res, err := d.s.Node.Merge(ctx, frame, rules.RoleHub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +139,7 @@ func TestBulkInsertFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.s.Node.Merge(context.Background(), frame, replicator.RoleHub); err != nil {
+	if _, err := b.s.Node.Merge(context.Background(), frame, rules.RoleHub); err != nil {
 		t.Fatal(err)
 	}
 	assertSame(t, a, b)
@@ -160,7 +161,7 @@ func TestMergeMovesClockPastColumns(t *testing.T) {
 	ahead := change.HLCAt(time.Now().Add(time.Minute))
 	b := insertBatch("notes", "title", now)
 	b.Changes[0].Clocks[1].HLC = ahead // title, written later by a clock that runs ahead
-	if _, err := d.s.Node.Merge(ctx, encode(t, d.s.Node, b, true), replicator.RoleDevice); err != nil {
+	if _, err := d.s.Node.Merge(ctx, encode(t, d.s.Node, b, true), rules.RoleDevice); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(t, d, `UPDATE notes SET title = 'mine' WHERE id = 'n1'`)

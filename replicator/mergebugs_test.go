@@ -29,11 +29,11 @@ import (
 	"testing"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/deltasync/deltasync/replicator"
 )
 
 // TestInsertCollisionNewerColumn: found by TestConvergenceProperty (seed
@@ -263,7 +263,7 @@ func TestMergeIdempotentRow(t *testing.T) {
 	mustExec(t, w1, `UPDATE kv SET a = 11 WHERE k = 'k0'`)
 	update11 := frame(w1)
 	for i, f := range [][]byte{update7, update11, insert, update7} {
-		if _, err := r.s.Node.Merge(ctx, f, replicator.RoleHub); err != nil {
+		if _, err := r.s.Node.Merge(ctx, f, rules.RoleHub); err != nil {
 			t.Fatal(err)
 		}
 		var a int64

@@ -10,6 +10,7 @@ import (
 
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/conflicts"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/jmoiron/sqlx"
 
@@ -306,7 +307,7 @@ type MergeResult struct {
 // version in the same transaction, so that a crash leaves both or neither.
 // A hub merges a device's push with MergePush instead; RoleHub here merges
 // a batch as the hub would, with no cursor (tests and tools).
-func (n *Node) Merge(ctx context.Context, frame []byte, role Role) (MergeResult, error) {
+func (n *Node) Merge(ctx context.Context, frame []byte, role rules.Role) (MergeResult, error) {
 	b, err := n.dec.Decode(frame)
 	if err != nil {
 		return MergeResult{}, err
@@ -340,15 +341,15 @@ func (n *Node) MergePushAs(ctx context.Context, frame []byte, admit Admit) (Merg
 	if err := checkPush(b, n.site); err != nil {
 		return MergeResult{Changes: len(b.Changes)}, err
 	}
-	return n.mergeBatch(ctx, b, RoleHub, admit)
+	return n.mergeBatch(ctx, b, rules.RoleHub, admit)
 }
 
 // MergeBatch is Merge for a decoded batch.
-func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, role Role) (MergeResult, error) {
+func (n *Node) MergeBatch(ctx context.Context, b *codec.Batch, role rules.Role) (MergeResult, error) {
 	return n.mergeBatch(ctx, b, role, nil)
 }
 
-func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, role Role, admit Admit) (MergeResult, error) {
+func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, role rules.Role, admit Admit) (MergeResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	res := MergeResult{Changes: len(b.Changes)}
@@ -356,7 +357,7 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, role Role, admit 
 		return res, err
 	}
 	var events []int64
-	opt := changelog.ApplyOptions{Discard: role == RoleDevice, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
+	opt := changelog.ApplyOptions{Discard: role == rules.RoleDevice, Writes: len(b.Changes), CacheKiB: n.MergeCacheKiB}
 	err := n.log.ApplyRemoteWith(ctx, b.Origin, opt, func(tx *sqlx.Tx) error {
 		if admit != nil {
 			if err := admit(ctx, tx, b.Origin); err != nil {
@@ -382,13 +383,13 @@ func (n *Node) mergeBatch(ctx context.Context, b *codec.Batch, role Role, admit 
 	return res, err
 }
 
-func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Role) ([]int64, error) {
+func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role rules.Role) ([]int64, error) {
 	tracked, fp, err := n.Schema(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
 	var acked change.Version
-	if role == RoleDevice {
+	if role == rules.RoleDevice {
 		cur, err := changelog.ReadCursors(ctx, tx, changelog.Hub)
 		if err != nil {
 			return nil, err
@@ -421,7 +422,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 	if b.Head != 0 && b.Head < acked {
 		m.ackedAfter = acked
 	}
-	if role == RoleDevice && len(b.Changes) > 0 {
+	if role == rules.RoleDevice && len(b.Changes) > 0 {
 		// Read before anything is merged: the merge's own log rows are not
 		// marked as remote until it ends. A batch of nothing (the hub had
 		// only this device's own pushes) reads nothing, which keeps a
@@ -429,7 +430,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 		if m.pending, err = loadPending(ctx, tx, n.log, tracked); err != nil {
 			return nil, err
 		}
-	} else if role == RoleHub {
+	} else if role == rules.RoleHub {
 		last, err := n.log.LastVersionTx(ctx, tx)
 		if err != nil {
 			return nil, err
@@ -442,7 +443,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role Ro
 	if err := s.close(); err != nil {
 		return nil, err
 	}
-	if role != RoleDevice {
+	if role != rules.RoleDevice {
 		return m.events, nil
 	}
 	return m.events, changelog.SetPulled(ctx, tx, changelog.Hub, b.Last)

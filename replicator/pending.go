@@ -5,10 +5,11 @@ import (
 
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/replicator/rules"
 )
 
 // pendingWrites are a device's local writes not yet pushed, by row.
-type pendingWrites map[string]Pending
+type pendingWrites map[string]rules.Pending
 
 // loadPending reads the device's writes after its pushed cursor.
 func loadPending(ctx context.Context, tx querier, log *changelog.Log, tracked map[string]changelog.Tracked) (pendingWrites, error) {
@@ -26,7 +27,7 @@ func loadPending(ctx context.Context, tx querier, log *changelog.Log, tracked ma
 		if !ok {
 			continue
 		}
-		r := Pending{Any: true, Whole: c.Op != change.Update, Cols: map[int64]bool{}}
+		r := rules.Pending{Any: true, Whole: c.Op != change.Update, Cols: map[int64]bool{}}
 		for _, name := range c.Columns {
 			r.Cols[t.ColumnIDs[name]] = true
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/conflicts"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/jmoiron/sqlx"
 
@@ -725,7 +726,7 @@ func mergeCommutes(t *testing.T, p changelog.Policy) {
 		order := rng.Perm(len(frames))
 		order = append(order, order[:len(order)/3]...) // a third of them again
 		for _, i := range order {
-			if _, err := r.s.Node.Merge(ctx, frames[i], replicator.RoleHub); err != nil {
+			if _, err := r.s.Node.Merge(ctx, frames[i], rules.RoleHub); err != nil {
 				t.Fatal(err)
 			}
 		}

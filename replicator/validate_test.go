@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deltasync/deltasync/change"
+	"github.com/deltasync/deltasync/replicator/rules"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
@@ -186,7 +187,7 @@ func TestMergeRefusesInvalid(t *testing.T) {
 			}
 			if !tc.pushed {
 				merges["pull"] = func(b *codec.Batch) error {
-					_, err := n.MergeBatch(context.Background(), b, replicator.RoleDevice)
+					_, err := n.MergeBatch(context.Background(), b, rules.RoleDevice)
 					return err
 				}
 			}

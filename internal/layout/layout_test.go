@@ -86,6 +86,35 @@ func TestCommandRunsNoSQL(t *testing.T) {
 	}
 }
 
+// TestRulesArePure: the merge decision imports nothing that does I/O, so
+// that it stays a function of its arguments.
+func TestRulesArePure(t *testing.T) {
+	allowed := map[string]bool{
+		"github.com/deltasync/deltasync/change":    true,
+		"github.com/deltasync/deltasync/changelog": true, // for the Policy type only
+		"bytes": true, "cmp": true, "errors": true, "fmt": true, "maps": true, "slices": true, "sort": true, "strings": true,
+	}
+	files, err := filepath.Glob(filepath.Join(root(t), "replicator", "rules", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no files in replicator/rules: %v", err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range parsed.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if !allowed[path] {
+				t.Errorf("%s imports %s: the merge decision must stay free of I/O", filepath.Base(f), path)
+			}
+		}
+	}
+}
+
 type literal struct {
 	pkg   string // directory relative to the module root
 	pos   string

@@ -1,15 +1,9 @@
-package replicator
+package rules
 
 import (
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
 )
-
-// This file is the merge decision: what a node does with one incoming
-// change, given what it holds of the change's row. It is a pure function,
-// with no SQL and no I/O: merge.go reads its inputs and applies its
-// verdict, and decide_test.go checks it against every rule of the package
-// doc without a database.
 
 // Role is the side a node merges a batch on. It is decided once, where a
 // merge starts: every rule below it asks the role, never a peer's name.
@@ -290,7 +284,7 @@ func (d *decision) writesLostToDelete() {
 	var losses []Loss
 	for _, id := range d.t.Cols {
 		if d.concurrent(id, rc, seen) {
-			lc, _ := d.c.column(id)
+			lc, _ := d.c.Column(id)
 			losses = append(losses, Loss{Col: id, Lost: SideLocal, LostClock: lc, Won: SideDeleted, WonClock: rc})
 		}
 	}
@@ -373,7 +367,7 @@ func (d *decision) rowWrite() {
 		losses := make([]Loss, len(d.in.Cols))
 		for i, cw := range d.in.Cols {
 			d.sees(cw.Clock)
-			lc, _ := d.c.column(cw.ID)
+			lc, _ := d.c.Column(cw.ID)
 			losses[i] = loss(cw.ID, lc, cw.Clock, win)
 		}
 		d.lose(d.writeKind(), losses...)
@@ -409,7 +403,7 @@ func (d *decision) update() {
 	var losses []Loss
 	for i, cw := range d.in.Cols {
 		d.sees(cw.Clock)
-		lc, has := d.c.column(cw.ID)
+		lc, has := d.c.Column(cw.ID)
 		if has && cw.Clock == lc {
 			continue // this very write
 		}
@@ -486,7 +480,7 @@ func (d *decision) notice() {
 	losses := make([]Loss, len(d.in.Cols))
 	for i, cw := range d.in.Cols {
 		d.sees(cw.Clock)
-		wc, _ := d.c.column(cw.ID)
+		wc, _ := d.c.Column(cw.ID)
 		losses[i] = Loss{Col: cw.ID, Lost: SideIncoming, LostClock: cw.Clock, Won: won, WonClock: wc}
 	}
 	d.lose(kind, losses...)
@@ -495,7 +489,8 @@ func (d *decision) notice() {
 // kinds numbers the kinds in a loss notice (codec: the Seen of its row clock).
 var kinds = []string{1: KindUpdate, 2: KindInsert, 3: KindDelete, 4: KindDeleted}
 
-func kindNumber(kind string) change.Version {
+// KindNumber is the number a loss notice carries for a kind of conflict.
+func KindNumber(kind string) change.Version {
 	for i, k := range kinds {
 		if k == kind {
 			return change.Version(i)
@@ -525,11 +520,11 @@ func noticeKind(in Incoming) string {
 // the hub's value arrived there (seen, in a hub's batch) after the version
 // the device had pulled when it wrote.
 func (d *decision) concurrent(id int64, in change.Clock, seen change.Version) bool {
-	lc, ok := d.c.column(id) // of id 0, the register's
+	lc, ok := d.c.Column(id) // of id 0, the register's
 	if !ok {
 		return false
 	}
-	st := d.c.stamp(id)
+	st := d.c.StampOf(id)
 	if d.by.Role == RoleDevice {
 		return lc.Site == d.by.Self && d.local.Pending.has(id) && seen > st.Seen
 	}
@@ -546,7 +541,7 @@ func (d *decision) hubStands(id int64, lc change.Clock, arrived change.Version) 
 	if lc.Site != d.by.Self {
 		return true, false
 	}
-	if arrived <= d.c.stamp(id).Seen {
+	if arrived <= d.c.StampOf(id).Seen {
 		return false, false
 	}
 	return d.overOwn(d.local.Pending.has(id))

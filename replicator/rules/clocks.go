@@ -1,4 +1,4 @@
-package replicator
+package rules
 
 import "github.com/deltasync/deltasync/change"
 
@@ -20,18 +20,18 @@ type RowClocks struct {
 // arrived. Zero is unknown, stored as NULL.
 type Stamp struct{ Seen, Arrived change.Version }
 
-// stamp returns the stamp of a column's clock, which is the row's when the
+// StampOf returns the stamp of a column's clock, which is the row's when the
 // column has no clock of its own.
-func (r RowClocks) stamp(id int64) Stamp {
+func (r RowClocks) StampOf(id int64) Stamp {
 	if _, ok := r.Cols[id]; ok {
 		return r.Stamps[id]
 	}
 	return r.Stamps[0]
 }
 
-// column returns the clock of a column's value: its own, else the row's,
+// Column returns the clock of a column's value: its own, else the row's,
 // else the zero clock of a value never written since install.
-func (r RowClocks) column(id int64) (change.Clock, bool) {
+func (r RowClocks) Column(id int64) (change.Clock, bool) {
 	if c, ok := r.Cols[id]; ok {
 		return c, true
 	}

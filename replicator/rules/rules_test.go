@@ -1,4 +1,4 @@
-package replicator_test
+package rules_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
-	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/replicator/rules"
 )
 
 // The cases below merge one change into one row of
@@ -23,9 +23,9 @@ var (
 	// onHub is the hub merging device A's push; onDevice is device A
 	// merging what its hub serves, and onDeviceBehind the same from a
 	// response built before A's last push landed.
-	onHub          = replicator.Merger{Role: replicator.RoleHub, Self: hubSite, Origin: devA}
-	onDevice       = replicator.Merger{Role: replicator.RoleDevice, Self: devA, Origin: hubSite}
-	onDeviceBehind = replicator.Merger{Role: replicator.RoleDevice, Self: devA, Origin: hubSite, BeforePush: true}
+	onHub          = rules.Merger{Role: rules.RoleHub, Self: hubSite, Origin: devA}
+	onDevice       = rules.Merger{Role: rules.RoleDevice, Self: devA, Origin: hubSite}
+	onDeviceBehind = rules.Merger{Role: rules.RoleDevice, Self: devA, Origin: hubSite, BeforePush: true}
 
 	allPolicies  = changelog.Policies
 	lwwColumn    = []changelog.Policy{changelog.LWWColumn}
@@ -41,28 +41,28 @@ func at(hlc change.HLC, site change.SiteID) change.Clock {
 
 // arrived is the stamp of a value that arrived on the hub at version v;
 // seen, of a device's own write made when it had pulled up to v.
-func arrived(v change.Version) replicator.Stamp { return replicator.Stamp{Arrived: v} }
-func seen(v change.Version) replicator.Stamp    { return replicator.Stamp{Seen: v} }
+func arrived(v change.Version) rules.Stamp { return rules.Stamp{Arrived: v} }
+func seen(v change.Version) rules.Stamp    { return rules.Stamp{Seen: v} }
 
 // live is a row this node has, whose register (and every column) has clock c.
-func live(c change.Clock, st replicator.Stamp) replicator.Local {
-	return replicator.Local{Exists: true, Clocks: replicator.RowClocks{Row: &c, Stamps: map[int64]replicator.Stamp{0: st}}}
+func live(c change.Clock, st rules.Stamp) rules.Local {
+	return rules.Local{Exists: true, Clocks: rules.RowClocks{Row: &c, Stamps: map[int64]rules.Stamp{0: st}}}
 }
 
 // deleted is a row this node deleted, or merged the delete of, at c.
-func deleted(c change.Clock, st replicator.Stamp) replicator.Local {
-	return replicator.Local{Clocks: replicator.RowClocks{Row: &c, Dead: true, Stamps: map[int64]replicator.Stamp{0: st}}}
+func deleted(c change.Clock, st rules.Stamp) rules.Local {
+	return rules.Local{Clocks: rules.RowClocks{Row: &c, Dead: true, Stamps: map[int64]rules.Stamp{0: st}}}
 }
 
 // absent is a row this node neither has nor has clocks for.
-var absent = replicator.Local{}
+var absent = rules.Local{}
 
 // unclocked is a row this node has without clocks: a device's row that
 // only its hub wrote, or one from before install.
-var unclocked = replicator.Local{Exists: true}
+var unclocked = rules.Local{Exists: true}
 
 // withCol is l with column col written later, at c.
-func withCol(l replicator.Local, col int64, c change.Clock, st replicator.Stamp) replicator.Local {
+func withCol(l rules.Local, col int64, c change.Clock, st rules.Stamp) rules.Local {
 	l.Clocks.Cols = map[int64]change.Clock{col: c}
 	l.Clocks.Stamps[col] = st
 	return l
@@ -70,8 +70,8 @@ func withCol(l replicator.Local, col int64, c change.Clock, st replicator.Stamp)
 
 // unpushed is l with the device's own writes to it not pushed yet: its
 // insert or delete (whole), else updates of cols.
-func unpushed(l replicator.Local, whole bool, cols ...int64) replicator.Local {
-	l.Pending = replicator.Pending{Any: true, Whole: whole, Cols: map[int64]bool{}}
+func unpushed(l rules.Local, whole bool, cols ...int64) rules.Local {
+	l.Pending = rules.Pending{Any: true, Whole: whole, Cols: map[int64]bool{}}
 	for _, c := range cols {
 		l.Pending.Cols[c] = true
 	}
@@ -80,53 +80,53 @@ func unpushed(l replicator.Local, whole bool, cols ...int64) replicator.Local {
 
 // insertRow is an insert of the whole row, every column written at c by a
 // writer that had seen version seen.
-func insertRow(c change.Clock, seen change.Version) replicator.Incoming {
+func insertRow(c change.Clock, seen change.Version) rules.Incoming {
 	in := updateRow(c, seen)
 	in.Op = change.Insert
 	return in
 }
 
 // updateRow is an update of every column, as lww-row sends one.
-func updateRow(c change.Clock, seen change.Version) replicator.Incoming {
-	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{
+func updateRow(c change.Clock, seen change.Version) rules.Incoming {
+	return rules.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []rules.ColumnWrite{
 		{ID: colID, Key: true, Clock: c, Seen: seen}, {ID: colA, Clock: c, Seen: seen}, {ID: colB, Clock: c, Seen: seen}}}
 }
 
 // updateCol is an update of column col.
-func updateCol(col int64, c change.Clock, seen change.Version) replicator.Incoming {
-	return replicator.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []replicator.ColumnWrite{{ID: col, Clock: c, Seen: seen}}}
+func updateCol(col int64, c change.Clock, seen change.Version) rules.Incoming {
+	return rules.Incoming{Op: change.Update, Clock: c, Seen: seen, Cols: []rules.ColumnWrite{{ID: col, Clock: c, Seen: seen}}}
 }
 
-func deleteRow(c change.Clock, seen change.Version) replicator.Incoming {
-	return replicator.Incoming{Op: change.Delete, Clock: c, Seen: seen}
+func deleteRow(c change.Clock, seen change.Version) rules.Incoming {
+	return rules.Incoming{Op: change.Delete, Clock: c, Seen: seen}
 }
 
 // noticeOf is a loss notice of kind (its number) for the write at c of
 // cols (none: the row's existence).
-func noticeOf(kind change.Version, c change.Clock, cols ...int64) replicator.Incoming {
-	in := replicator.Incoming{Op: change.Lost, Clock: c, Seen: kind}
+func noticeOf(kind change.Version, c change.Clock, cols ...int64) rules.Incoming {
+	in := rules.Incoming{Op: change.Lost, Clock: c, Seen: kind}
 	for _, col := range cols {
-		in.Cols = append(in.Cols, replicator.ColumnWrite{ID: col, Clock: c})
+		in.Cols = append(in.Cols, rules.ColumnWrite{ID: col, Clock: c})
 	}
 	return in
 }
 
 // register stores the register's clock; col, a column's.
-func register(c change.Clock) replicator.ClockWrite { return replicator.ClockWrite{Clock: c} }
-func dead(c change.Clock) replicator.ClockWrite {
-	return replicator.ClockWrite{Clock: c, Dead: true}
+func register(c change.Clock) rules.ClockWrite { return rules.ClockWrite{Clock: c} }
+func dead(c change.Clock) rules.ClockWrite {
+	return rules.ClockWrite{Clock: c, Dead: true}
 }
-func col(id int64, c change.Clock) replicator.ClockWrite {
-	return replicator.ClockWrite{Col: id, Clock: c}
+func col(id int64, c change.Clock) rules.ClockWrite {
+	return rules.ClockWrite{Col: id, Clock: c}
 }
 
 // lost is a loss of the local value to the incoming one; beaten, of the
 // incoming value to the local one.
-func lost(col int64, local, incoming change.Clock) replicator.Loss {
-	return replicator.Loss{Col: col, Lost: replicator.SideLocal, LostClock: local, Won: replicator.SideIncoming, WonClock: incoming}
+func lost(col int64, local, incoming change.Clock) rules.Loss {
+	return rules.Loss{Col: col, Lost: rules.SideLocal, LostClock: local, Won: rules.SideIncoming, WonClock: incoming}
 }
-func beaten(col int64, incoming, local change.Clock) replicator.Loss {
-	return replicator.Loss{Col: col, Lost: replicator.SideIncoming, LostClock: incoming, Won: replicator.SideLocal, WonClock: local}
+func beaten(col int64, incoming, local change.Clock) rules.Loss {
+	return rules.Loss{Col: col, Lost: rules.SideIncoming, LostClock: incoming, Won: rules.SideLocal, WonClock: local}
 }
 
 // decideCase is one rule of the package doc, as one change merged into
@@ -134,10 +134,10 @@ func beaten(col int64, incoming, local change.Clock) replicator.Loss {
 type decideCase struct {
 	rule     string
 	policies []changelog.Policy
-	by       replicator.Merger
-	local    replicator.Local
-	in       replicator.Incoming
-	want     replicator.Verdict
+	by       rules.Merger
+	local    rules.Local
+	in       rules.Incoming
+	want     rules.Verdict
 }
 
 // decideCases are the rules of the package doc, in its order. A rule that
@@ -147,269 +147,269 @@ var decideCases = []decideCase{
 	// # Merge rules (per-column last-writer-wins)
 	{rule: "a delete newer than the row deletes it", policies: allPolicies, by: onHub,
 		local: live(at(10, devB), arrived(3)), in: deleteRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true,
-			Clocks: []replicator.ClockWrite{dead(at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true,
+			Clocks: []rules.ClockWrite{dead(at(20, devA))}}},
 	{rule: "a delete newer than the row drops its column clocks", policies: allPolicies, by: onHub,
 		local: withCol(live(at(10, devB), arrived(3)), colA, at(15, devB), arrived(3)), in: deleteRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true, DropCols: true,
-			Clocks: []replicator.ClockWrite{dead(at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true, DropCols: true,
+			Clocks: []rules.ClockWrite{dead(at(20, devA))}}},
 	{rule: "a delete older than the row is not applied", policies: byClockAlone, by: onHub,
 		local: live(at(20, devA), arrived(3)), in: deleteRow(at(10, devA), 5),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "an insert newer than the row's delete makes it live", policies: allPolicies, by: onHub,
 		local: deleted(at(10, devB), arrived(3)), in: insertRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteInsert, Register: true,
-			Clocks: []replicator.ClockWrite{register(at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteInsert, Register: true,
+			Clocks: []rules.ClockWrite{register(at(20, devA))}}},
 	{rule: "an insert older than a delete is not applied", policies: allPolicies, by: onHub,
 		local: deleted(at(20, devA), arrived(3)), in: insertRow(at(10, devA), 5),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "an insert of a new row is inserted, as insertNew does in bulk", policies: allPolicies, by: onHub,
 		local: absent, in: insertRow(at(10, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteInsert, Register: true,
-			Clocks: []replicator.ClockWrite{register(at(10, devA))}}},
+		want: rules.Verdict{Write: rules.WriteInsert, Register: true,
+			Clocks: []rules.ClockWrite{register(at(10, devA))}}},
 	{rule: "an update writes each column whose clock is newer", policies: byColumn, by: onHub,
 		local: live(at(10, devB), arrived(3)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devA))}}},
 	{rule: "an update older than the column is not applied", policies: byColumn, by: onHub,
 		local: withCol(live(at(10, devB), arrived(3)), colA, at(30, devB), arrived(3)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "an update of a column this very write set changes nothing", policies: byColumn, by: onHub,
 		local: withCol(live(at(10, devB), arrived(3)), colA, at(20, devA), arrived(6)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "an update does not bring a deleted row back", policies: byColumn, by: onHub,
 		local: deleted(at(10, devB), arrived(3)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "an update of a row this node does not have is dropped", policies: byColumn, by: onHub,
 		local: absent, in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "a delete wins over a concurrent update, which is recorded as deleted", policies: byColumn, by: onHub,
 		local: deleted(at(10, devB), arrived(8)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindDeleted, Notify: true, Losses: []replicator.Loss{
-			{Col: colA, Lost: replicator.SideIncoming, LostClock: at(20, devA), Won: replicator.SideDeleted, WonClock: at(10, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindDeleted, Notify: true, Losses: []rules.Loss{
+			{Col: colA, Lost: rules.SideIncoming, LostClock: at(20, devA), Won: rules.SideDeleted, WonClock: at(10, devB)}}}},
 	{rule: "an insert wins over an older delete made without seeing the row, which is recorded", policies: allPolicies, by: onHub,
 		local: deleted(at(10, devB), arrived(8)), in: insertRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteInsert, Register: true,
-			Clocks: []replicator.ClockWrite{register(at(20, devA))},
-			Kind:   replicator.KindDelete, Notify: true, Losses: []replicator.Loss{
-				{Lost: replicator.SideDeleted, LostClock: at(10, devB), Won: replicator.SideIncoming, WonClock: at(20, devA)}}}},
+		want: rules.Verdict{Write: rules.WriteInsert, Register: true,
+			Clocks: []rules.ClockWrite{register(at(20, devA))},
+			Kind:   rules.KindDelete, Notify: true, Losses: []rules.Loss{
+				{Lost: rules.SideDeleted, LostClock: at(10, devB), Won: rules.SideIncoming, WonClock: at(20, devA)}}}},
 
 	// _sync_clock: one clock for the row and the columns written with it,
 	// one more per column written later; none on a device for what only
 	// its hub wrote.
 	{rule: "an insert keeps one clock, and one more per column written later", policies: allPolicies, by: onHub,
-		local: absent, in: func() replicator.Incoming {
+		local: absent, in: func() rules.Incoming {
 			in := insertRow(at(10, devA), 5)
 			in.Cols[2].Clock = at(20, devA)
 			return in
 		}(),
-		want: replicator.Verdict{Write: replicator.WriteInsert, Register: true,
-			Clocks: []replicator.ClockWrite{register(at(10, devA)), col(colB, at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteInsert, Register: true,
+			Clocks: []rules.ClockWrite{register(at(10, devA)), col(colB, at(20, devA))}}},
 	{rule: "a device keeps no clocks for a row only its hub wrote", policies: allPolicies, by: onDevice,
 		local: absent, in: insertRow(at(10, devB), 4),
-		want: replicator.Verdict{Write: replicator.WriteInsert, Register: true}},
+		want: rules.Verdict{Write: rules.WriteInsert, Register: true}},
 	{rule: "a device keeps no clocks for a row only its hub wrote, updated", policies: byColumn, by: onDevice,
 		local: unclocked, in: updateCol(colA, at(10, devB), 4),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0}}},
 	{rule: "a device keeps no clocks for a row only its hub wrote, deleted", policies: allPolicies, by: onDevice,
 		local: unclocked, in: deleteRow(at(10, devB), 4),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true}},
 	{rule: "a device keeps the clocks of a row it wrote itself", policies: byColumn, by: onDevice,
 		local: live(at(10, devA), seen(2)), in: updateCol(colA, at(20, devB), 4),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devB))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devB))}}},
 
 	// # Policies and conflicts
 	{rule: "lww-column: concurrent edits of different columns both survive", policies: byColumn, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colB, at(20, devB), arrived(8)), in: updateCol(colA, at(15, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(15, devA))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(15, devA))}}},
 	{rule: "lww-column: the later of two concurrent writes of a column wins, the other is recorded", policies: lwwColumn, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colA, at(10, devB), arrived(8)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devA))},
-			Kind:   replicator.KindUpdate, Notify: true, Losses: []replicator.Loss{lost(colA, at(10, devB), at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devA))},
+			Kind:   rules.KindUpdate, Notify: true, Losses: []rules.Loss{lost(colA, at(10, devB), at(20, devA))}}},
 	{rule: "lww-column: the earlier of two concurrent writes of a column is recorded", policies: lwwColumn, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colA, at(20, devB), arrived(8)), in: updateCol(colA, at(10, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindUpdate, Notify: true,
-			Losses: []replicator.Loss{beaten(colA, at(10, devA), at(20, devB))}}},
+		want: rules.Verdict{Kind: rules.KindUpdate, Notify: true,
+			Losses: []rules.Loss{beaten(colA, at(10, devA), at(20, devB))}}},
 	{rule: "lww-column: an insert collision is decided column by column, recorded as an insert", policies: lwwColumn, by: onHub,
 		local: live(at(10, devB), arrived(8)), in: insertRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0, 1, 2}, Register: true,
-			Clocks: []replicator.ClockWrite{col(colID, at(20, devA)), col(colA, at(20, devA)), col(colB, at(20, devA)), register(at(20, devA))},
-			Kind:   replicator.KindInsert, Notify: true, Losses: []replicator.Loss{
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0, 1, 2}, Register: true,
+			Clocks: []rules.ClockWrite{col(colID, at(20, devA)), col(colA, at(20, devA)), col(colB, at(20, devA)), register(at(20, devA))},
+			Kind:   rules.KindInsert, Notify: true, Losses: []rules.Loss{
 				lost(colID, at(10, devB), at(20, devA)), lost(colA, at(10, devB), at(20, devA)), lost(colB, at(10, devB), at(20, devA))}}},
 	{rule: "lww-column: an insert collision the local row wins keeps it, recorded as an insert", policies: lwwColumn, by: onHub,
 		local: live(at(20, devB), arrived(8)), in: insertRow(at(10, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindInsert, Notify: true, Losses: []replicator.Loss{
+		want: rules.Verdict{Kind: rules.KindInsert, Notify: true, Losses: []rules.Loss{
 			beaten(colID, at(10, devA), at(20, devB)), beaten(colA, at(10, devA), at(20, devB)), beaten(colB, at(10, devA), at(20, devB))}}},
 	{rule: "lww-row: a write of the row replaces it whole", policies: lwwRow, by: onHub,
 		local: withCol(live(at(10, devB), arrived(3)), colB, at(12, devB), arrived(3)), in: updateRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteRow, Register: true, DropCols: true,
-			Clocks: []replicator.ClockWrite{register(at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteRow, Register: true, DropCols: true,
+			Clocks: []rules.ClockWrite{register(at(20, devA))}}},
 	{rule: "lww-row: the later of two concurrent writes wins as a whole, the other is recorded", policies: lwwRow, by: onHub,
 		local: live(at(10, devB), arrived(8)), in: updateRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteRow, Register: true, DropCols: true,
-			Clocks: []replicator.ClockWrite{register(at(20, devA))},
-			Kind:   replicator.KindUpdate, Notify: true, Losses: []replicator.Loss{
+		want: rules.Verdict{Write: rules.WriteRow, Register: true, DropCols: true,
+			Clocks: []rules.ClockWrite{register(at(20, devA))},
+			Kind:   rules.KindUpdate, Notify: true, Losses: []rules.Loss{
 				lost(colID, at(10, devB), at(20, devA)), lost(colA, at(10, devB), at(20, devA)), lost(colB, at(10, devB), at(20, devA))}}},
 	{rule: "lww-row: the earlier of two concurrent writes loses as a whole", policies: lwwRow, by: onHub,
 		local: withCol(live(at(10, devB), arrived(8)), colB, at(30, devB), arrived(8)), in: updateRow(at(20, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindUpdate, Notify: true, Losses: []replicator.Loss{
+		want: rules.Verdict{Kind: rules.KindUpdate, Notify: true, Losses: []rules.Loss{
 			beaten(colID, at(20, devA), at(10, devB)), beaten(colA, at(20, devA), at(10, devB)), beaten(colB, at(20, devA), at(30, devB))}}},
 	{rule: "lww-row: a later update brings a row deleted concurrently back", policies: lwwRow, by: onHub,
 		local: deleted(at(10, devB), arrived(8)), in: updateRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteInsert, Register: true,
-			Clocks: []replicator.ClockWrite{register(at(20, devA))},
-			Kind:   replicator.KindDelete, Notify: true, Losses: []replicator.Loss{
-				{Lost: replicator.SideDeleted, LostClock: at(10, devB), Won: replicator.SideIncoming, WonClock: at(20, devA)}}}},
+		want: rules.Verdict{Write: rules.WriteInsert, Register: true,
+			Clocks: []rules.ClockWrite{register(at(20, devA))},
+			Kind:   rules.KindDelete, Notify: true, Losses: []rules.Loss{
+				{Lost: rules.SideDeleted, LostClock: at(10, devB), Won: rules.SideIncoming, WonClock: at(20, devA)}}}},
 	{rule: "lww-row: an update older than a concurrent delete is recorded as deleted", policies: lwwRow, by: onHub,
 		local: deleted(at(20, devB), arrived(8)), in: updateRow(at(10, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindDeleted, Notify: true, Losses: []replicator.Loss{
-			{Col: colA, Lost: replicator.SideIncoming, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)},
-			{Col: colB, Lost: replicator.SideIncoming, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindDeleted, Notify: true, Losses: []rules.Loss{
+			{Col: colA, Lost: rules.SideIncoming, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)},
+			{Col: colB, Lost: rules.SideIncoming, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)}}}},
 	{rule: "lww-row: an insert collision is decided as a whole, recorded as an insert", policies: lwwRow, by: onHub,
 		local: live(at(10, devB), arrived(8)), in: insertRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteRow, Register: true, DropCols: true,
-			Clocks: []replicator.ClockWrite{register(at(20, devA))},
-			Kind:   replicator.KindInsert, Notify: true, Losses: []replicator.Loss{
+		want: rules.Verdict{Write: rules.WriteRow, Register: true, DropCols: true,
+			Clocks: []rules.ClockWrite{register(at(20, devA))},
+			Kind:   rules.KindInsert, Notify: true, Losses: []rules.Loss{
 				lost(colID, at(10, devB), at(20, devA)), lost(colA, at(10, devB), at(20, devA)), lost(colB, at(10, devB), at(20, devA))}}},
 	{rule: "manual: the hub keeps the value it accepted first, the later write is recorded", policies: manual, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colA, at(10, devB), arrived(8)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindUpdate, Notify: true,
-			Losses: []replicator.Loss{beaten(colA, at(20, devA), at(10, devB))}}},
+		want: rules.Verdict{Kind: rules.KindUpdate, Notify: true,
+			Losses: []rules.Loss{beaten(colA, at(20, devA), at(10, devB))}}},
 	{rule: "manual: the hub keeps the row it accepted first, the later insert is recorded", policies: manual, by: onHub,
 		local: live(at(10, devB), arrived(8)), in: insertRow(at(20, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindInsert, Notify: true, Losses: []replicator.Loss{
+		want: rules.Verdict{Kind: rules.KindInsert, Notify: true, Losses: []rules.Loss{
 			beaten(colID, at(20, devA), at(10, devB)), beaten(colA, at(20, devA), at(10, devB)), beaten(colB, at(20, devA), at(10, devB))}}},
 	{rule: "manual: a device takes the value its hub serves over its own pushed write", policies: manual, by: onDevice,
 		local: withCol(live(at(5, devA), seen(2)), colA, at(20, devA), seen(3)), in: updateCol(colA, at(10, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(10, devB))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(10, devB))}}},
 	{rule: "manual: a device takes the value its hub serves over its own write not pushed yet, recorded", policies: manual, by: onDevice,
 		local: unpushed(withCol(live(at(5, devA), seen(2)), colA, at(20, devA), seen(3)), false, colA), in: updateCol(colA, at(10, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(10, devB))},
-			Kind:   replicator.KindUpdate, Losses: []replicator.Loss{lost(colA, at(20, devA), at(10, devB))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(10, devB))},
+			Kind:   rules.KindUpdate, Losses: []rules.Loss{lost(colA, at(20, devA), at(10, devB))}}},
 	{rule: "manual: a device keeps its own write that had seen the value its hub serves", policies: manual, by: onDevice,
 		local: withCol(live(at(5, devA), seen(2)), colA, at(20, devA), seen(7)), in: updateCol(colA, at(30, devB), 6),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "manual: a device takes the value its hub serves over another site's", policies: manual, by: onDevice,
 		local: live(at(30, devB), seen(0)), in: updateCol(colA, at(10, hubSite), 6),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(10, hubSite))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(10, hubSite))}}},
 	{rule: "manual: a device takes the row its hub accepted first, over its own pushed insert", policies: manual, by: onDevice,
 		local: live(at(20, devA), seen(3)), in: insertRow(at(10, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0, 1, 2}, Register: true,
-			Clocks: []replicator.ClockWrite{col(colID, at(10, devB)), col(colA, at(10, devB)), col(colB, at(10, devB)), register(at(10, devB))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0, 1, 2}, Register: true,
+			Clocks: []rules.ClockWrite{col(colID, at(10, devB)), col(colA, at(10, devB)), col(colB, at(10, devB)), register(at(10, devB))}}},
 	{rule: "manual: a device takes a delete its hub serves, older than its own pushed write", policies: manual, by: onDevice,
 		local: live(at(20, devA), seen(3)), in: deleteRow(at(10, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true,
-			Clocks: []replicator.ClockWrite{dead(at(10, devB))}}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true,
+			Clocks: []rules.ClockWrite{dead(at(10, devB))}}},
 	{rule: "a device does not take an older delete under the policies that decide by clock", policies: byClockAlone, by: onDevice,
 		local: live(at(20, devA), seen(3)), in: deleteRow(at(10, devB), 6),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "a device keeps its own insert not pushed yet over an older delete, which the hub decides by clock", policies: allPolicies, by: onDevice,
 		local: unpushed(live(at(20, devA), seen(3)), true), in: deleteRow(at(10, devB), 6),
-		want: replicator.Verdict{Kind: replicator.KindDelete, Losses: []replicator.Loss{
-			{Lost: replicator.SideDeleted, LostClock: at(10, devB), Won: replicator.SideLocal, WonClock: at(20, devA)}}}},
+		want: rules.Verdict{Kind: rules.KindDelete, Losses: []rules.Loss{
+			{Lost: rules.SideDeleted, LostClock: at(10, devB), Won: rules.SideLocal, WonClock: at(20, devA)}}}},
 
 	// Concurrency: on the hub by arrival and writer, on a device for its
 	// own writes not pushed yet.
 	{rule: "on the hub, a write is concurrent with another site's value that arrived after its writer's pull", policies: lwwColumn, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colA, at(10, devB), arrived(6)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devA))},
-			Kind:   replicator.KindUpdate, Notify: true, Losses: []replicator.Loss{lost(colA, at(10, devB), at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devA))},
+			Kind:   rules.KindUpdate, Notify: true, Losses: []rules.Loss{lost(colA, at(10, devB), at(20, devA))}}},
 	{rule: "on the hub, a write that follows one it had seen is never a conflict", policies: byColumn, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colA, at(10, devB), arrived(5)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devA))}}},
 	{rule: "on the hub, a write over its writer's own earlier value is never a conflict", policies: lwwColumn, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colA, at(10, devA), arrived(8)), in: updateCol(colA, at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devA))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devA))}}},
 	{rule: "on the hub, a write another site made is not judged as the pusher's", policies: lwwColumn, by: onHub,
 		local: withCol(live(at(5, devB), arrived(2)), colA, at(10, devB), arrived(8)), in: updateCol(colA, at(20, hubSite), 5),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, hubSite))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, hubSite))}}},
 	{rule: "on a device, a served value concurrent with its own write not pushed yet is recorded", policies: lwwColumn, by: onDevice,
 		local: unpushed(withCol(live(at(5, devA), seen(2)), colA, at(10, devA), seen(3)), false, colA), in: updateCol(colA, at(20, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devB))},
-			Kind:   replicator.KindUpdate, Losses: []replicator.Loss{lost(colA, at(10, devA), at(20, devB))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devB))},
+			Kind:   rules.KindUpdate, Losses: []rules.Loss{lost(colA, at(10, devA), at(20, devB))}}},
 	{rule: "on a device, its own write it pushed is not judged again", policies: lwwColumn, by: onDevice,
 		local: withCol(live(at(5, devA), seen(2)), colA, at(10, devA), seen(3)), in: updateCol(colA, at(20, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(20, devB))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(20, devB))}}},
 	{rule: "on a device, a served value its own write had seen is not a conflict", policies: lwwColumn, by: onDevice,
 		local: unpushed(withCol(live(at(5, devA), seen(2)), colA, at(30, devA), seen(7)), false, colA), in: updateCol(colA, at(20, devB), 6),
-		want: replicator.Verdict{}},
+		want: rules.Verdict{}},
 	{rule: "a delete removes the concurrent writes it had not seen, recorded as deleted", policies: allPolicies, by: onHub,
 		local: withCol(live(at(10, devB), arrived(8)), colA, at(15, devB), arrived(8)), in: deleteRow(at(20, devA), 5),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true, DropCols: true,
-			Clocks: []replicator.ClockWrite{dead(at(20, devA))},
-			Kind:   replicator.KindDeleted, Notify: true, Losses: []replicator.Loss{
-				{Col: colA, Lost: replicator.SideLocal, LostClock: at(15, devB), Won: replicator.SideDeleted, WonClock: at(20, devA)},
-				{Col: colB, Lost: replicator.SideLocal, LostClock: at(10, devB), Won: replicator.SideDeleted, WonClock: at(20, devA)},
-				{Lost: replicator.SideLocal, LostClock: at(10, devB), Won: replicator.SideDeleted, WonClock: at(20, devA)}}}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true, DropCols: true,
+			Clocks: []rules.ClockWrite{dead(at(20, devA))},
+			Kind:   rules.KindDeleted, Notify: true, Losses: []rules.Loss{
+				{Col: colA, Lost: rules.SideLocal, LostClock: at(15, devB), Won: rules.SideDeleted, WonClock: at(20, devA)},
+				{Col: colB, Lost: rules.SideLocal, LostClock: at(10, devB), Won: rules.SideDeleted, WonClock: at(20, devA)},
+				{Lost: rules.SideLocal, LostClock: at(10, devB), Won: rules.SideDeleted, WonClock: at(20, devA)}}}},
 	{rule: "a delete loses to a later write it had not seen, and is recorded", policies: allPolicies, by: onHub,
 		local: live(at(20, devB), arrived(8)), in: deleteRow(at(10, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindDelete, Notify: true, Losses: []replicator.Loss{
-			{Lost: replicator.SideDeleted, LostClock: at(10, devA), Won: replicator.SideLocal, WonClock: at(20, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindDelete, Notify: true, Losses: []rules.Loss{
+			{Lost: rules.SideDeleted, LostClock: at(10, devA), Won: rules.SideLocal, WonClock: at(20, devB)}}}},
 	{rule: "an insert a concurrent delete keeps out is recorded as an insert", policies: allPolicies, by: onHub,
 		local: deleted(at(20, devB), arrived(8)), in: insertRow(at(10, devA), 5),
-		want: replicator.Verdict{Kind: replicator.KindInsert, Notify: true, Losses: []replicator.Loss{
-			{Col: colA, Lost: replicator.SideIncoming, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)},
-			{Col: colB, Lost: replicator.SideIncoming, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindInsert, Notify: true, Losses: []rules.Loss{
+			{Col: colA, Lost: rules.SideIncoming, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)},
+			{Col: colB, Lost: rules.SideIncoming, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)}}}},
 	{rule: "on a device, a served delete removes its own write not pushed yet, recorded as deleted", policies: allPolicies, by: onDevice,
 		local: unpushed(withCol(live(at(5, devA), seen(2)), colA, at(10, devA), seen(3)), false, colA), in: deleteRow(at(20, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true, DropCols: true,
-			Clocks: []replicator.ClockWrite{dead(at(20, devB))},
-			Kind:   replicator.KindDeleted, Losses: []replicator.Loss{
-				{Col: colA, Lost: replicator.SideLocal, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)}}}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true, DropCols: true,
+			Clocks: []rules.ClockWrite{dead(at(20, devB))},
+			Kind:   rules.KindDeleted, Losses: []rules.Loss{
+				{Col: colA, Lost: rules.SideLocal, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)}}}},
 	{rule: "on a device, a served delete removes its own insert not pushed yet, recorded as deleted", policies: allPolicies, by: onDevice,
 		local: unpushed(live(at(10, devA), seen(3)), true), in: deleteRow(at(20, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true,
-			Clocks: []replicator.ClockWrite{dead(at(20, devB))},
-			Kind:   replicator.KindDeleted, Losses: []replicator.Loss{
-				{Col: colA, Lost: replicator.SideLocal, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)},
-				{Col: colB, Lost: replicator.SideLocal, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)},
-				{Lost: replicator.SideLocal, LostClock: at(10, devA), Won: replicator.SideDeleted, WonClock: at(20, devB)}}}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true,
+			Clocks: []rules.ClockWrite{dead(at(20, devB))},
+			Kind:   rules.KindDeleted, Losses: []rules.Loss{
+				{Col: colA, Lost: rules.SideLocal, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)},
+				{Col: colB, Lost: rules.SideLocal, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)},
+				{Lost: rules.SideLocal, LostClock: at(10, devA), Won: rules.SideDeleted, WonClock: at(20, devB)}}}},
 
 	// Stale responses.
 	{rule: "a response built before the device's last push does not replace its write: stale", policies: manual, by: onDeviceBehind,
 		local: withCol(live(at(5, devA), seen(2)), colA, at(20, devA), seen(3)), in: updateCol(colA, at(10, devB), 6),
-		want: replicator.Verdict{Stale: true}},
+		want: rules.Verdict{Stale: true}},
 	{rule: "a response built before the device's last push does not replace its row: stale", policies: manual, by: onDeviceBehind,
 		local: live(at(20, devA), seen(3)), in: deleteRow(at(10, devB), 6),
-		want: replicator.Verdict{Stale: true}},
+		want: rules.Verdict{Stale: true}},
 	{rule: "a response built before the device's last push may replace a write not pushed yet", policies: manual, by: onDeviceBehind,
 		local: unpushed(withCol(live(at(5, devA), seen(2)), colA, at(20, devA), seen(3)), false, colA), in: updateCol(colA, at(10, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteColumns, Cols: []int{0},
-			Clocks: []replicator.ClockWrite{col(colA, at(10, devB))},
-			Kind:   replicator.KindUpdate, Losses: []replicator.Loss{lost(colA, at(20, devA), at(10, devB))}}},
+		want: rules.Verdict{Write: rules.WriteColumns, Cols: []int{0},
+			Clocks: []rules.ClockWrite{col(colA, at(10, devB))},
+			Kind:   rules.KindUpdate, Losses: []rules.Loss{lost(colA, at(20, devA), at(10, devB))}}},
 	{rule: "a response built before the device's last push may change rows it never wrote", policies: allPolicies, by: onDeviceBehind,
 		local: unclocked, in: deleteRow(at(10, devB), 6),
-		want: replicator.Verdict{Write: replicator.WriteDelete, Register: true}},
+		want: rules.Verdict{Write: rules.WriteDelete, Register: true}},
 
 	// Loss notices.
 	{rule: "a loss notice is recorded with what the device holds as the winner", policies: allPolicies, by: onDevice,
 		local: live(at(30, devB), seen(0)), in: noticeOf(1, at(20, devA), colA),
-		want: replicator.Verdict{Kind: replicator.KindUpdate, Losses: []replicator.Loss{
-			{Col: colA, Lost: replicator.SideIncoming, LostClock: at(20, devA), Won: replicator.SideLocal, WonClock: at(30, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindUpdate, Losses: []rules.Loss{
+			{Col: colA, Lost: rules.SideIncoming, LostClock: at(20, devA), Won: rules.SideLocal, WonClock: at(30, devB)}}}},
 	{rule: "a loss notice of a row the device no longer has was lost to a delete", policies: allPolicies, by: onDevice,
 		local: deleted(at(30, devB), seen(0)), in: noticeOf(2, at(20, devA), colA),
-		want: replicator.Verdict{Kind: replicator.KindInsert, Losses: []replicator.Loss{
-			{Col: colA, Lost: replicator.SideIncoming, LostClock: at(20, devA), Won: replicator.SideDeleted, WonClock: at(30, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindInsert, Losses: []rules.Loss{
+			{Col: colA, Lost: rules.SideIncoming, LostClock: at(20, devA), Won: rules.SideDeleted, WonClock: at(30, devB)}}}},
 	{rule: "a loss notice of a delete is recorded against the row the device holds", policies: allPolicies, by: onDevice,
 		local: live(at(30, devB), seen(0)), in: noticeOf(3, at(20, devA)),
-		want: replicator.Verdict{Kind: replicator.KindDelete, Losses: []replicator.Loss{
-			{Lost: replicator.SideDeleted, LostClock: at(20, devA), Won: replicator.SideLocal, WonClock: at(30, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindDelete, Losses: []rules.Loss{
+			{Lost: rules.SideDeleted, LostClock: at(20, devA), Won: rules.SideLocal, WonClock: at(30, devB)}}}},
 	{rule: "a loss notice of no known kind takes the kind its shape suggests", policies: allPolicies, by: onDevice,
 		local: live(at(30, devB), seen(0)), in: noticeOf(9, at(20, devA), colA),
-		want: replicator.Verdict{Kind: replicator.KindUpdate, Losses: []replicator.Loss{
-			{Col: colA, Lost: replicator.SideIncoming, LostClock: at(20, devA), Won: replicator.SideLocal, WonClock: at(30, devB)}}}},
+		want: rules.Verdict{Kind: rules.KindUpdate, Losses: []rules.Loss{
+			{Col: colA, Lost: rules.SideIncoming, LostClock: at(20, devA), Won: rules.SideLocal, WonClock: at(30, devB)}}}},
 }
 
 // TestDecide checks the merge decision against every rule of the package
@@ -429,8 +429,8 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func decide(by replicator.Merger, p changelog.Policy, local replicator.Local, in replicator.Incoming) replicator.Verdict {
-	return replicator.Decide(by, replicator.Table{Policy: p, Cols: []int64{colA, colB}}, local, in)
+func decide(by rules.Merger, p changelog.Policy, local rules.Local, in rules.Incoming) rules.Verdict {
+	return rules.Decide(by, rules.Table{Policy: p, Cols: []int64{colA, colB}}, local, in)
 }
 
 // TestDecideHLC: a merge moves the node's clock past every clock a change
@@ -439,7 +439,7 @@ func decide(by replicator.Merger, p changelog.Policy, local replicator.Local, in
 // left their column clocks out, and a later local write could order before
 // a write this node had already merged, then lose to it in silence.)
 func TestDecideHLC(t *testing.T) {
-	later := func(in replicator.Incoming) replicator.Incoming {
+	later := func(in rules.Incoming) rules.Incoming {
 		for i := range in.Cols {
 			in.Cols[i].Clock.HLC += 100
 		}
@@ -448,9 +448,9 @@ func TestDecideHLC(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		p     changelog.Policy
-		by    replicator.Merger
-		local replicator.Local
-		in    replicator.Incoming
+		by    rules.Merger
+		local rules.Local
+		in    rules.Incoming
 		want  change.HLC
 	}{
 		{"a delete: its clock", changelog.LWWColumn, onHub, live(at(10, devB), arrived(3)), deleteRow(at(20, devA), 5), 20},
