@@ -1,6 +1,7 @@
 package device
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,7 @@ var ErrNoHub = errors.New("the device was opened without a hub URL")
 // installed now, with opt.Install), its internal tables upgraded, WAL on,
 // and, with opt.Hub, a Syncer for it. Nothing runs until Run or Start.
 func Open(ctx context.Context, path string, opt Options) (*Device, error) {
-	db, err := sqlitefile.Open(ctx, path, sqlitefile.Options{CacheKiB: 64 << 10, WAL: true})
+	db, err := openFile(ctx, path, cmp.Or(opt.Logger, slog.Default()))
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +81,32 @@ func Open(ctx context.Context, path string, opt Options) (*Device, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// openFile opens the app's database. If the app's triggers call SQL
+// functions the app registers in its own connections, deltasync's
+// connections get stand-ins for them (sqlitefile.StubDriver): SQLite
+// compiles a table's triggers into every write of the table, and without
+// them no merge could write it. Replay does not fire the app's triggers.
+func openFile(ctx context.Context, path string, logger *slog.Logger) (*sqlx.DB, error) {
+	opt := sqlitefile.Options{CacheKiB: 64 << 10, WAL: true}
+	db, err := sqlitefile.Open(ctx, path, opt)
+	if err != nil {
+		return nil, err
+	}
+	fns, err := sqlitefile.AppFunctions(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, sqlitefile.Explain(path, err)
+	}
+	if len(fns) == 0 {
+		return db, nil
+	}
+	db.Close()
+	logger.Warn("the app's triggers call SQL functions only the app has: deltasync stands in for them; replay does not run them",
+		"db", path, "functions", strings.Join(fns, ","))
+	opt.Driver = sqlitefile.StubDriver(fns)
+	return sqlitefile.Open(ctx, path, opt)
 }
 
 func (d *Device) open(ctx context.Context, opt Options) error {
