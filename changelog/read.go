@@ -473,7 +473,7 @@ func withWrites(cs []Change, order []*pending) []Change {
 	}
 	all := make([]Write, 0, n) // one allocation for every change's writes
 	for i, p := range order {
-		ws := all[len(all):len(all):len(all)+len(p.writes)]
+		ws := all[len(all) : len(all) : len(all)+len(p.writes)]
 		for _, w := range p.writes {
 			name := ""
 			if w.col != 0 {
