@@ -9,11 +9,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3"
+
 	"github.com/deltasync/deltasync"
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/hub"
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
 )
 
 // Two devices share a notes database through a hub: a note written on one

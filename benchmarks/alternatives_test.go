@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // BenchmarkAlternatives measures the ways a trigger could store a change,

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"hash/crc32"
 	"io"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/hub"

@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"testing"
 	"time"
 
-	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/changelog"
 )
 
 // The read benchmark's log: 100,000 changes written by an app in blocks of

@@ -23,13 +23,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // The sync benchmarks' table: a UUID-like TEXT key, a title, a body of

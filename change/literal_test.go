@@ -5,8 +5,9 @@ import (
 	"math"
 	"testing"
 
-	"github.com/deltasync/deltasync/change"
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/deltasync/deltasync/change"
 )
 
 // TestLiteralReadsBack: SQLite reads every literal back as the same value,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"testing"
 
-	"github.com/deltasync/deltasync/changelog"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/changelog"
 )
 
 // TestApplyRemoteDiscard applies with Discard, small (the rows logged are

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"strings"
 
-	"github.com/deltasync/deltasync/schema"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // ReadOptions bound one read. A zero field bounds nothing.

@@ -3,12 +3,14 @@ package changelog_test
 import (
 	"context"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/dbtest"
-	"github.com/jmoiron/sqlx"
 )
 
 const filesDDL = `CREATE TABLE files (id INTEGER PRIMARY KEY, name TEXT, data BLOB);`

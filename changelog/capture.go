@@ -3,11 +3,13 @@ package changelog
 import (
 	"context"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"strings"
 
-	"github.com/deltasync/deltasync/schema"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // CaptureSQL is the statement a capture trigger runs to log one write of a

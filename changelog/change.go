@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"math"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 )
 
 // Change is every write to one row within a range of versions, coalesced.

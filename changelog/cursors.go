@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
 	"github.com/deltasync/deltasync/change"
 
 	"github.com/jmoiron/sqlx"

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/dbtest"
-	"github.com/jmoiron/sqlx"
 )
 
 // fidelityDDL has an untyped column v that keeps every storage class, and

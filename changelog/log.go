@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"strings"
 
-	"github.com/deltasync/deltasync/schema"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // ErrNotInstalled is returned for a database that deltasync was never

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"strings"
 
-	"github.com/deltasync/deltasync/schema"
+	"github.com/deltasync/deltasync/change"
+
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // pending is one row's writes in the range being read, as they coalesce.

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/dbtest"
-	"github.com/jmoiron/sqlx"
 )
 
 const notesDDL = `CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, body TEXT, n INTEGER);`

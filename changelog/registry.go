@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // Registration is a tracked table's id and its columns' ids, as triggers

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+
 	"github.com/deltasync/deltasync/change"
 )
 

@@ -3,8 +3,9 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"math"
+
+	"github.com/deltasync/deltasync/change"
 )
 
 // Smallest encodings, in bytes, that bound counts read from the body.

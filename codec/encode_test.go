@@ -3,9 +3,10 @@ package codec_test
 import (
 	"bytes"
 	"errors"
-	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 )

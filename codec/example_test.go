@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"fmt"
+
 	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"

@@ -3,9 +3,10 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"hash/crc32"
 	"math"
+
+	"github.com/deltasync/deltasync/change"
 )
 
 // Magic opens every frame.

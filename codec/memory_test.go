@@ -1,9 +1,10 @@
 package codec_test
 
 import (
-	"github.com/deltasync/deltasync/change"
 	"strings"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 )

@@ -3,10 +3,11 @@ package codec_test
 import (
 	"bytes"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 )

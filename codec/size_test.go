@@ -4,11 +4,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/klauspost/compress/zstd"
 

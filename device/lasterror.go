@@ -4,8 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/deltasync/deltasync/changelog"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/changelog"
 )
 
 // LastError returns the error of the device's last failed sync, and when it

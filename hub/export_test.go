@@ -5,10 +5,11 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // ParsePullQuery is the server's parser of a pull's query string, for the

@@ -2,8 +2,9 @@ package hub
 
 import (
 	"errors"
-	"github.com/deltasync/deltasync/change"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 )
 
 // The messages of the hub protocol, as Client and Local take and return

@@ -3,8 +3,9 @@ package hub
 import (
 	"database/sql"
 
-	"github.com/deltasync/deltasync/codec"
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/deltasync/deltasync/codec"
 )
 
 // What a schema's expressions may cost. The hub evaluates a table's CHECK

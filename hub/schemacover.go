@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // onlyTracked checks that the fingerprint covers every object in db: the

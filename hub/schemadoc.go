@@ -9,12 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
-	"github.com/mattn/go-sqlite3"
 )
 
 // ErrBadSchema: a schema document the hub will not build a replica from.

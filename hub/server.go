@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"io"
 	"log/slog"
 	"math"
@@ -19,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"

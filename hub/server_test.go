@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/hub"

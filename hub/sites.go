@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
 	"github.com/deltasync/deltasync/change"
 
 	"github.com/jmoiron/sqlx"

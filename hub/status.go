@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/replicator"
-	"github.com/mattn/go-sqlite3"
 )
 
 var (

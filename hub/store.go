@@ -5,13 +5,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/sqlitefile"

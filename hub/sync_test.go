@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
@@ -19,7 +21,6 @@ import (
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 const notesDDL = `CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT);`

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/deltasync/deltasync/change"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -16,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
-	"github.com/jmoiron/sqlx"
 )
 
 const validateDDL = `CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT);

@@ -5,12 +5,13 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/deltasync/deltasync/internal/dbtest"
-	"github.com/deltasync/deltasync/migrations"
 	"github.com/golang-migrate/migrate/v4"
 	msqlite "github.com/golang-migrate/migrate/v4/database/sqlite3"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/internal/dbtest"
+	"github.com/deltasync/deltasync/migrations"
 )
 
 // appMigrate runs an app's own golang-migrate migrations, with the default

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/deltasync/deltasync/schema"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/deltasync/deltasync/schema"
 )
 
 // AppTrigger is what Install decided for one of the app's own triggers.

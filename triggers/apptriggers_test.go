@@ -2,18 +2,20 @@ package triggers_test
 
 import (
 	"context"
-	"github.com/deltasync/deltasync/change"
 	"os"
 	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // appDDL has an app trigger of each kind: one keeping a last_update column,

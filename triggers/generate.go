@@ -2,8 +2,9 @@ package triggers
 
 import (
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"strings"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/schema"

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // appTriggerCases are app schemas with triggers of their own, hostile ones

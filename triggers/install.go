@@ -7,10 +7,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/migrations"
 	"github.com/deltasync/deltasync/schema"
-	"github.com/jmoiron/sqlx"
 )
 
 // TableResult is what Install did for one tracked table.

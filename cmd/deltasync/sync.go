@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
-	"github.com/jmoiron/sqlx"
 )
 
 // SyncCommand syncs a database with a hub, once or as a sidecar.

@@ -3,9 +3,10 @@ package hubtest
 import (
 	"context"
 	"errors"
-	"github.com/deltasync/deltasync/change"
 	"testing"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/device"

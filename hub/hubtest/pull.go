@@ -2,10 +2,11 @@ package hubtest
 
 import (
 	"context"
-	"github.com/deltasync/deltasync/change"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"

@@ -3,10 +3,11 @@ package hubtest
 import (
 	"bytes"
 	"context"
-	"github.com/deltasync/deltasync/change"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/deltasync/deltasync/change"
 
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/device"

@@ -3,10 +3,13 @@ package hubtest
 import (
 	"context"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/codec"
@@ -14,7 +17,6 @@ import (
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // db is the database name the suite syncs; other is one the hub never saw.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbdiff"
@@ -20,7 +22,6 @@ import (
 	"github.com/deltasync/deltasync/replicator"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // wantAppTriggers are the corpora whose apps keep triggers of their own. A

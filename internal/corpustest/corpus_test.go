@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/deltasync/deltasync/change"
 	"hash/fnv"
 	"maps"
 	"math"
@@ -25,11 +24,14 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/deltasync/deltasync/change"
+
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/changelog"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 var seedFlag = flag.Uint64("corpus.seed", 0,

@@ -6,9 +6,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/schema"
-	"github.com/jmoiron/sqlx"
 )
 
 // Report lists how two databases differ; it is empty when they hold the same rows.

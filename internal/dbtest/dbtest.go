@@ -10,10 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/deltasync/deltasync/internal/sqlitefile"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
-	"github.com/jmoiron/sqlx"
 )
 
 // RepoRoot returns the repository's top directory.
