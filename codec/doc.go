@@ -134,5 +134,6 @@
 // Encoder and Decoder are safe for concurrent use.
 //
 // codec knows no database: it imports no database package and no other
-// deltasync package.
+// deltasync package but change, whose words (Op, SiteID, Version, HLC) a
+// batch is written in.
 package codec

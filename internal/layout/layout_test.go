@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,52 @@ func TestRulesArePure(t *testing.T) {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if !allowed[path] {
 				t.Errorf("%s imports %s: the merge decision must stay free of I/O", filepath.Base(f), path)
+			}
+		}
+	}
+}
+
+// mustNotImport is what each package's doc says it must not import (of
+// this module): the arrows of the layout point one way.
+var mustNotImport = map[string][]string{
+	"change":              {"*"},
+	"codec":               {"*", "but change"},
+	"schema":              {"*"},
+	"migrations":          {"*"},
+	"changelog":           {"triggers", "replicator", "conflicts", "device", "hub", "codec"},
+	"triggers":            {"replicator", "conflicts", "device", "hub", "codec"},
+	"conflicts":           {"replicator", "device", "hub", "codec"},
+	"replicator":          {"device", "hub", "triggers"},
+	"replicator/rules":    {"replicator", "conflicts", "device", "hub", "codec", "triggers"},
+	"device":              {"cmd/deltasync"},
+	"hub":                 {"device"},
+	"internal/sqlitefile": {"*"},
+}
+
+// TestImportRules fails when a package imports one of this module's
+// packages its doc says it must not.
+func TestImportRules(t *testing.T) {
+	const module = "github.com/deltasync/deltasync/"
+	for pkg, banned := range mustNotImport {
+		files, err := filepath.Glob(filepath.Join(root(t), filepath.FromSlash(pkg), "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no files in %s: %v", pkg, err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range parsed.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				dep, ok := strings.CutPrefix(path, module)
+				all := slices.Contains(banned, "*") && !slices.Contains(banned, "but "+dep)
+				if ok && (all || slices.Contains(banned, dep)) {
+					t.Errorf("%s/%s imports %s, which its package doc rules out", pkg, filepath.Base(f), dep)
+				}
 			}
 		}
 	}
