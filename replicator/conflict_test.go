@@ -77,18 +77,7 @@ func TestConflictCases(t *testing.T) {
 		for _, tc := range conflictCases(p) {
 			t.Run(fmt.Sprintf("%s/%s", p, tc.name), func(t *testing.T) {
 				store := newStore(t)
-				h := hub.Local{Store: store}
-				devs := map[string]*testDevice{}
-				for _, name := range []string{"A", "B", "C"} {
-					ddl := conflictDDL
-					if name == "A" {
-						ddl += `INSERT INTO t VALUES ('r1', 'a0', 'b0');`
-					}
-					devs[name] = policyDevice(t, h, ddl, p)
-				}
-				for _, name := range []string{"A", "B", "C"} {
-					devs[name].sync(t)
-				}
+				devs := threeDevices(t, store, p)
 				mustExec(t, devs["A"], tc.a)
 				nextMilli()
 				mustExec(t, devs["B"], tc.b)
@@ -217,6 +206,25 @@ func TestPolicyInFingerprint(t *testing.T) {
 	if _, err := b.s.SyncOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "schema") {
 		t.Errorf("a device with another policy synced: %v", err)
 	}
+}
+
+// threeDevices makes devices A, B and C of conflictDDL under policy p, A
+// holding row r1 (a0, b0), and syncs each once through store's hub.
+func threeDevices(t *testing.T, store *hub.Store, p changelog.Policy) map[string]*testDevice {
+	t.Helper()
+	h := hub.Local{Store: store}
+	devs := map[string]*testDevice{}
+	for _, name := range []string{"A", "B", "C"} {
+		ddl := conflictDDL
+		if name == "A" {
+			ddl += `INSERT INTO t VALUES ('r1', 'a0', 'b0');`
+		}
+		devs[name] = policyDevice(t, h, ddl, p)
+	}
+	for _, name := range []string{"A", "B", "C"} {
+		devs[name].sync(t)
+	}
+	return devs
 }
 
 func policyDevice(t *testing.T, h device.Hub, ddl string, p changelog.Policy) *testDevice {

@@ -43,18 +43,7 @@ func TestColumnClockIsItsOwnWriteTime(t *testing.T) {
 		for _, tc := range writeTimeCases {
 			t.Run(fmt.Sprintf("%s/%s", p, tc.name), func(t *testing.T) {
 				store := newStore(t)
-				h := hub.Local{Store: store}
-				devs := map[string]*testDevice{}
-				for _, name := range []string{"A", "B", "C"} {
-					ddl := conflictDDL
-					if name == "A" {
-						ddl += `INSERT INTO t VALUES ('r1', 'a0', 'b0');`
-					}
-					devs[name] = policyDevice(t, h, ddl, p)
-				}
-				for _, name := range []string{"A", "B", "C"} {
-					devs[name].sync(t)
-				}
+				devs := threeDevices(t, store, p)
 				a1 := shellAt(t, devs["A"], tc.a1)
 				nextMilli()
 				shellAt(t, devs["B"], tc.b)

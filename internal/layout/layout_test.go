@@ -95,23 +95,9 @@ func TestRulesArePure(t *testing.T) {
 		"github.com/deltasync/deltasync/changelog": true, // for the Policy type only
 		"bytes": true, "cmp": true, "errors": true, "fmt": true, "maps": true, "slices": true, "sort": true, "strings": true,
 	}
-	files, err := filepath.Glob(filepath.Join(root(t), "replicator", "rules", "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no files in replicator/rules: %v", err)
-	}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range parsed.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if !allowed[path] {
-				t.Errorf("%s imports %s: the merge decision must stay free of I/O", filepath.Base(f), path)
-			}
+	for _, imp := range imports(t, "replicator/rules") {
+		if !allowed[imp.path] {
+			t.Errorf("%s imports %s: the merge decision must stay free of I/O", imp.file, imp.path)
 		}
 	}
 }
@@ -138,28 +124,42 @@ var mustNotImport = map[string][]string{
 func TestImportRules(t *testing.T) {
 	const module = "github.com/deltasync/deltasync/"
 	for pkg, banned := range mustNotImport {
-		files, err := filepath.Glob(filepath.Join(root(t), filepath.FromSlash(pkg), "*.go"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no files in %s: %v", pkg, err)
-		}
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, imp := range parsed.Imports {
-				path, _ := strconv.Unquote(imp.Path.Value)
-				dep, ok := strings.CutPrefix(path, module)
-				all := slices.Contains(banned, "*") && !slices.Contains(banned, "but "+dep)
-				if ok && (all || slices.Contains(banned, dep)) {
-					t.Errorf("%s/%s imports %s, which its package doc rules out", pkg, filepath.Base(f), dep)
-				}
+		for _, imp := range imports(t, pkg) {
+			dep, ok := strings.CutPrefix(imp.path, module)
+			all := slices.Contains(banned, "*") && !slices.Contains(banned, "but "+dep)
+			if ok && (all || slices.Contains(banned, dep)) {
+				t.Errorf("%s/%s imports %s, which its package doc rules out", pkg, imp.file, dep)
 			}
 		}
 	}
+}
+
+// anImport is one import of a package's non-test file.
+type anImport struct{ file, path string }
+
+// imports lists the imports of pkg's non-test files (pkg relative to the
+// module root).
+func imports(t *testing.T, pkg string) []anImport {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root(t), filepath.FromSlash(pkg), "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no files in %s: %v", pkg, err)
+	}
+	var out []anImport
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range parsed.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			out = append(out, anImport{filepath.Base(f), path})
+		}
+	}
+	return out
 }
 
 type literal struct {
