@@ -65,6 +65,15 @@ func (l *Log) ApplyRemoteWith(ctx context.Context, origin change.SiteID, opt App
 		return fmt.Errorf("begin apply: %w", err)
 	}
 	defer conn.Close()
+	restore, err := foreignKeysOff(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("begin apply: %w", err)
+	}
+	defer func() {
+		if restore() != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // it is ErrBadConn
+		}
+	}()
 	if opt.Writes >= bulkMin {
 		restore, err := memoryJournals(ctx, conn)
 		if err != nil {
@@ -176,6 +185,32 @@ func memoryJournals(ctx context.Context, conn *sqlx.Conn) (restore func() error,
 	}
 	return func() error {
 		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d`, store))
+		return err
+	}, nil
+}
+
+// foreignKeysOff turns foreign key enforcement off on conn until restore,
+// if an app turned it on (SQLite's default is off; an app sharing the
+// pool may have set it on a connection). A batch replays writes whose
+// effects travel with it: the children a parent's ON DELETE CASCADE
+// deleted at the origin arrive as deletes of their own, and enforcing the
+// keys would run those actions again on replay, as the app's triggers
+// would. Nor can a batch's order trip a key: a child may come before its
+// parent. The merge records instead the rows a batch leaves naming a
+// missing parent (orphans, replicator's doc).
+func foreignKeysOff(ctx context.Context, conn *sqlx.Conn) (restore func() error, err error) {
+	var on bool
+	if err := conn.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil {
+		return nil, err
+	}
+	if !on {
+		return func() error { return nil }, nil
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
 		return err
 	}, nil
 }

@@ -18,7 +18,7 @@ type Conflict struct {
 	ID         int64 // what Resolve takes
 	Table      string
 	Key        []any
-	Kind       string // update, insert, delete or deleted (see _sync_conflicts)
+	Kind       string // update, insert, delete, deleted, unique or orphan (see _sync_conflicts)
 	At         time.Time
 	Resolved   time.Time // zero while unresolved
 	Resolution string

@@ -21,7 +21,7 @@ type Entry struct {
 	Event int64
 	Table string
 	Key   []any
-	Kind  string // update, insert, delete or deleted
+	Kind  string // update, insert, delete, deleted, unique or orphan
 	Column
 	// Version is, on the hub, the version at which the merge that lost the
 	// value arrives: the site whose write lost is told on its first pull
@@ -71,13 +71,20 @@ type Notice struct {
 	Value   any        // the value that lost
 	HLC     change.HLC // the lost write's
 	Deleted bool       // the lost write deleted the row
+	// Won is the side that won: a notice of kind unique carries it, as
+	// the device that wrote the losing row must take it (it holds its own
+	// write, which reached no other node).
+	Won        any
+	WonClock   change.Clock
+	WonDeleted bool
 }
 
 // Notices returns the values of site's writes that lost here in versions
 // (after, through], the range of a batch the hub serves the site, in the
 // order they were recorded, an event's values together.
 func Notices(ctx context.Context, q sqlx.QueryerContext, site change.SiteID, after, through change.Version) ([]Notice, error) {
-	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, kind, col, lost, lost_hlc, lost_dead
+	rows, err := q.QueryxContext(ctx, `SELECT event, tbl, k0, k1, k2, k3, kind, col, lost, lost_hlc, lost_dead,
+			won, won_hlc, won_site, won_dead
 		FROM _sync_conflicts WHERE lost_site = ? AND ver > ? AND ver <= ? ORDER BY event, id`,
 		site[:], after, through)
 	if err != nil {
@@ -88,9 +95,12 @@ func Notices(ctx context.Context, q sqlx.QueryerContext, site change.SiteID, aft
 	for rows.Next() {
 		var n Notice
 		var col *string
-		if err := rows.Scan(&n.Event, &n.Table, &n.Key[0], &n.Key[1], &n.Key[2], &n.Key[3], &n.Kind, &col, &n.Value, &n.HLC, &n.Deleted); err != nil {
+		var wonSite []byte
+		if err := rows.Scan(&n.Event, &n.Table, &n.Key[0], &n.Key[1], &n.Key[2], &n.Key[3], &n.Kind, &col, &n.Value, &n.HLC, &n.Deleted,
+			&n.Won, &n.WonClock.HLC, &wonSite, &n.WonDeleted); err != nil {
 			return nil, err
 		}
+		copy(n.WonClock.Site[:], wonSite)
 		if col != nil {
 			n.Column = *col
 		}

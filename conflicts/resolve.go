@@ -2,10 +2,12 @@ package conflicts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/deltasync/deltasync/change"
 	"github.com/deltasync/deltasync/changelog"
@@ -53,6 +55,10 @@ func Resolve(ctx context.Context, db *sqlx.DB, self change.SiteID, id int64, kee
 		return fmt.Errorf("conflict %d: table %s is no longer tracked", id, schema.Ident(c.Table))
 	}
 	if err := writeRow(ctx, tx, t.Table, c.Key, vals, del); err != nil {
+		if isUnique(err) {
+			return fmt.Errorf("resolve conflict %d: another row of %s holds one of the values kept (%w); "+
+				"keep another value with --keep value=JSON, or change the other row first", id, schema.Ident(c.Table), err)
+		}
 		return fmt.Errorf("resolve conflict %d: %w", id, err)
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE _sync_conflicts SET resolved = julianday('now'), resolution = ? WHERE event = ?`,
@@ -81,6 +87,9 @@ func chosen(c Conflict, keep Keep, self change.SiteID) (map[string]any, bool, er
 				continue
 			}
 			v, ok := keep.Values[col.Column]
+			if !ok && c.Kind == KindUnique {
+				v, ok = col.Lost, true // the row as its writer had it, but the values given
+			}
 			if !ok {
 				return nil, false, fmt.Errorf("conflict %d: no value given for column %s", c.ID, schema.Ident(col.Column))
 			}
@@ -105,6 +114,17 @@ func chosen(c Conflict, keep Keep, self change.SiteID) (map[string]any, bool, er
 		}
 	}
 	return vals, del, nil
+}
+
+// KindUnique is the kind of a conflict about a row that lost a UNIQUE
+// collision (replicator/rules.KindUnique): it records every value of the
+// row, and a resolution keeping a value keeps the others as they were.
+const KindUnique = "unique"
+
+// isUnique reports whether SQLite refused a write on a UNIQUE constraint.
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
 }
 
 // writeRow makes the row hold vals, inserting it if it is gone, or deletes it.

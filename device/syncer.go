@@ -66,7 +66,16 @@ func (s *Syncer) syncOnce(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	st.Held = len(held)
-	return st, s.Pull(ctx, 0, &st)
+	err = s.Pull(ctx, 0, &st)
+	if errors.Is(err, replicator.ErrUnpushedCollision) {
+		// A write made since the push collides with a row the hub serves:
+		// the hub orders it once it has it.
+		if err := s.Push(ctx, &st); err != nil {
+			return st, err
+		}
+		err = s.Pull(ctx, 0, &st)
+	}
+	return st, err
 }
 
 // ensureSchema gives the hub this database's schema if it has none, and

@@ -58,10 +58,11 @@ var sentinels = map[string]error{
 // notReturned are the exported errors of those packages that the hub never
 // returns to a client, and why; they need no status.
 var notReturned = map[string]string{
-	"replicator.ErrStale":          "a device's refusal of a pull response; the hub merges pushes with no cursor to be stale against",
-	"conflicts.ErrNoConflict":      "a device's Resolve of a conflict it does not hold; the hub resolves none",
-	"replicator.ErrMissingFeature": "an app trigger or virtual table needing a module the build lacks; a replica holds neither",
-	"codec.ErrInvalid":             "Encode's, of a batch its caller built; the hub encoding a bad batch is its own failure, a 500",
+	"replicator.ErrStale":             "a device's refusal of a pull response; the hub merges pushes with no cursor to be stale against",
+	"replicator.ErrUnpushedCollision": "a device's, merging a pull over its own unpushed write; on the hub the later row loses instead",
+	"conflicts.ErrNoConflict":         "a device's Resolve of a conflict it does not hold; the hub resolves none",
+	"replicator.ErrMissingFeature":    "an app trigger or virtual table needing a module the build lacks; a replica holds neither",
+	"codec.ErrInvalid":                "Encode's, of a batch its caller built; the hub encoding a bad batch is its own failure, a 500",
 }
 
 // sentinelPackages are the packages whose errors the hub passes on, by the

@@ -240,6 +240,16 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 			bd.b.Changes = append(bd.b.Changes, codec.Change{Table: ti, Op: change.Lost, Key: slices.Clone(n.Key[:len(t.Table.Key)]), Clock: rowClock})
 			cur, curEvent = &bd.b.Changes[len(bd.b.Changes)-1], n.Event
 		}
+		// A row that lost a UNIQUE collision reached no other node: its
+		// writer takes the hub's side, which the notice carries (a notice
+		// of no column: the hub has no such row).
+		value := n.Value
+		if n.Kind == rules.KindUnique {
+			if n.WonDeleted {
+				continue
+			}
+			value, lc = n.Won, bd.clock(n.WonClock, 0)
+		}
 		if n.Column == "" {
 			continue
 		}
@@ -248,7 +258,7 @@ func (bd *builder) addNotices(ctx context.Context, q sqlx.QueryerContext, site c
 			continue
 		}
 		cur.Columns = append(cur.Columns, idx)
-		cur.Values = append(cur.Values, n.Value)
+		cur.Values = append(cur.Values, value)
 		cur.Clocks = append(cur.Clocks, lc)
 	}
 	return nil

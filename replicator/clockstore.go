@@ -311,6 +311,13 @@ func (s *clockStore) forget(tbl int64, key []byte) {
 	}
 }
 
+// forgetAll drops every clock and site number the store knows, after a
+// rollback to a savepoint that may have undone some of them.
+func (s *clockStore) forgetAll() {
+	s.known = nil
+	s.sites, s.ids = map[change.SiteID]int64{}, map[int64]change.SiteID{}
+}
+
 func (s *clockStore) setRow(tbl int64, key []byte, c change.Clock, dead bool, st rules.Stamp) error {
 	s.forget(tbl, key)
 	site, err := s.siteNumber(c.Site)

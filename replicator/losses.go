@@ -109,7 +109,9 @@ func (m *merge) rowValues(t *target, key []any) (map[string]any, error) {
 func (m *merge) record(t *target, key []any, kind string, vals []conflicts.Column, notify bool) error {
 	var event int64
 	for _, v := range vals {
-		if !v.LostDeleted && !v.WonDeleted && changelog.SameValue(v.Lost, v.Won) {
+		// A row that lost a UNIQUE collision keeps every value: resolving
+		// it writes the row back.
+		if kind != rules.KindUnique && !v.LostDeleted && !v.WonDeleted && changelog.SameValue(v.Lost, v.Won) {
 			continue
 		}
 		id, err := conflicts.Record(m.ctx, m.tx, conflicts.Entry{Event: event, Table: t.Table.Name, Key: key, Kind: kind,

@@ -93,9 +93,16 @@ type merge struct {
 	// shows the hub as it was then, and the hub never serves a device its
 	// own writes again, so it must not override one of them (Verdict.Stale).
 	ackedAfter change.Version
-	events     []int64             // conflicts recorded
-	kbuf       []byte              // a cache key, to look pending writes up without allocating
-	cols       []rules.ColumnWrite // the columns of the change being decided
+	events     []int64 // conflicts recorded
+	// careful: a UNIQUE constraint refused a change of this batch, which is
+	// being merged again change by change (applyAll); deferred holds the
+	// changes refused so far.
+	careful  bool
+	deferred []deferral
+	tracked  map[string]changelog.Tracked
+	fkeys    []childKey          // the foreign keys of the tracked tables
+	kbuf     []byte              // a cache key, to look pending writes up without allocating
+	cols     []rules.ColumnWrite // the columns of the change being decided
 }
 
 // resolve checks every table and column of b against the receiver's schema
@@ -200,13 +207,18 @@ func (m *merge) apply() error {
 		}
 	}
 	cs := m.b.Changes
+	if err := m.uniqueNotices(); err != nil {
+		return err
+	}
 	var notices []codec.Change
 	for i := 0; i < len(cs); {
 		if cs[i].Op == change.Lost {
 			if m.role != rules.RoleDevice {
 				return fmt.Errorf("change %d: %w", i, ErrNotice)
 			}
-			notices = append(notices, cs[i])
+			if !isUniqueNotice(cs[i]) {
+				notices = append(notices, cs[i])
+			}
 			i++
 			continue
 		}
@@ -217,10 +229,16 @@ func (m *merge) apply() error {
 			i += n
 			continue
 		}
-		if err := m.change(m.targets[cs[i].Table], cs[i]); err != nil {
+		if err := m.one(m.targets[cs[i].Table], cs[i]); err != nil {
 			return fmt.Errorf("change %d (%s %s): %w", i, cs[i].Op, m.targets[cs[i].Table].Table.Name, err)
 		}
 		i++
+	}
+	if err := m.settle(); err != nil {
+		return err
+	}
+	if err := m.orphans(m.fkeys); err != nil {
+		return err
 	}
 	return m.notices(notices)
 }
@@ -285,7 +303,7 @@ func (m *merge) insertNew(t *target, cs []codec.Change) error {
 			return err
 		}
 		for _, c := range cs {
-			if err := m.change(t, c); err != nil {
+			if err := m.one(t, c); err != nil {
 				return err
 			}
 		}
@@ -703,7 +721,11 @@ func (m *merge) exists(t *target, key []any) (bool, error) {
 // per merge: preparing compiles the app's and deltasync's triggers into the
 // statement, which costs more than running it.
 func (m *merge) prepared(t *target, kind string, cols []int) (*sqlx.Stmt, error) {
-	q := t.statement(kind, cols)
+	return m.prepare(t.statement(kind, cols))
+}
+
+// prepare returns the statement of q, prepared once per merge.
+func (m *merge) prepare(q string) (*sqlx.Stmt, error) {
 	if st, ok := m.stmts[q]; ok {
 		return st, nil
 	}

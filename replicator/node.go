@@ -56,6 +56,10 @@ type Node struct {
 	enc      *codec.Encoder
 	dec      *codec.Decoder
 	prepares atomic.Int64 // statements merges prepared, for tests
+	fks      struct {     // the foreign keys of the tracked tables, by schema
+		fp   [32]byte
+		keys []childKey
+	}
 }
 
 // NewNode returns a node on db, which must have deltasync installed. It does no I/O.
@@ -416,8 +420,12 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role ru
 	if err := absorb(ctx, tx, n.log, s, tracked, 0); err != nil {
 		return nil, err
 	}
+	fkeys, err := n.foreignKeys(ctx, tx, tracked, fp)
+	if err != nil {
+		return nil, err
+	}
 	m := &merge{ctx: uncancelled(ctx), tx: tx, s: s, b: b, targets: targets, role: role,
-		origin: b.Origin, prepares: &n.prepares}
+		origin: b.Origin, prepares: &n.prepares, tracked: tracked, fkeys: fkeys}
 	defer m.close()
 	if b.Head != 0 && b.Head < acked {
 		m.ackedAfter = acked
@@ -437,7 +445,7 @@ func (n *Node) mergeTx(ctx context.Context, tx *sqlx.Tx, b *codec.Batch, role ru
 		}
 		m.arrived = last + 1
 	}
-	if err := m.apply(); err != nil {
+	if err := m.applyAll(); err != nil {
 		return nil, err
 	}
 	if err := s.close(); err != nil {

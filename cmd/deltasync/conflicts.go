@@ -326,7 +326,9 @@ func (k keepArg) forConflict(cf conflicts.Conflict) (conflicts.Keep, error) {
 		quoted[i] = schema.Ident(name)
 	}
 	if k.columns != nil && allColumns(k.columns, cols) {
-		if len(k.columns) != len(cols) {
+		// A row that lost a UNIQUE collision goes back as it was but for
+		// the values given.
+		if len(k.columns) != len(cols) && cf.Kind != conflicts.KindUnique {
 			return conflicts.Keep{}, fmt.Errorf("conflict %d has columns %s: give a value for each", cf.ID, strings.Join(quoted, ", "))
 		}
 		return conflicts.Keep{Side: "value", Values: k.columns}, nil

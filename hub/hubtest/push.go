@@ -3,16 +3,18 @@ package hubtest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/deltasync/deltasync/change"
-
 	"github.com/deltasync/deltasync/codec"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/replicator/rules"
 )
 
 var pushTests = []test{
@@ -171,22 +173,34 @@ func setValue(b *codec.Batch, i int, col string, v any) {
 	c.Values[slices.Index(c.Columns, ci)] = v
 }
 
-// pushUnique: a row that takes a UNIQUE value another row holds is
-// refused, and the push merges nothing.
+// pushUnique: a row that takes a UNIQUE value another row holds loses: the
+// push succeeds, the row is applied nowhere, and the pusher's next pull
+// carries a loss notice of kind unique for it.
 func pushUnique(t *testing.T, h device.Hub) {
 	a := newNotesDevice(t)
 	a.exec(t, `INSERT INTO notes (id, tag) VALUES ('a1', 'red')`)
 	join(t, h, a)
 	frame, _ := a.frame(t, 0)
 	push(t, h, frame)
-	before := rows(pull(t, h, hub.PullRequest{}))
 	b := decode(t, frame)
 	b.Changes[0].Key = []any{"a2"}
 	setValue(b, 0, "id", "a2")
-	_, err := h.Push(context.Background(), db, encode(t, b))
-	wantErr(t, "Push of a second row with the tag", err, replicator.ErrUnique)
-	if after := rows(pull(t, h, hub.PullRequest{})); !slices.Equal(after, before) {
-		t.Errorf("rows after the refused push: got %q, want %q", after, before)
+	if _, err := h.Push(context.Background(), db, encode(t, b)); err != nil {
+		t.Fatalf("Push of a second row with the tag: %v, want it merged, the row losing", err)
+	}
+	for _, r := range rows(pull(t, h, hub.PullRequest{})) {
+		if strings.Contains(r, "a2") && !strings.HasPrefix(r, "notes delete") {
+			t.Errorf("the hub serves the row that lost: %s", r)
+		}
+	}
+	var notices []string
+	for _, c := range pull(t, h, hub.PullRequest{Site: a.site()}).Changes {
+		if c.Op == change.Lost && c.Clock.Seen == rules.KindNumber(rules.KindUnique) {
+			notices = append(notices, fmt.Sprint(c.Key))
+		}
+	}
+	if !slices.Equal(notices, []string{"[a2]"}) {
+		t.Errorf("the pusher's pull carries unique notices for %v, want [a2]", notices)
 	}
 }
 

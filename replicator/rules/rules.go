@@ -31,6 +31,13 @@ const (
 	KindInsert  = "insert"  // two nodes inserted different rows with the same key
 	KindDelete  = "delete"  // a delete lost: the row was written again by a node that had not seen it
 	KindDeleted = "deleted" // a value lost because a concurrent delete won
+	// KindUnique: a row that would take a value of a UNIQUE column (not the
+	// key) that another row holds; the later one in the hub's order is not
+	// applied anywhere, and every value it carried is recorded.
+	KindUnique = "unique"
+	// KindOrphan: a row whose foreign key names a parent row that a
+	// concurrent delete removed; the row stays, and is recorded.
+	KindOrphan = "orphan"
 )
 
 // Merger is what a merge's decisions depend on besides the row: who
@@ -487,7 +494,7 @@ func (d *decision) notice() {
 }
 
 // kinds numbers the kinds in a loss notice (codec: the Seen of its row clock).
-var kinds = []string{1: KindUpdate, 2: KindInsert, 3: KindDelete, 4: KindDeleted}
+var kinds = []string{1: KindUpdate, 2: KindInsert, 3: KindDelete, 4: KindDeleted, 5: KindUnique}
 
 // KindNumber is the number a loss notice carries for a kind of conflict.
 func KindNumber(kind string) change.Version {
