@@ -2,7 +2,6 @@ package corpustest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,16 +9,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/deltasync/deltasync/conflicts"
 	"github.com/deltasync/deltasync/device"
 	"github.com/deltasync/deltasync/hub"
 	"github.com/deltasync/deltasync/internal/dbdiff"
 	"github.com/deltasync/deltasync/internal/dbtest"
 	"github.com/deltasync/deltasync/replicator"
+	"github.com/deltasync/deltasync/replicator/rules"
 	"github.com/deltasync/deltasync/schema"
 	"github.com/deltasync/deltasync/triggers"
 )
@@ -51,26 +53,37 @@ func TestAppTriggersConverge(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			// A workload that moves a UNIQUE value from one row to another
-			// on one device stalls its peers' merges (issue 11, item 5), which
-			// is not what this test is about: such a run draws another seed.
-			for try := uint64(0); ; try++ {
-				err := convergeWithAppTriggers(t, name, dbs[name], seed+try)
-				switch {
-				case err == nil:
-					return
-				case !errors.Is(err, replicator.ErrUnique):
-					t.Fatal(err)
-				case try == 2:
-					t.Skipf("%v (issue 11, item 5)", err)
-				}
-				t.Logf("seed %d: %v (issue 11, item 5): next seed", seed+try, err)
+			if _, err := converge(t, name, dbs[name], seed, inLaterSeconds, false); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
 }
 
-func convergeWithAppTriggers(t *testing.T, name, built string, seed uint64) error {
+// turn is one step of a convergence run: devices sync, then one writes a
+// pass of the workload and syncs.
+type turn struct {
+	pull   []int // devices that sync before the write
+	writer int
+}
+
+// inLaterSeconds: each device pulls what another wrote in a later second
+// than the writes: an app trigger that ran again on replay would stamp its
+// own DATETIME('now') on the rows it touches.
+var inLaterSeconds = []turn{{nil, 0}, {[]int{1}, 1}, {[]int{2}, 2}, {[]int{0, 1}, 0}}
+
+// unseen: devices write passes of the workload without having seen each
+// other's, so that their rows collide (same keys, same UNIQUE values, a
+// parent deleted under a new child).
+var unseen = []turn{{nil, 0}, {[]int{1, 2}, 1}, {nil, 2}, {nil, 0}}
+
+// converge runs the workload of corpus name on three copies of built,
+// taking turns, then syncs every device and checks that all hold the same
+// rows and that uninstall restores each one's schema. It returns how many
+// conflicts of each kind the devices recorded.
+// With collide, the passes of the turns also give UNIQUE values to two rows
+// on two devices, and swap values (collisions).
+func converge(t *testing.T, name, built string, seed uint64, turns []turn, collide bool) (map[string]int, error) {
 	original := dbtest.SchemaRows(t, dbtest.MustOpenDB(t, built))
 	h := hub.Local{Store: newHubStore(t)}
 	devs := make([]*appDevice, 3)
@@ -81,35 +94,32 @@ func convergeWithAppTriggers(t *testing.T, name, built string, seed uint64) erro
 	gen := &corpusRun{name: name, path: a.path, seed: seed, db: a.db}
 	gen.tables = gen.tableInfos(t, a.report)
 	passes := gen.workload(t)
+	if collide {
+		for i, extra := range collisions(t, a.db, gen.tables, seed) {
+			passes[i] = append(passes[i], extra...)
+		}
+	}
 	logDecisions(t, a.report)
 
-	// Each device pulls what another wrote in a later second than the
-	// writes: an app trigger that ran again on replay would stamp its own
-	// DATETIME('now') on the rows it touches.
-	turns := []struct {
-		pull   []*appDevice // sync before writing
-		writer *appDevice
-	}{
-		{nil, a}, {[]*appDevice{b}, b}, {[]*appDevice{c}, c}, {[]*appDevice{a, b}, a},
-	}
 	for i, turn := range turns {
 		for _, d := range turn.pull {
-			if err := d.sync(); err != nil {
-				return err
+			if err := devs[d].sync(); err != nil {
+				return nil, err
 			}
 		}
+		writer := devs[turn.writer]
 		run := *gen
-		run.path = turn.writer.path
+		run.path = writer.path
 		failed := run.runShell(t, passes[i], i > 0) // the first pass loads with foreign keys off, as load.sh does
-		t.Logf("%s: pass %d on %s: %d statements, %d refused by the schema", name, i+1, filepath.Base(turn.writer.path), len(passes[i]), len(failed))
-		if err := turn.writer.sync(); err != nil {
-			return err
+		t.Logf("%s: pass %d on %s: %d statements, %d refused by the schema", name, i+1, filepath.Base(writer.path), len(passes[i]), len(failed))
+		if err := writer.sync(); err != nil {
+			return nil, err
 		}
-		nextSecond(t, turn.writer.db)
+		nextSecond(t, writer.db)
 	}
-	for _, d := range []*appDevice{b, c} {
+	for _, d := range []*appDevice{b, c, a, b} {
 		if err := d.sync(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, d := range devs {
@@ -124,16 +134,62 @@ func convergeWithAppTriggers(t *testing.T, name, built string, seed uint64) erro
 			t.Errorf("%s (seed %d): device %s differs from device a:\n%.3000s", name, seed, filepath.Base(d.path), r)
 		}
 	}
+	kinds := map[string]int{} // read before uninstall drops them
+	for _, d := range devs {
+		cs, err := conflicts.List(context.Background(), d.db, conflicts.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			kinds[c.Kind]++
+		}
+	}
 	for _, d := range devs {
 		if err := triggers.Uninstall(context.Background(), d.db); err != nil {
 			t.Fatal(err)
 		}
 		diffLines(t, name+": schema after uninstall vs before init", dbtest.SchemaRows(t, d.db), original)
 	}
-	return nil
+	return kinds, nil
 }
 
-// appDevice is a device of TestAppTriggersConverge: its database with
+// TestCorpusConverges: on every corpus, three devices write passes of a
+// random workload through the sqlite3 shell without having seen each
+// other's, then sync through a hub. Their rows collide: the same keys,
+// the same values of UNIQUE columns, children of parents deleted
+// elsewhere. No sync may fail or stall, every device ends with the same
+// rows, and what lost is recorded: collisions on UNIQUE columns as
+// conflicts of kind unique, which some corpus must have had.
+func TestCorpusConverges(t *testing.T) {
+	seed := testSeed(t)
+	t.Logf("workload seed %d (rerun with -corpus.seed=%d)", seed, seed)
+	dbs := dbtest.Corpus(t)
+	var mu sync.Mutex
+	total := map[string]int{}
+	t.Run("each", func(t *testing.T) {
+		for _, name := range dbtest.Names(dbs) {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				kinds, err := converge(t, name, dbs[name], seed, unseen, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s: conflicts recorded on the devices: %v", name, kinds)
+				mu.Lock()
+				defer mu.Unlock()
+				for k, n := range kinds {
+					total[k] += n
+				}
+			})
+		}
+	})
+	t.Logf("conflicts recorded, all corpora: %v", total)
+	if total[rules.KindUnique] == 0 {
+		t.Errorf("no corpus had a UNIQUE collision (%v): the workload no longer tests them", total)
+	}
+}
+
+// appDevice is a device of a convergence run: its database with
 // capture installed, and its syncer on the in-process hub.
 type appDevice struct {
 	path   string
