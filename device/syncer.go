@@ -32,11 +32,16 @@ type Stats struct {
 	Pushed, Pulled         int   // changes
 	BytesSent, BytesPulled int64 // encoded batch bytes
 	Held                   int   // rows held back after SyncOnce, too large to sync (HeldRows)
+	Conflicts              int   // conflicts the pulls' merges recorded
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("pushed %d changes (%d bytes), pulled %d changes (%d bytes)",
+	out := fmt.Sprintf("pushed %d changes (%d bytes), pulled %d changes (%d bytes)",
 		s.Pushed, s.BytesSent, s.Pulled, s.BytesPulled)
+	if s.Conflicts > 0 {
+		out += fmt.Sprintf("; %d new conflicts (deltasync conflicts lists them)", s.Conflicts)
+	}
+	return out
 }
 
 // SyncOnce pushes every pending local change, then pulls until the device
@@ -282,10 +287,12 @@ func (s *Syncer) pull(ctx context.Context, wait time.Duration, st *Stats) error 
 			return in.err
 		}
 		b := in.b
-		if _, err := s.Node.MergeBatch(ctx, b, rules.RoleDevice); err != nil {
+		res, err := s.Node.MergeBatch(ctx, b, rules.RoleDevice)
+		if err != nil {
 			return fmt.Errorf("merge hub versions %d-%d: %w", b.First+1, b.Last, err)
 		}
 		st.Pulled += len(b.Changes)
+		st.Conflicts += res.Conflicts
 		st.BytesPulled += int64(in.bytes)
 		close(in.merged)
 	}

@@ -135,14 +135,6 @@
 // arrives is judged as unpushed, and recorded as a conflict that was not
 // one; never the other way round.
 //
-// A write that breaks a UNIQUE constraint other than the key (two devices
-// gave one value to two rows) is not a conflict any policy can merge
-// without losing a whole row: the batch is refused with ErrUnique, naming
-// the table, key and column, until a user changes one of the rows. A merge
-// applies a batch row by row, so one device swapping two rows' values (x
-// and y through a temporary value, in one transaction) is refused the same
-// way; that is a known limit.
-//
 // A known imprecision of the records: a push reads its values as they are
 // when it reads them, but gives clocks only to the writes of its batch. A
 // row written again after the batch's last version travels with its newer
@@ -150,6 +142,60 @@
 // clock, so every node converges), and a concurrent write whose clock falls
 // between the two may be recorded as winning over the newer value, then
 // losing to it.
+//
+// # Constraints across rows
+//
+// A UNIQUE constraint other than the key is one no policy merges column by
+// column: two devices that give one value to two rows cannot both keep
+// it. A merge first applies its batch as fast as it can; if a UNIQUE
+// constraint refuses a change, it undoes the batch (a savepoint) and
+// applies it again change by change, each in a savepoint of its own
+// (applyAll, unique.go), deferring the refused ones. Once the rest is
+// applied it tries those again as long as that applies some: one device
+// moved a value from one row to another, and the batch happened to carry
+// the taker first. Then it moves the deferred rows' colliding values aside
+// (NULL where the column allows it, else a random value of its type) and
+// tries again: one device swapped two rows' values through a temporary
+// value in one transaction, and the batch carries only the end state,
+// which no order of single-row writes reaches. What still collides, with
+// every other deferred row moved aside, is a real collision between two
+// writers; its changes are undone and the rest applied without them.
+//
+// Of two colliding rows, the later one in the hub's order loses. On the
+// hub that is the change being merged: it is applied nowhere, recorded as
+// a conflict of kind unique with every value it carried against what the
+// hub holds of its row, and its writer's next pull carries a loss notice
+// with the hub's side (its values of the columns the change wrote, or no
+// row). The writer applies such notices before the rest of the batch:
+// its row takes the hub's values (columns it wrote again since, not
+// pushed yet, keep theirs), or goes, and it records its own values as the
+// loser. `conflicts resolve` puts the row back with the values given,
+// keeping the others (conflicts.KindUnique). On a device, what a pulled row
+// collides with is the device's own write not pushed yet (the hub's rows
+// do not collide with each other): the hub has to order it first, so the
+// pull is refused with ErrUnpushedCollision, changing nothing, and
+// SyncOnce pushes and pulls again. A collision with a row the device has
+// from the hub can only come from a pull that cuts between two of the
+// hub's merges, a value moved in the later one; it is refused with
+// ErrUnique. Placeholders a swap used never travel: they are overwritten
+// in the same transaction, and batches read rows as they are.
+//
+// Foreign keys are not enforced while a batch applies, whatever the
+// connection's setting (changelog.ApplyRemote turns them off for the
+// apply): the effects of ON DELETE and ON UPDATE actions at the origin
+// travel as changes of their own, as those of the app's triggers do, and
+// running them again would change rows the origin kept; and a batch's
+// order, a child before its parent, cannot trip a key. A merge then
+// records, as conflicts of kind orphan, the rows its batch left naming a
+// parent that is not there (orphans.go): a child it wrote whose parent is
+// missing, and the children of a parent it deleted, for keys that name the
+// parent's primary key (a key naming other columns is checked from the
+// child's side only). That happens when a parent is deleted on one device
+// while a child is added for it on another: both writes stand, so the
+// orphan is on every node, and every node records it. A node also records
+// the orphans a batch brings from a device whose app does not enforce its
+// keys and left them there. `conflicts resolve --keep value={"col": ...}`
+// gives the orphan another parent.
 //
 // # Batch size and rows too large to sync
 //
@@ -215,7 +261,7 @@
 // A value this node's table refuses (a STRICT type, NOT NULL, CHECK, or a
 // foreign key or trigger that aborts) fails the batch with ErrConstraint,
 // naming the table, the key as a SQL literal and the column where SQLite
-// names it; a UNIQUE collision with ErrUnique (above).
+// names it; a UNIQUE collision is settled as above.
 //
 // A merge's cost follows its batch's size. Writes go through statements
 // prepared once per merge, and an update's statement depends on the set of

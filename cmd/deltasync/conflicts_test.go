@@ -223,6 +223,16 @@ type jsonConflict struct {
 func conflictsJSON(t *testing.T, path string) map[string]jsonConflict {
 	t.Helper()
 	out := map[string]jsonConflict{}
+	for _, c := range conflictsJSONList(t, path) {
+		out[c.Key[0]["text"].(string)] = c
+	}
+	return out
+}
+
+// conflictsJSONList returns what `conflicts --json` prints for path, in order.
+func conflictsJSONList(t *testing.T, path string) []jsonConflict {
+	t.Helper()
+	var out []jsonConflict
 	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, "conflicts", path, "--json").stdout), "\n") {
 		if line == "" {
 			continue
@@ -231,7 +241,7 @@ func conflictsJSON(t *testing.T, path string) map[string]jsonConflict {
 		if err := json.Unmarshal([]byte(line), &c); err != nil {
 			t.Fatalf("conflicts --json line %q: %v", line, err)
 		}
-		out[c.Key[0]["text"].(string)] = c
+		out = append(out, c)
 	}
 	return out
 }
