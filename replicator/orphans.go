@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/deltasync/deltasync/change"
@@ -56,16 +57,20 @@ func (m *merge) orphans(keys []childKey) error {
 		if !ok {
 			continue // an untracked parent: the app's own business
 		}
+		var deleted [][]any // keys of parent rows the batch deleted
 		for _, c := range m.b.Changes {
 			t := m.targets[c.Table]
-			var err error
 			switch {
 			case t.ID == fk.child.ID && (c.Op == change.Insert || c.Op == change.Update && writesAny(t, c, fk.From)):
-				err = m.checkChild(fk, parent, c.Key)
+				if err := m.checkChild(fk, parent, c.Key); err != nil {
+					return fmt.Errorf("look for orphans of %s in %s: %w", schema.Ident(fk.Parent), schema.Ident(fk.child.Table.Name), err)
+				}
 			case t.ID == parent.ID && c.Op == change.Delete && sameColumns(fk.To, parent.Table.Key):
-				err = m.checkChildrenOf(fk, c.Key)
+				deleted = append(deleted, c.Key)
 			}
-			if err != nil {
+		}
+		for chunk := range slices.Chunk(deleted, maxParams/(2*len(fk.From))) {
+			if err := m.checkChildrenOf(fk, chunk); err != nil {
 				return fmt.Errorf("look for orphans of %s in %s: %w", schema.Ident(fk.Parent), schema.Ident(fk.child.Table.Name), err)
 			}
 		}
@@ -149,35 +154,39 @@ func (m *merge) checkChild(fk childKey, parent changelog.Tracked, key []any) err
 	return m.recordOrphan(fk, key, refs)
 }
 
-// checkChildrenOf records as orphans the child rows of fk that name the
-// deleted parent whose key is key.
-func (m *merge) checkChildrenOf(fk childKey, key []any) error {
+// checkChildrenOf records as orphans the child rows of fk that name one of
+// the deleted parents whose keys are keys: one query for them all, as the
+// child's columns may have no index.
+func (m *merge) checkChildrenOf(fk childKey, keys [][]any) error {
 	child := fk.child.Table
-	eq := make([]string, len(fk.From))
-	for i, col := range fk.From {
-		eq[i] = schema.Ident(col) + " = ?"
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(fk.From)), ", ") + ")"
+	var args []any
+	for _, k := range keys {
+		args = append(args, k...)
 	}
 	// "+": no declared type, so the key comes back by its storage class,
 	// as a batch carries it.
-	q := fmt.Sprintf(`SELECT +%s FROM %s WHERE %s`, strings.Join(quoted(child.Key), ", +"), schema.Ident(child.Name), strings.Join(eq, " AND "))
-	rows, err := m.tx.QueryxContext(m.ctx, q, key...)
+	q := fmt.Sprintf(`SELECT +%s, +%s FROM %s WHERE (%s) IN (VALUES %s)`, strings.Join(quoted(child.Key), ", +"),
+		strings.Join(quoted(fk.From), ", +"), schema.Ident(child.Name), identList(fk.From),
+		strings.TrimSuffix(strings.Repeat(tuple+", ", len(keys)), ", "))
+	rows, err := m.tx.QueryxContext(m.ctx, q, args...)
 	if err != nil {
 		return err
 	}
-	var keys [][]any
+	var found [][]any
 	for rows.Next() {
-		k, err := rows.SliceScan()
+		r, err := rows.SliceScan()
 		if err != nil {
 			rows.Close()
 			return err
 		}
-		keys = append(keys, k)
+		found = append(found, r)
 	}
 	if err := rows.Close(); err != nil {
 		return err
 	}
-	for _, k := range keys {
-		if err := m.recordOrphan(fk, k, key); err != nil {
+	for _, r := range found {
+		if err := m.recordOrphan(fk, r[:len(child.Key)], r[len(child.Key):]); err != nil {
 			return err
 		}
 	}
